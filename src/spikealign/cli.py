@@ -1,0 +1,83 @@
+"""The ``spikealign`` command line.
+
+Sub-commands live next to their model family (``spikealign/<family>/cli.py``) and are
+registered in :data:`SUBCOMMANDS`; figures are registered in :mod:`spikealign.figures`.
+Heavy imports (numba kernels, torch) happen inside the commands, so ``--help`` is quick.
+
+User errors (bad config, existing output, missing data) print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import typer
+
+from . import __version__
+
+app = typer.Typer(
+    name="spikealign",
+    help="Spike-based alignment learning (SAL): simulators, training and paper figures.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+#: (name, module holding a typer ``app``, help)
+SUBCOMMANDS: list[tuple[str, str, str]] = [
+    ("ssn", "spikealign.ssn.cli", "Spiking sampling networks: wake-sleep learning with SAL/KP."),
+]
+
+for _name, _module, _help in SUBCOMMANDS:
+    app.add_typer(importlib.import_module(_module).app, name=_name, help=_help)
+
+
+@app.command("figure")
+def figure(
+    fig_id: str = typer.Argument(..., metavar="ID", help="Paper figure number."),
+    source: Path | None = typer.Argument(None, help="Directory of runs (figures 4, 5, 6, 8)."),
+    out: Path = typer.Option(Path("figures"), "--out", help="Output directory."),
+    quick: bool = typer.Option(False, "--quick", help="Reduced variant (minutes, not hours)."),
+):
+    """Reproduce one paper figure (PNG + PDF + the npz of what is plotted)."""
+    from .figures import make_figure
+
+    for path in make_figure(fig_id, source, out, quick):
+        typer.echo(str(path))
+
+
+@app.command("version")
+def version():
+    """Print the version."""
+    typer.echo(__version__)
+
+
+class UserError(Exception):
+    """Raised for problems the user can fix; printed as one line."""
+
+
+def main(argv: list[str] | None = None):
+    from .config import ConfigError
+    from .io import OutputExistsError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except (ConfigError, OutputExistsError, UserError, ValueError, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

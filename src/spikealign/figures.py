@@ -1,0 +1,31 @@
+"""Registry behind ``spikealign figure ID``: one command per paper figure.
+
+Each entry maps a figure id to ``(module, function, needs_source)``. The function is called as
+``fn(source=Path | None, out=Path, quick=bool) -> list[Path]`` and returns the files it wrote
+(PNG, PDF and the npz of what was plotted). ``needs_source`` figures draw from a directory of
+runs (``spikealign figure 4 RUNS_DIR``); the others compute what they plot.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+FIGURES: dict[str, tuple[str, str, bool, str]] = {
+    # id: (module, function, needs_source, description)
+}
+
+
+def available() -> list[str]:
+    return sorted(FIGURES, key=lambda k: (len(k), k))
+
+
+def make_figure(fig_id: str, source: Path | None, out: Path, quick: bool) -> list[Path]:
+    if fig_id not in FIGURES:
+        allowed = ", ".join(available()) or "none yet"
+        raise ValueError(f"figure: unknown figure {fig_id!r}; available: {allowed}")
+    module, func, needs_source, _ = FIGURES[fig_id]
+    if needs_source and source is None:
+        raise ValueError(f"figure {fig_id}: give the directory of runs to draw from")
+    fn = getattr(importlib.import_module(module), func)
+    return fn(source=source, out=Path(out), quick=quick)

@@ -1,0 +1,110 @@
+"""Atomic result files and run directories.
+
+Every result file is written to a temporary file in the target directory and moved into place
+with :func:`os.replace`, so a reader (or a resumed run) sees either the old file or the complete
+new one, never a partial file.
+
+A run directory carries ``status.json`` with ``{"state": "running" | "done" | "failed", ...}``.
+:func:`prepare_run_dir` refuses to reuse a directory whose run is done unless told to overwrite.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STATUS_FILE = "status.json"
+
+
+class OutputExistsError(FileExistsError):
+    """A finished run would be overwritten."""
+
+
+def _atomic(path: Path, write: Callable[[Any], None], mode: str):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_bytes(path, data: bytes):
+    _atomic(Path(path), lambda fh: fh.write(data), "wb")
+
+
+def atomic_write_text(path, text: str):
+    _atomic(Path(path), lambda fh: fh.write(text), "w")
+
+
+def atomic_write_json(path, obj):
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=2, allow_nan=True) + "\n")
+
+
+def atomic_save_npz(path, compressed: bool = True, **arrays):
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def atomic_savefig(fig, path, **kwargs):
+    path = Path(path)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix.lstrip("."), **kwargs)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def read_status(run_dir) -> dict | None:
+    p = Path(run_dir) / STATUS_FILE
+    if not p.is_file():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def write_status(run_dir, state: str, **info):
+    atomic_write_json(Path(run_dir) / STATUS_FILE, {"state": state, **info})
+
+
+def prepare_run_dir(run_dir, *, overwrite: bool = False) -> Path:
+    """Create ``run_dir``; refuse one holding a finished run unless ``overwrite``."""
+    run_dir = Path(run_dir)
+    status = read_status(run_dir)
+    if status is not None and status.get("state") == "done" and not overwrite:
+        raise OutputExistsError(
+            f"{run_dir} holds a finished run; choose another --out or pass --overwrite"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir

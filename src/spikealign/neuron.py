@@ -1,0 +1,111 @@
+"""The stochastic "neural sampling" neuron (Buesing et al. 2011), in discrete time.
+
+A neuron with membrane potential ``u`` that is not refractory spikes in the current step with
+probability
+
+    r(u) = 1 / (1 + t_ref * exp(-u)) = logistic(u - ln t_ref).                       (1)
+
+After a spike it stays silent for a model-dependent number of steps. We describe that by the
+*minimum inter-spike interval* ``min_isi``: a neuron that spiked at step ``s`` may spike again
+at ``s + min_isi`` at the earliest.
+
+* Spiking sampling networks (SSN), SALNet: ``min_isi = t_ref + 1`` (:func:`min_isi_ssn`).
+* Cortical microcircuits and the upstream STDD Markov chain: ``min_isi = t_ref``.
+
+Time-rescaling form used by the simulators
+------------------------------------------
+Drawing one uniform number per neuron and step costs more than the rest of a small network's
+step. The simulators therefore use the equivalent time-rescaling construction: each neuron
+draws a threshold ``E ~ Exp(1)`` after each spike (and once at the start), accumulates the
+per-step *hazard*
+
+    h(u) = -ln(1 - r(u)) = ln(1 + exp(u) / t_ref) = softplus(u - ln t_ref)              (2)
+
+over the steps in which it may spike, and spikes in the first step at which the accumulated
+hazard exceeds ``E``. Then P(spike in step t | no spike since the last threshold draw) =
+1 - exp(-h(u_t)) = r(u_t), exactly (1). The hazard is accumulated in fixed point, in units of
+``2**-HAZARD_BITS`` (:func:`hazard_quanta`), so that a step-by-step loop and an event-driven
+loop that adds ``k * h`` at once produce the same integers and hence the same spike trains.
+The quantisation changes the hazard by less than 2**-48 per step: far below any statistical
+resolution, and documented in ``docs/deviations.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: hazard is stored as an integer number of 2**-HAZARD_BITS units
+HAZARD_BITS = 48
+HAZARD_SCALE = float(2**HAZARD_BITS)
+#: ceiling of one step's quantised hazard; keeps ``acc + h`` far from int64 overflow
+HAZARD_QUANTA_MAX = 2**61
+
+
+def spike_probability(u, t_ref):
+    """Per-step spike probability ``1 / (1 + t_ref exp(-u))`` (eq. 1), elementwise."""
+    u = np.asarray(u, dtype=float)
+    return 0.5 * (1.0 + np.tanh(0.5 * (u - math.log(t_ref))))
+
+
+def logistic(x):
+    """The plain logistic function ``1 / (1 + exp(-x))``, elementwise and overflow-safe."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+def hazard(u, t_ref):
+    """Per-step hazard ``-ln(1 - r(u)) = softplus(u - ln t_ref)`` (eq. 2), elementwise."""
+    x = np.asarray(u, dtype=float) - math.log(t_ref)
+    return np.logaddexp(0.0, x)
+
+
+def hazard_quanta_py(u: float, log_t_ref: float) -> int:
+    """Quantised hazard of one neuron, ``floor(h(u) * 2**HAZARD_BITS)``, capped.
+
+    Written with ``math`` only, so that it is bit-identical to its compiled twin
+    :func:`hazard_quanta` (both call the C library's ``exp`` and ``log1p``).
+    """
+    x = u - log_t_ref
+    if x > 0.0:
+        h = x + math.log1p(math.exp(-x))
+    else:
+        h = math.log1p(math.exp(x))
+    q = h * HAZARD_SCALE
+    if q >= HAZARD_QUANTA_MAX:
+        return HAZARD_QUANTA_MAX
+    return int(q)
+
+
+@njit(cache=True)
+def hazard_quanta(u, log_t_ref):  # pragma: no cover - compiled twin of hazard_quanta_py
+    x = u - log_t_ref
+    if x > 0.0:
+        h = x + math.log1p(math.exp(-x))
+    else:
+        h = math.log1p(math.exp(x))
+    q = h * HAZARD_SCALE
+    if q >= HAZARD_QUANTA_MAX:
+        return np.int64(HAZARD_QUANTA_MAX)
+    return np.int64(q)
+
+
+def threshold_quanta_py(e: float) -> int:
+    """Fixed-point spike threshold ``floor(E * 2**HAZARD_BITS)`` for ``E ~ Exp(1)``."""
+    return int(e * HAZARD_SCALE)
+
+
+@njit(cache=True)
+def threshold_quanta(e):  # pragma: no cover - compiled twin of threshold_quanta_py
+    return np.int64(e * HAZARD_SCALE)
+
+
+def min_isi_ssn(t_ref: int) -> int:
+    """Minimum inter-spike interval of the SSN and SALNet neurons: ``t_ref + 1`` steps."""
+    return int(t_ref) + 1
+
+
+def min_isi_microcircuit(t_ref: int) -> int:
+    """Minimum inter-spike interval of the microcircuit neurons: ``t_ref`` steps."""
+    return int(t_ref)

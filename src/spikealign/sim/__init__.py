@@ -1,0 +1,81 @@
+"""Simulators of networks of stochastic sampling neurons (the shared core of every model
+family that uses them: SSN training, the two-neuron SAL system, the Dale's-law E/I system).
+
+Two engines with identical output for the same ``numpy.random.Generator`` state:
+
+* ``"reference"``: :func:`spikealign.sim.reference.simulate_reference`, a readable loop;
+* ``"fast"``: :func:`spikealign.sim.fast.run_phase`, compiled with numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..spikes import spike_counts, state_histogram
+from ..stdp import Window, pair_stdp_reference
+from .fast import PhaseStats, prepare, run_phase, window_arrays
+from .params import SimParams
+from .reference import simulate_reference
+
+ENGINES = ("fast", "reference")
+
+__all__ = ["ENGINES", "PhaseStats", "SimParams", "simulate", "phase_statistics"]
+
+
+def _check(W, b, n_steps, engine):
+    W = np.ascontiguousarray(W, dtype=float)
+    b = np.ascontiguousarray(b, dtype=float)
+    n = b.shape[0]
+    if W.shape != (n, n):
+        raise ValueError(f"W must be ({n}, {n}) for {n} biases (got {W.shape})")
+    if n_steps < 0:
+        raise ValueError(f"n_steps must be >= 0 (got {n_steps})")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES} (got {engine!r})")
+    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
+        raise ValueError("W and b must be finite")
+    return W, b
+
+
+def simulate(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
+             *, engine: str = "fast") -> np.ndarray:
+    """Spike record ``(time, neuron)`` of ``n_steps`` steps of the network ``(W, b)`` from rest."""
+    return phase_statistics(W, b, n_steps, params, rng, engine=engine, record=True).spikes
+
+
+def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Generator, *,
+                     windows: tuple[Window, ...] = (), n_last_stdp: int = 1,
+                     sample_every: int = 0, record: bool = False,
+                     engine: str = "fast") -> PhaseStats:
+    """Simulate from rest and return :class:`PhaseStats`.
+
+    windows:       STDP windows whose pair sums (``spikealign.stdp.pair_stdp`` with
+                   ``n_last_stdp``) are accumulated.
+    sample_every:  read the binary state every so many steps (0: do not); neuron ``i`` is on
+                   if it spiked within the last ``t_ref`` steps (``spikealign.spikes``).
+    record:        also return the spike record.
+    """
+    W, b = _check(W, b, n_steps, engine)
+    n = len(b)
+    if n_last_stdp < 1:
+        raise ValueError(f"n_last_stdp must be >= 1 (got {n_last_stdp})")
+    if engine == "reference":
+        spikes = simulate_reference(W, b, n_steps, params, rng)
+        stdp = np.array([pair_stdp_reference(spikes, n, w, n_last_stdp) for w in windows])
+        stdp = stdp.reshape(len(windows), n, n)
+        states = (state_histogram(spikes, n, params.t_ref, n_steps, sample_every)
+                  if sample_every > 0 else None)
+        return PhaseStats(spike_counts(spikes, n).astype(np.int64), stdp, states,
+                          spikes if record else None)
+
+    table, changes, binary = prepare(params)
+    codes, utau, pars = window_arrays(windows, n)
+    S = np.zeros((len(windows), n, n))
+    hist = np.zeros(2**n if sample_every > 0 else 0, dtype=np.int64)
+    counts = np.zeros(n, dtype=np.int64)
+    times, ids, _ = run_phase(int(n_steps), W, b, params.log_t_ref, int(params.min_isi),
+                              int(params.t_ref), table, changes, binary,
+                              int(params.n_last_psp), rng, codes, utau, pars, int(n_last_stdp), S,
+                              int(sample_every), hist, counts, bool(record))
+    spikes = np.stack([times, ids], axis=1) if record else None
+    return PhaseStats(counts, S, hist if sample_every > 0 else None, spikes)

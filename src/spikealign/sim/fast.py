@@ -1,0 +1,270 @@
+"""Compiled (numba) simulator of a sampling network, with streamed statistics.
+
+Same model, arithmetic and random draws as :mod:`spikealign.sim.reference`, organised for
+speed:
+
+* The PSP vector only changes at *events*: the ages at which a spike's kernel value changes
+  (for the rect kernel: onset and offset). Between events each neuron's hazard is constant, so
+  the per-step work is one integer add and compare per neuron.
+* When every PSP is 0 or 1 (rect kernel, no overlapping PSPs of one neuron) the hazards of a
+  PSP pattern are cached by the pattern's bit mask, so exp/log are computed once per pattern.
+* Statistics are accumulated while simulating (pair-based STDP for any number of windows,
+  spike counts, a histogram of the sampled binary states), so long phases need constant memory;
+  the spike record itself is optional.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from ..neuron import hazard_quanta, threshold_quanta
+from ..stdp import window_value
+from .params import SimParams, change_ages
+
+#: largest network for which hazards are cached per PSP bit pattern (2^N x N int64 entries)
+MAX_CACHED_NEURONS = 12
+
+
+@njit(cache=True)
+def _potential_hazards(W, b, psp, log_t_ref, hq):  # pragma: no cover - compiled
+    n = b.shape[0]
+    for i in range(n):
+        u = b[i]
+        for j in range(n):
+            u += W[i, j] * psp[j]
+        hq[i] = hazard_quanta(u, log_t_ref)
+
+
+@njit(cache=True)
+def _advance(t, stop, n, acc, hq, thr, free_at):  # pragma: no cover - compiled
+    """Run steps ``t .. stop-1`` of hazard accumulation; stop after the first step in which a
+    neuron's accumulator exceeds its threshold. Returns that step, or ``stop``."""
+    while t < stop:
+        hit = False
+        for i in range(n):
+            a = acc[i] + (hq[i] if t >= free_at[i] else 0)
+            acc[i] = a
+            hit |= a > thr[i]
+        if hit:
+            return t
+        t += 1
+    return stop
+
+
+@njit(cache=True)
+def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n_last_psp,
+              rng, codes, utau, pars, n_last_stdp, S, sample_every, hist, counts, record):
+    """Simulate ``n_steps`` from rest; accumulate statistics in place.
+
+    S[k] += pair-STDP of window k (codes[k], pars[k]); hist += state counts sampled every
+    ``sample_every`` steps (0: off); counts += spike counts. Returns ``(times, ids, n_spikes)``
+    (empty arrays unless ``record``).
+    """  # pragma: no cover - compiled
+    n = b.shape[0]
+    n_taps = table.shape[0]
+    n_changes = changes.shape[0]
+    n_win = codes.shape[0]
+    # >= 2 so that a state read at a spike's own step still sees the previous spike
+    ring_len = max(n_last_psp, n_last_stdp, 2)
+    ring = np.zeros((n, ring_len), dtype=np.int64)
+    nspk = np.zeros(n, dtype=np.int64)  # spikes so far per neuron
+    head = np.full(n, ring_len - 1, dtype=np.int64)  # ring slot of the newest spike
+    free_at = np.zeros(n, dtype=np.int64)
+    acc = np.zeros(n, dtype=np.int64)
+    thr = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        thr[i] = threshold_quanta(rng.standard_exponential())
+    psp = np.zeros(n)
+    hq = np.empty(n, dtype=np.int64)
+    _potential_hazards(W, b, psp, log_t_ref, hq)
+
+    use_cache = binary and n <= 12
+    if use_cache:
+        cache = np.empty((1 << n, n), dtype=np.int64)
+        cached = np.zeros(1 << n, dtype=np.bool_)
+        cache[0, :] = hq
+        cached[0] = True
+    else:
+        cache = np.empty((1, n), dtype=np.int64)
+        cached = np.zeros(1, dtype=np.bool_)
+
+    # each neuron spikes at most once per min_isi steps: an exact bound, no reallocation
+    cap = n * (n_steps // min_isi + 1) if record else 0
+    rec_t = np.empty(cap, dtype=np.int64)
+    rec_i = np.empty(cap, dtype=np.int64)
+    n_rec = 0
+    big = np.int64(1) << 62
+    next_evt = big
+    pnext = np.full(n, big, dtype=np.int64)  # next PSP change per neuron
+    mask = 0  # bit j set: PSP of neuron j is non-zero (key of the hazard cache)
+    next_sample = 0 if sample_every > 0 else big
+
+    t = 0
+    while t < n_steps:
+        if t == next_evt:
+            # PSPs change only for the neurons whose next change time is now
+            changed = False
+            for j in range(n):
+                if pnext[j] != t:
+                    continue
+                pnext[j] = big
+                m = min(nspk[j], n_last_psp)
+                v = 0.0
+                for r in range(m):
+                    idx = head[j] - (m - 1 - r)
+                    if idx < 0:
+                        idx += ring_len
+                    s = ring[j, idx]
+                    age = t - s
+                    if age < n_taps:
+                        v += table[age]
+                    lo = np.searchsorted(changes, age, side="right")
+                    if lo < n_changes and s + changes[lo] < pnext[j]:
+                        pnext[j] = s + changes[lo]
+                if v != psp[j]:
+                    psp[j] = v
+                    changed = True
+                    if v != 0.0:
+                        mask |= 1 << j
+                    else:
+                        mask &= ~(1 << j)
+            next_evt = big
+            for j in range(n):
+                if pnext[j] < next_evt:
+                    next_evt = pnext[j]
+            if changed:
+                if use_cache:
+                    if not cached[mask]:
+                        _potential_hazards(W, b, psp, log_t_ref, hq)
+                        cache[mask, :] = hq
+                        cached[mask] = True
+                    else:
+                        for i in range(n):
+                            hq[i] = cache[mask, i]
+                else:
+                    _potential_hazards(W, b, psp, log_t_ref, hq)
+
+        # quiet steps up to the next PSP event / state read / end, or the first spike
+        stop = min(next_evt, next_sample + 1, n_steps)
+        t = _advance(t, stop, n, acc, hq, thr, free_at)
+        if t == stop:
+            t -= 1  # no spike: the last step done is stop - 1
+        else:
+            for i in range(n):
+                if acc[i] <= thr[i] or t < free_at[i]:
+                    continue
+                # --- neuron i spikes at t ---
+                counts[i] += 1
+                if record:
+                    rec_t[n_rec] = t
+                    rec_i[n_rec] = i
+                    n_rec += 1
+                for q in range(n):
+                    if q == i:
+                        continue
+                    m = min(nspk[q], n_last_stdp)
+                    for r in range(m):
+                        # partner spikes oldest first, as spikealign.stdp.pair_stdp
+                        idx = head[q] - (m - 1 - r)
+                        if idx < 0:
+                            idx += ring_len
+                        d = float(t - ring[q, idx])
+                        for k in range(n_win):
+                            code = codes[k]
+                            tau = utau[k]
+                            if tau > 0.0:
+                                # tau_plus = tau_minus = tau for all synapses: the window's
+                                # shape is shared by both directions (same arithmetic as
+                                # window_value, which evaluates a * shape on each side)
+                                if code == 1:
+                                    if d >= tau:
+                                        continue
+                                    sh = 1.0 - d / tau
+                                else:
+                                    sh = math.exp(-d / tau)
+                                if d > 0.0:
+                                    S[k, i, q] += pars[k, 0, i, q] * sh
+                                    S[k, q, i] += pars[k, 1, q, i] * sh
+                                continue
+                            S[k, i, q] += window_value(code, pars[k, 0, i, q], pars[k, 1, i, q],
+                                                       pars[k, 2, i, q], pars[k, 3, i, q], d)
+                            S[k, q, i] += window_value(code, pars[k, 0, q, i], pars[k, 1, q, i],
+                                                       pars[k, 2, q, i], pars[k, 3, q, i], -d)
+                head[i] = head[i] + 1 if head[i] + 1 < ring_len else 0
+                ring[i, head[i]] = t
+                nspk[i] += 1
+                free_at[i] = t + min_isi
+                acc[i] = 0
+                thr[i] = threshold_quanta(rng.standard_exponential())
+                if n_changes > 0:
+                    cand = t + changes[0]
+                    if cand < pnext[i]:
+                        pnext[i] = cand
+                    if cand < next_evt:
+                        next_evt = cand
+
+        if t == next_sample:
+            state = 0
+            for i in range(n):
+                on = 0
+                m = min(nspk[i], ring_len)
+                for r in range(m):
+                    slot = head[i] - r
+                    if slot < 0:
+                        slot += ring_len
+                    age = t - ring[i, slot]
+                    if age >= 1 and age <= t_on:
+                        on = 1
+                        break
+                    if age > t_on:
+                        break
+                state = (state << 1) | on
+            hist[state] += 1
+            next_sample += sample_every
+        t += 1
+
+    return rec_t[:n_rec], rec_i[:n_rec], n_rec
+
+
+@dataclass
+class PhaseStats:
+    """Statistics of one simulated phase.
+
+    counts:   spikes per neuron, shape (N,)
+    stdp:     pair-STDP sums, one (N, N) matrix per window, shape (n_windows, N, N)
+    states:   counts of the sampled binary states, shape (2^N,) (None if not sampled)
+    spikes:   spike record (None unless recorded)
+    """
+
+    counts: np.ndarray
+    stdp: np.ndarray
+    states: np.ndarray | None
+    spikes: np.ndarray | None
+
+
+def prepare(params: SimParams):
+    """Kernel-ready PSP table, change ages and the 'binary PSP' flag."""
+    table = params.psp_table()
+    changes = change_ages(table)
+    binary = bool(np.all((table == 0.0) | (table == 1.0))) and (
+        params.n_last_psp == 1 or params.min_isi >= len(table) - 1
+    )
+    return table, changes, binary
+
+
+def window_arrays(windows, n):
+    """Kernel-ready windows: kind codes, a uniform time constant per window (0 if the time
+    constants differ between sides or synapses) and the (n_win, 4, n, n) parameters."""
+    codes = np.array([w.code for w in windows], dtype=np.int64)
+    utau = np.zeros(len(windows))
+    pars = np.zeros((len(windows), 4, n, n))
+    for k, w in enumerate(windows):
+        pars[k] = w.matrices(n)
+        taus = pars[k, 2:]
+        if np.all(taus == taus.flat[0]):
+            utau[k] = taus.flat[0]
+    return codes, utau, pars
