@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 from numba import njit
+from scipy.special import expit
 
 #: hazard is stored as an integer number of 2**-HAZARD_BITS units
 HAZARD_BITS = 48
@@ -46,13 +47,12 @@ HAZARD_QUANTA_MAX = 2**61
 
 def spike_probability(u, t_ref):
     """Per-step spike probability ``1 / (1 + t_ref exp(-u))`` (eq. 1), elementwise."""
-    u = np.asarray(u, dtype=float)
-    return 0.5 * (1.0 + np.tanh(0.5 * (u - math.log(t_ref))))
+    return expit(np.asarray(u, dtype=float) - math.log(t_ref))
 
 
 def logistic(x):
     """The plain logistic function ``1 / (1 + exp(-x))``, elementwise and overflow-safe."""
-    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+    return expit(np.asarray(x, dtype=float))
 
 
 def hazard(u, t_ref):

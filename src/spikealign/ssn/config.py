@@ -1,0 +1,183 @@
+"""Configuration of an SSN training run (the paper's ``train_bm.py`` parameter files).
+
+Upstream YAML files load unchanged; the keys (units in brackets):
+
+==========================  ========================================================================
+``dim``                     number of neurons N (2^N states are enumerated exactly)
+``seed.distr``              seed of the target Boltzmann machine draw
+``seed.init``               seed of the initial parameters and of the plasticity noise
+``seed.sim``                seed of the spiking simulation
+``distr.alpha/beta``        target weights and biases are ``2 Beta(alpha, beta) - 1``
+``sim_params.t_ref``        refractory period [steps]
+``sim_params.tau_syn``      PSP length / time constant [steps]
+``sim_params.num_last_spikes``  spikes per neuron that contribute PSPs
+``sim_params.psp``          PSP shape (extension; default ``rect``)
+``num_epochs``              number of wake-sleep cycles
+``val_step``                every ``val_step``-th cycle (0, val_step, ...) is a validation
+``val_factor``              a validation's sleep phase is ``val_factor`` times longer
+``lr.bias/weight``          learning rates of the gradient steps
+``lr.symm``                 SAL learning rate (0: no SAL)
+``lr.kp``                   Kolen-Pollack decay per cycle (0: off)
+``dur``                     sleep-phase length [t_ref]
+``init_noise``              std of the asymmetric "synaptic noise" added to the initial weights
+``weight_init/bias_init``   std of the symmetric initial weights / of the initial biases
+``max_w/max_b``             clipping bounds
+``stdp.num_last_spikes``    partner spikes per pair in both STDP rules
+``stdp.ws.*``               sleep (coactivation) rule: triangular window, ``noise`` = std of the
+                            per-synapse amplitude noise ("plasticity noise")
+``stdp.sal.*``              SAL rule: triangular window with ``a_plus`` (depression of causal
+                            pairs) and ``a_minus`` (potentiation of anti-causal pairs) as
+                            magnitudes, and its own ``noise``
+``exp_type``, ``tags``      free labels (upstream v3 files carry them)
+``validation_trains``       extension: a validation cycle also trains (default, as upstream)
+``sample_every``            extension: state read-out interval [steps], default ``t_ref // 2``
+==========================  ========================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from ..boltzmann import MAX_EXACT_DIM
+from ..config import ConfigError, StrictModel, load_yaml, validate
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+class Seeds(StrictModel):
+    distr: int = Field(ge=0)
+    init: int = Field(ge=0)
+    sim: int = Field(ge=0)
+
+
+class BetaDistr(StrictModel):
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+
+
+class SimSection(StrictModel):
+    t_ref: int = Field(ge=1)
+    tau_syn: float = Field(gt=0)
+    num_last_spikes: int = Field(default=1, ge=1)
+    psp: Literal["rect", "alpha", "exp", "cutoff", "tail"] = "rect"
+
+
+class LearningRates(StrictModel):
+    bias: float = Field(ge=0)
+    weight: float = Field(ge=0)
+    symm: float = Field(default=0.0, ge=0)
+    kp: float = Field(default=0.0, ge=0, lt=1)
+
+
+class RuleSection(StrictModel):
+    a_plus: float = 1.0
+    a_minus: float = 1.0
+    tau_plus: float = Field(gt=0)
+    tau_minus: float = Field(gt=0)
+    noise: float = Field(default=0.0, ge=0)
+
+
+class StdpSection(StrictModel):
+    num_last_spikes: int = Field(default=1, ge=1)
+    ws: RuleSection
+    sal: RuleSection
+
+
+class SSNConfig(StrictModel):
+    exp_type: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    dim: int = Field(ge=2, le=MAX_EXACT_DIM)
+    seed: Seeds
+    distr: BetaDistr
+    sim_params: SimSection
+    num_epochs: int = Field(ge=1)
+    val_step: int = Field(ge=1)
+    val_factor: int = Field(ge=1)
+    lr: LearningRates
+    dur: int = Field(ge=1)
+    init_noise: float = Field(ge=0)
+    weight_init: float = Field(ge=0)
+    bias_init: float = Field(ge=0)
+    max_w: float = Field(gt=0)
+    max_b: float = Field(gt=0)
+    stdp: StdpSection
+    validation_trains: bool = True
+    sample_every: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        if self.val_step > self.num_epochs:
+            raise ValueError(
+                f"val_step ({self.val_step}) must be <= num_epochs ({self.num_epochs})"
+            )
+        if self.sample_every is not None and self.sample_every > self.sleep_steps:
+            raise ValueError("sample_every must not exceed the sleep phase (dur * t_ref)")
+        return self
+
+    # -- derived quantities -----------------------------------------------------------------
+    @property
+    def t_ref(self) -> int:
+        return self.sim_params.t_ref
+
+    @property
+    def sleep_steps(self) -> int:
+        """Steps of a training sleep phase: ``dur * t_ref``."""
+        return self.dur * self.sim_params.t_ref
+
+    @property
+    def validation_steps(self) -> int:
+        return self.sleep_steps * self.val_factor
+
+    @property
+    def state_interval(self) -> int:
+        return self.sample_every or max(1, self.sim_params.t_ref // 2)
+
+    @property
+    def validation_cycles(self) -> list[int]:
+        return list(range(0, self.num_epochs, self.val_step))
+
+    @property
+    def total_steps(self) -> int:
+        n_val = len(self.validation_cycles)
+        return (self.num_epochs - n_val) * self.sleep_steps + n_val * self.validation_steps
+
+    @property
+    def feedback(self) -> str:
+        """Which alignment mechanism is active: 'none', 'sal', 'kp' or 'kp+sal'."""
+        parts = [name for name, lr in (("kp", self.lr.kp), ("sal", self.lr.symm)) if lr > 0]
+        return "+".join(parts) or "none"
+
+
+def presets() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def load_config(name_or_path: str | Path, overrides: dict | None = None) -> SSNConfig:
+    """Load a YAML file or a preset name (see :func:`presets`) and validate it."""
+    path = Path(name_or_path)
+    if not path.suffix and not path.exists():
+        candidate = PRESET_DIR / f"{name_or_path}.yaml"
+        if not candidate.is_file():
+            raise ConfigError(
+                f"{name_or_path}: neither a config file nor a preset; presets: "
+                + ", ".join(presets())
+            )
+        path = candidate
+    data = load_yaml(path)
+    if overrides:
+        data = merge(data, overrides)
+    return validate(SSNConfig, data, source=str(path))
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Recursive dict merge (overrides win); used for presets and sweeps."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
