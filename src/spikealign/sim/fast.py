@@ -101,11 +101,35 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
     next_evt = big
     pnext = np.full(n, big, dtype=np.int64)  # next PSP change per neuron
     mask = 0  # bit j set: PSP of neuron j is non-zero (key of the hazard cache)
-    next_sample = 0 if sample_every > 0 else big
+    # binary states (neuron 0 = most significant bit) change only at s + 1 and s + t_on + 1
+    # after a spike s: the histogram adds the number of read-out times t = 0, se, 2 se, ...
+    # between two changes to the pattern that held in between
+    sampling = sample_every > 0
+    snext = np.full(n, big, dtype=np.int64)  # next state change per neuron
+    zmask = 0
+    z_since = 0
 
     t = 0
     while t < n_steps:
         if t == next_evt:
+            if sampling:
+                new_z = zmask
+                for j in range(n):
+                    if snext[j] != t:
+                        continue
+                    bit = 1 << (n - 1 - j)
+                    last = ring[j, head[j]]
+                    if t == last + 1:
+                        new_z |= bit
+                        snext[j] = last + t_on + 1
+                    else:  # t == last + t_on + 1
+                        new_z &= ~bit
+                        snext[j] = big
+                if new_z != zmask:
+                    hist[zmask] += ((t + sample_every - 1) // sample_every
+                                    - (z_since + sample_every - 1) // sample_every)
+                    zmask = new_z
+                    z_since = t
             # PSPs change only for the neurons whose next change time is now
             changed = False
             for j in range(n):
@@ -136,6 +160,8 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
             for j in range(n):
                 if pnext[j] < next_evt:
                     next_evt = pnext[j]
+                if snext[j] < next_evt:
+                    next_evt = snext[j]
             if changed:
                 if use_cache:
                     if not cached[mask]:
@@ -148,8 +174,8 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
                 else:
                     _potential_hazards(W, b, psp, log_t_ref, hq)
 
-        # quiet steps up to the next PSP event / state read / end, or the first spike
-        stop = min(next_evt, next_sample + 1, n_steps)
+        # quiet steps up to the next event or the end, or the first spike
+        stop = min(next_evt, n_steps)
         t = _advance(t, stop, n, acc, hq, thr, free_at)
         if t == stop:
             t -= 1  # no spike: the last step done is stop - 1
@@ -206,27 +232,16 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
                         pnext[i] = cand
                     if cand < next_evt:
                         next_evt = cand
+                if sampling:
+                    snext[i] = t + 1
+                    if t + 1 < next_evt:
+                        next_evt = t + 1
 
-        if t == next_sample:
-            state = 0
-            for i in range(n):
-                on = 0
-                m = min(nspk[i], ring_len)
-                for r in range(m):
-                    slot = head[i] - r
-                    if slot < 0:
-                        slot += ring_len
-                    age = t - ring[i, slot]
-                    if age >= 1 and age <= t_on:
-                        on = 1
-                        break
-                    if age > t_on:
-                        break
-                state = (state << 1) | on
-            hist[state] += 1
-            next_sample += sample_every
         t += 1
 
+    if sampling:
+        hist[zmask] += ((n_steps + sample_every - 1) // sample_every
+                        - (z_since + sample_every - 1) // sample_every)
     return rec_t[:n_rec], rec_i[:n_rec], n_rec
 
 
