@@ -124,7 +124,7 @@ def _syn_noise_pair(seed_init, sal: bool):
     return st.dkls[-1], st.asyms[-1]
 
 
-@pytest.mark.parametrize("seed_init", [9002, 9003])
+@pytest.mark.parametrize("seed_init", [9002, 9003, 9004])
 def test_sal_beats_no_sal_under_synaptic_noise(seed_init):
     dkl_sal, asym_sal = _syn_noise_pair(seed_init, True)
     dkl_none, asym_none = _syn_noise_pair(seed_init, False)
@@ -133,7 +133,7 @@ def test_sal_beats_no_sal_under_synaptic_noise(seed_init):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed_init", [9004, 9005, 9006, 9007])
+@pytest.mark.parametrize("seed_init", [9005, 9006, 9007, 9008, 9009])
 def test_sal_beats_no_sal_under_synaptic_noise_more_seeds(seed_init):
     test_sal_beats_no_sal_under_synaptic_noise(seed_init)
 
