@@ -7,6 +7,8 @@ Neuron A is id 0, B is id 1, so the core's ``W[post, pre]`` is ``[[0, W_AB], [W_
   :mod:`spikealign.principle.stdd`), split into right (B then A) and left (A then B) lags.
 * :func:`empirical_stdd`: their histogram, each half normalised to 1/2 over lags
   ``1 .. t_max - 1`` exactly as the analytic STDD, with the per-bin standard errors.
+* :func:`measured_drift`: the SAL drift measured with nearest-neighbour STDP
+  (:func:`spikealign.stdp.nn_stdp`), the estimator of :func:`spikealign.principle.sal_drift`.
 * :func:`sal_evolution`: the weight evolution of Fig 2d (SAL by pair-based STDP in epochs).
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from ..config import ConfigError
 from ..sim import SimParams, phase_statistics, simulate
-from ..stdp import Window
+from ..stdp import Window, nn_stdp
 
 
 def pair_network(w_ab, w_ba, b_a, b_b):
@@ -81,6 +83,40 @@ def empirical_stdd(spikes, t_max: int, *, start: int = 0):
     se = np.concatenate([np.sqrt(ql * (1 - ql) / n_l)[::-1] / 2, [np.nan],
                          np.sqrt(qr * (1 - qr) / n_r) / 2])
     return np.arange(-c, c + 1), p, se, n_r, n_l
+
+
+def measured_drift(spikes, window: Window, *, start: int = 0):
+    """SAL drift measured on a two-neuron record by nearest-neighbour STDP.
+
+    ``nn_stdp(..., inclusive=True)`` sums the window over the adjacent pairs; the causal and
+    anti-causal sides are summed separately (one-sided copies of ``window``) and each is divided
+    by its number of pairs and weighted 1/2, the same normalisation as the analytic STDD:
+
+        dW_AB = 1/2 mean_{B->A pairs} K(dt) + 1/2 mean_{A->B pairs} K(dt)
+
+    (no lag cut-off). Returns ``(dW_AB, dW_BA, se_AB, se_BA, n_right, n_left)`` with standard
+    errors from the spread of the window values over the pairs.
+    """
+    spikes = np.asarray(spikes, dtype=np.int64).reshape(-1, 2)
+    rec = spikes[spikes[:, 0] >= start]
+    causal = nn_stdp(rec, 2, window.with_amplitudes(window.a_plus, 0.0), inclusive=True)
+    anti = nn_stdp(rec, 2, window.with_amplitudes(0.0, window.a_minus), inclusive=True)
+    right, left = adjacent_lags(rec)
+    n_r, n_l = len(right), len(left)
+    if n_r < 2 or n_l < 2:
+        raise ValueError("measured_drift: too few adjacent pairs in the record")
+    dw_ab = 0.5 * causal[0, 1] / n_r + 0.5 * anti[0, 1] / n_l
+    dw_ba = 0.5 * anti[1, 0] / n_r + 0.5 * causal[1, 0] / n_l
+    per = window.per_synapse
+
+    def k(dt, post, pre):
+        return window(dt, post, pre) if per else window(dt)
+
+    se_ab = 0.5 * np.sqrt(np.var(k(right, 0, 1), ddof=1) / n_r
+                          + np.var(k(-left, 0, 1), ddof=1) / n_l)
+    se_ba = 0.5 * np.sqrt(np.var(k(-right, 1, 0), ddof=1) / n_r
+                          + np.var(k(left, 1, 0), ddof=1) / n_l)
+    return float(dw_ab), float(dw_ba), float(se_ab), float(se_ba), n_r, n_l
 
 
 def sal_evolution(w0, b, *, t_ref, t_syn, window: Window, lr, n_epochs, epoch_steps, rng,

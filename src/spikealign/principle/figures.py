@@ -177,7 +177,7 @@ def figure_2(source=None, out: Path = Path("figures"), quick: bool = False) -> l
     ax.plot(ts[s], ev2[s, 0], color="darkgray", ls="--", label=r"$W_{AB}$ (fixed)")
     ax.set_xlabel(r"$t$ [s] ($\tau_\mathrm{ref}$ = 10 ms)")
     ax.set_ylabel(r"$W$")
-    ax.legend(fontsize=7, ncols=2, loc="upper right")
+    ax.legend(fontsize=7, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.13))
     top = ax.secondary_xaxis("top", functions=(lambda x: x / 0.01, lambda x: x * 0.01))
     top.set_xlabel(r"$t$ [$\tau_\mathrm{ref}$]")
     ax.text(-0.1, 1.08, "d", transform=ax.transAxes, fontweight="bold")
@@ -227,7 +227,7 @@ def figure_10(source=None, out: Path = Path("figures"), quick: bool = False) -> 
     w_eff_rate, r_dale, r_direct = rate_check(noisy, w_rate, t_ref=t_ref, t_syn=t_ref,
                                               n_steps=n_rate, seed=3)
 
-    fig = _figure(figsize=(12, 4.2))
+    fig = _figure(figsize=(14, 4.4))
     axes = [fig.add_subplot(1, 3, k + 1) for k in range(3)]
     for ax, g, system, title in ((axes[0], g_noisy, noisy, "noisy pathways (paper)"),
                                  (axes[1], g_sym, sym, "symmetric pathways")):
@@ -255,7 +255,7 @@ def figure_10(source=None, out: Path = Path("figures"), quick: bool = False) -> 
     top = ax.secondary_xaxis("top", functions=(lambda v: noisy.effective(v, "e2"),
                                                lambda v: noisy.raw(v, "e2")))
     top.set_xlabel(r"$W_{BA}^\mathrm{eff}$")
-    fig.subplots_adjust(wspace=0.5)
+    fig.subplots_adjust(wspace=0.75)
     arrays = dict(w_raw=w, grid_noisy=g_noisy, grid_sym=g_sym,
                   weff_ab_noisy=noisy.effective(w, "e1"), weff_ba_noisy=noisy.effective(w, "e2"),
                   weff_ab_sym=sym.effective(w, "e1"), weff_ba_sym=sym.effective(w, "e2"),
