@@ -59,7 +59,7 @@ import scipy.sparse.linalg as spla
 from numba import njit
 
 from ..config import ConfigError
-from ..neuron import spike_probability
+from ..neuron import silence_probability, spike_probability
 from ..psp import PSP_NAMES, make_psp
 
 CHAINS = ("upstream", "simulator")
@@ -171,11 +171,14 @@ def _check_finite(**values):
             raise ConfigError(f"{name}: must be a finite number (got {v!r})")
 
 
-def spike_probabilities(w_ab, w_ba, b_a, b_b, spec: ChainSpec, kappa: np.ndarray | None = None):
+def spike_probabilities(w_ab, w_ba, b_a, b_b, spec: ChainSpec, kappa: np.ndarray | None = None,
+                        *, complements: bool = False):
     """Per-state spike probabilities ``(a, b)`` of A and B, arrays ``[zeta_A, zeta_B]``.
 
     ``a[i, j]`` is the probability that A spikes in the next step given the state ``(i, j)``
     (module docstring); ``kappa`` (from :meth:`ChainSpec.kappa`) may be passed to save work.
+    ``complements=True`` also returns ``1 - a`` and ``1 - b``, computed without cancellation
+    (they matter in relative terms when a neuron almost surely fires).
     """
     _check_finite(w_ab=w_ab, w_ba=w_ba, b_a=b_a, b_b=b_b)
     n = spec.t_max
@@ -183,12 +186,16 @@ def spike_probabilities(w_ab, w_ba, b_a, b_b, spec: ChainSpec, kappa: np.ndarray
     if kappa is None:
         kappa = spec.kappa()
     after = kappa[np.minimum(np.arange(n) + 1, c)]  # PSP at the partner's age after the step
-    free = (np.arange(n) >= spec.min_isi - 1).astype(float)
-    s_a = spike_probability(b_a + w_ab * after, spec.t_ref)  # indexed by zeta_B
-    s_b = spike_probability(b_b + w_ba * after, spec.t_ref)  # indexed by zeta_A
-    a = free[:, None] * s_a[None, :]
-    b = s_b[:, None] * free[None, :]
-    return a, b
+    free = np.arange(n) >= spec.min_isi - 1
+    u_a = b_a + w_ab * after  # indexed by zeta_B
+    u_b = b_b + w_ba * after  # indexed by zeta_A
+    a = np.where(free[:, None], spike_probability(u_a, spec.t_ref)[None, :], 0.0)
+    b = np.where(free[None, :], spike_probability(u_b, spec.t_ref)[:, None], 0.0)
+    if not complements:
+        return a, b
+    na = np.where(free[:, None], silence_probability(u_a, spec.t_ref)[None, :], 1.0)
+    nb = np.where(free[None, :], silence_probability(u_b, spec.t_ref)[:, None], 1.0)
+    return a, b, na, nb
 
 
 def transition_matrix(a: np.ndarray, b: np.ndarray) -> sp.csr_matrix:
@@ -224,6 +231,39 @@ def stationary_sparse(T: sp.spmatrix) -> np.ndarray:
 
 
 # -- structured stationary solve ------------------------------------------------------------
+
+
+@njit(cache=True)
+def gth_stationary(M):  # pragma: no cover - compiled
+    """Stationary vector (unnormalised, entry 0 = 1) of the column-stochastic ``M`` (``v = M v``)
+    by Grassmann-Taksar-Heyman elimination: state elimination with sums and products of
+    non-negative numbers only, so every entry keeps full relative precision however small.
+    Returns an empty array if a pivot vanishes (the caller falls back to :func:`solve_dense`).
+    The diagonal of ``M`` (self-loops) is never used.
+    """
+    n = M.shape[0]
+    P = M.T.copy()  # row-stochastic: P[from, to]
+    for k in range(n - 1, 0, -1):
+        s = 0.0
+        for j in range(k):
+            s += P[k, j]
+        if not s > 0.0:
+            return np.empty(0)
+        for i in range(k):
+            P[i, k] /= s
+        for i in range(k):
+            f = P[i, k]
+            if f != 0.0:
+                for j in range(k):
+                    P[i, j] += f * P[k, j]
+    v = np.zeros(n)
+    v[0] = 1.0
+    for k in range(1, n):
+        acc = 0.0
+        for i in range(k):
+            acc += v[i] * P[i, k]
+        v[k] = acc
+    return v
 
 
 @njit(cache=True)
@@ -316,16 +356,24 @@ def _cap_accumulation(q: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.where(lower, Q * g[None, :], 0.0)
 
 
-def stationary(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def stationary(a: np.ndarray, b: np.ndarray, na: np.ndarray | None = None,
+               nb: np.ndarray | None = None) -> np.ndarray:
     """Stationary distribution ``p[zeta_A, zeta_B]`` (sums to 1) of the chain with spike
-    probabilities ``a, b`` (:func:`spike_probabilities`), by boundary elimination (module
-    docstring)."""
+    probabilities ``a, b`` (:func:`spike_probabilities`; pass the complements ``na = 1 - a``,
+    ``nb = 1 - b`` from ``complements=True`` for full relative precision), by boundary
+    elimination (module docstring).
+
+    Every step adds and multiplies non-negative numbers only (the boundary chain is solved by
+    GTH elimination), so even states of mass 1e-30 come out with relative errors near rounding.
+    """
     n = a.shape[0]
     c = n - 1
     nv = 2 * c + 1  # unknowns: z = p(0,0); x_d = p(0,d) at d; y_d = p(d,0) at c + d
-    s = (1.0 - a) * (1.0 - b)
-    al = a * (1.0 - b)
-    be = (1.0 - a) * b
+    na = 1.0 - a if na is None else na
+    nb = 1.0 - b if nb is None else nb
+    s = na * nb
+    al = a * nb
+    be = na * b
     ga = a * b
 
     # interior (non-capped) block: one source each, coefficient = diagonal survival
@@ -363,7 +411,7 @@ def stationary(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     mass[row_src] += AR.sum(axis=0)
 
     # corner (c, c): inflow from (c-1, c-1), (c-1, c), (c, c-1); self-loop s[c, c]
-    leave = 1.0 - s[c, c]
+    leave = a[c, c] + b[c, c] - a[c, c] * b[c, c]  # 1 - s[c, c], without cancellation
     if not leave > 0:
         raise ValueError("chain: neither neuron can ever spike (spike probabilities are 0)")
     cv = np.zeros(nv)
@@ -376,12 +424,20 @@ def stationary(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     M[0] += ga[c, c] * cv
     mass += cv
 
-    # boundary balance v = M v with n.v = 1 (M is column-stochastic; one equation replaced)
-    A = M - np.eye(nv)
-    A[0] = mass
-    rhs = np.zeros(nv)
-    rhs[0] = 1.0
-    v = solve_dense(A, rhs)
+    # boundary balance v = M v with mass.v = 1 (M is column-stochastic)
+    v = gth_stationary(M)
+    if len(v):
+        v /= mass @ v
+    else:  # a vanishing GTH pivot (degenerate chain): LU with one equation replaced
+        A = M - np.eye(nv)
+        A[0] = mass
+        rhs = np.zeros(nv)
+        rhs[0] = 1.0
+        v = solve_dense(A, rhs)
+    # the boundary balance must hold (elementwise products: no threaded BLAS for this check)
+    resid = np.abs((M * v[None, :]).sum(axis=1) - v).max()
+    if not (np.all(np.isfinite(v)) and resid <= 1e-9 * max(1.0, np.abs(v).max())):
+        raise ValueError(f"chain: stationary solve failed (residual {resid:.2e})")
 
     p = np.empty((n, n))
     p[:c, :c] = (v[src] * Lf).reshape(c, c)

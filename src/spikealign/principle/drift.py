@@ -76,9 +76,10 @@ def _rows_task(args):
     out = np.empty((len(rows), len(w_values), 2))
     for r, i in enumerate(rows):
         for j, w_ba in enumerate(w_values):
-            a, b = spike_probabilities(w_values[i], w_ba, b_a, b_b, spec, kappa)
-            p = stationary(a, b)
-            right, left = half_histograms(p, a, b, ties)
+            a, b, na, nb = spike_probabilities(w_values[i], w_ba, b_a, b_b, spec, kappa,
+                                               complements=True)
+            p = stationary(a, b, na, nb)
+            right, left = half_histograms(p, a, b, ties, na, nb)
             _, full = assemble(right, left, "zero")
             out[r, j, 0] = full @ k_ab
             out[r, j, 1] = full @ k_ba

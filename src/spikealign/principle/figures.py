@@ -347,7 +347,7 @@ def figure_11(source=None, out: Path = Path("figures"), quick: bool = False) -> 
         if k == 0:
             ax.set_ylabel(r"$p(\Delta t)$")
         if k == 2:
-            ax.legend(fontsize=6, loc="upper right")
+            ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.02, 0.5))
         ax = fig.add_subplot(gs[2, k])
         for i in range(nb):
             line = lines.get((k, i))
@@ -368,7 +368,8 @@ def figure_11(source=None, out: Path = Path("figures"), quick: bool = False) -> 
         ax = fig.add_subplot(gs[3, k])
         ax.contourf(b_range, b_range, dev[k].T, cmap="YlOrRd",
                     norm=mcolors.Normalize(vmin=0.0, vmax=dev_max))
-        ax.scatter(b_range, b_range[::-1], marker="s", facecolors="none", edgecolors="k", s=12)
+        ax.scatter(b_range, b_range[::-1], marker="s", facecolors="none", edgecolors="k", s=12,
+                   clip_on=False)
         ax.set_aspect("equal")
         ax.set_xlabel(r"$b_A$")
         if k == 0:

@@ -103,18 +103,22 @@ def _upstream_reentry(p, resp, s, both, n_steps):
     return readout * E[np.clip(K - lags + 1, 0, K)]
 
 
-def half_histograms(p, a, b, ties: str = "exact"):
+def half_histograms(p, a, b, ties: str = "exact", na=None, nb=None):
     """Unnormalised right and left halves over lags ``1 .. t_max - 1``.
 
     ``right[l-1]``: B then A after ``l`` steps; ``left[l-1]``: A then B (module docstring). For
     ``ties="exact"`` these are stationary pair rates per step; for ``"upstream"`` they are
     upstream's per-spike propagation sums (only their shape matters after normalisation).
+    ``na``, ``nb``: the complements ``1 - a``, ``1 - b`` if available (more precise).
     """
+    if not (p[:, 0].sum() > 0 and p[0].sum() > 0):
+        raise ValueError("stdd: a neuron never fires (its stationary spike rate is 0); the STDD "
+                         "is undefined")
     right = _pair_rates(p.T, a.T)
     left = _pair_rates(p, b)
     if ties == "upstream":
         n_steps = p.shape[0]  # upstream propagates t_max steps
-        s = (1 - a) * (1 - b)
+        s = (1 - a if na is None else na) * (1 - b if nb is None else nb)
         both = a * b
         right = right / p[:, 0].sum() + _upstream_reentry(p.T, a.T, s.T, both.T, n_steps)
         left = left / p[0].sum() + _upstream_reentry(p, b, s, both, n_steps)
@@ -125,6 +129,9 @@ def assemble(right, left, center: str = "nan"):
     """Full STDD from the halves: each normalised to 1/2, left reversed, centre filled."""
     if center not in CENTERS:
         raise ConfigError(f"center: must be one of {', '.join(CENTERS)} (got {center!r})")
+    if not (right.sum() > 0 and left.sum() > 0):
+        raise ValueError("stdd: no adjacent spike pairs within t_max - 1 (a neuron never "
+                         "fires); the STDD is undefined")
     r = right / (2.0 * right.sum())
     lt = left[::-1] / (2.0 * left.sum())
     if center == "nan":
@@ -158,7 +165,7 @@ def stdd(w_ab, w_ba, b_a, b_b, *, t_ref, t_syn, t_max, psp="rect", chain="upstre
     ties = resolve_ties(spec.chain, ties)
     if center not in CENTERS:
         raise ConfigError(f"center: must be one of {', '.join(CENTERS)} (got {center!r})")
-    a, b = spike_probabilities(w_ab, w_ba, b_a, b_b, spec)
-    p = stationary(a, b)
-    right, left = half_histograms(p, a, b, ties)
+    a, b, na, nb = spike_probabilities(w_ab, w_ba, b_a, b_b, spec, complements=True)
+    p = stationary(a, b, na, nb)
+    right, left = half_histograms(p, a, b, ties, na, nb)
     return assemble(right, left, center)
