@@ -28,6 +28,7 @@ app = typer.Typer(
 #: (name, module holding a typer ``app``, help)
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssn", "spikealign.ssn.cli", "Spiking sampling networks: wake-sleep learning with SAL/KP."),
+    ("principle", "spikealign.principle.cli", "SAL principle: analytic STDDs and phase planes."),
 ]
 
 for _name, _module, _help in SUBCOMMANDS:

@@ -13,6 +13,14 @@ from pathlib import Path
 
 FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
+    "2": ("spikealign.principle.figures", "figure_2", False,
+          "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
+    "10": ("spikealign.principle.figures", "figure_10", False,
+           "Dale's law: SAL over effective weights of a 2E + 2I system"),
+    "11": ("spikealign.principle.figures", "figure_11", False,
+           "PSP shapes: STDDs, attractor lines and their deviation from the diagonal"),
+    "12": ("spikealign.principle.figures", "figure_12", False,
+           "Proof illustration: delta(t) and Delta(t)"),
 }
 
 

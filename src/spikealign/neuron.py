@@ -36,7 +36,6 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy.special import expit
 
 #: hazard is stored as an integer number of 2**-HAZARD_BITS units
 HAZARD_BITS = 48
@@ -46,13 +45,22 @@ HAZARD_QUANTA_MAX = 2**61
 
 
 def spike_probability(u, t_ref):
-    """Per-step spike probability ``1 / (1 + t_ref exp(-u))`` (eq. 1), elementwise."""
-    return expit(np.asarray(u, dtype=float) - math.log(t_ref))
+    """Per-step spike probability ``1 / (1 + t_ref exp(-u))`` (eq. 1), elementwise, accurate to
+    rounding in relative terms also for tiny probabilities (:func:`logistic`)."""
+    return logistic(np.asarray(u, dtype=float) - math.log(t_ref))
+
+
+def silence_probability(u, t_ref):
+    """``1 - spike_probability(u, t_ref)``, computed without cancellation when it is tiny."""
+    return logistic(math.log(t_ref) - np.asarray(u, dtype=float))
 
 
 def logistic(x):
-    """The plain logistic function ``1 / (1 + exp(-x))``, elementwise and overflow-safe."""
-    return expit(np.asarray(x, dtype=float))
+    """The plain logistic function ``1 / (1 + exp(-x))``, elementwise and overflow-safe, with
+    full relative precision in both tails (``exp(x) / (1 + exp(x))`` for ``x < 0``)."""
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def hazard(u, t_ref):
