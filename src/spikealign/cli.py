@@ -10,6 +10,7 @@ User errors (bad config, existing output, missing data) print one line and exit 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -28,10 +29,23 @@ app = typer.Typer(
 #: (name, module holding a typer ``app``, help)
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssn", "spikealign.ssn.cli", "Spiking sampling networks: wake-sleep learning with SAL/KP."),
+    ("microcircuit", "spikealign.microcircuits.cli",
+     "Cortical microcircuits: SAL vs feedback alignment vs backprop (figure 6)."),
 ]
 
+
+
+def _available(module: str) -> bool:
+    """Whether a family's CLI module exists in this build (families are merged one by one)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 for _name, _module, _help in SUBCOMMANDS:
-    app.add_typer(importlib.import_module(_module).app, name=_name, help=_help)
+    if _available(_module):
+        app.add_typer(importlib.import_module(_module).app, name=_name, help=_help)
 
 
 @app.command("figure")

@@ -49,7 +49,8 @@ class PSPKernel:
 
     def __post_init__(self):
         if self.name not in PSP_NAMES:
-            raise ValueError(f"psp: unknown PSP shape {self.name!r}; allowed: {', '.join(PSP_NAMES)}")
+            raise ValueError(f"psp: unknown PSP shape {self.name!r}; "
+                             f"allowed: {', '.join(PSP_NAMES)}")
         if not self.t_ref > 0:
             raise ValueError(f"psp: t_ref must be > 0 (got {self.t_ref})")
         if not self.tau_syn > 0:

@@ -111,7 +111,8 @@ class Window:
         out = np.empty((4, n, n))
         for k, p in enumerate(self._params()):
             if p.ndim == 2 and p.shape[0] != n:
-                raise ValueError(f"stdp window: per-synapse matrices are {p.shape}, network has {n}")
+                raise ValueError(f"stdp window: per-synapse matrices are {p.shape}, "
+                                 f"network has {n}")
             out[k] = p
         return out
 

@@ -56,7 +56,7 @@ class SimParams:
         return math.log(self.t_ref)
 
     def psp_table(self) -> np.ndarray:
-        """PSP sampled at ages ``0 .. K-1`` with age 0 set to 0 (a spike acts from the next step)."""
+        """PSP sampled at ages ``0 .. K-1``, age 0 set to 0 (a spike acts from the next step)."""
         return self.kernel.table(first_age=1)
 
 
