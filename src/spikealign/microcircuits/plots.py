@@ -175,7 +175,7 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
                 warnings.simplefilter("ignore", RuntimeWarning)
                 q25, med, q75 = np.nanpercentile(curves, [25, 50, 75], axis=0)
             ep = np.arange(1, curves.shape[1] + 1)
-            sel = slice(None, None, 4)
+            sel = np.unique(np.r_[np.arange(0, len(ep), 4), len(ep) - 1])  # every 4th, last
             ax.plot(ep[sel], med[sel], color=MODE_COLORS.get(mode),
                     label=f"{MODE_LABELS.get(mode, mode)} (n={len(runs[mode])})")
             ax.fill_between(ep[sel], q25[sel], q75[sel], color=MODE_COLORS.get(mode), alpha=0.25,
