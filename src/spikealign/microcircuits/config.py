@@ -328,7 +328,7 @@ def check_config(cfg: MicrocircuitConfig, source: str = "config") -> Microcircui
     if mb > cfg.options.max_recording_mb:
         _fail(source, f"{fs}.recorded_sample_length", f"the recordings would take {mb:.0f} MB "
               f"(> options.max_recording_mb = {cfg.options.max_recording_mb:g}); record fewer "
-              f"quantities or average over longer blocks")
+              f"quantities, average over longer blocks or set record_all_spks: false")
     return cfg
 
 
@@ -350,12 +350,18 @@ def student_steps(cfg: MicrocircuitConfig) -> int:
 
 
 def recording_megabytes(cfg: MicrocircuitConfig) -> float:
+    """Memory of the recordings (float32 block means), plus an upper bound of the spike record
+    (16 bytes per spike, at most one spike per neuron every ``t_ref`` steps) if kept."""
     s = cfg.student_simulation_settings
     dims = cfg.dims
     size = sum(quantity_size(dims, layer, q)
                for layer, names in enumerate(s.recorded_quantities) for q in names)
     n_samples = -(-student_steps(cfg) // s.recorded_sample_length)
-    return 4.0 * size * n_samples / 2**20
+    total = 4.0 * size * n_samples
+    if s.record_all_spks:
+        n_neurons = sum(dims) + sum(dims[2:])  # pyramids and interneurons
+        total += 16.0 * n_neurons * (student_steps(cfg) // cfg.network_properties.t_ref + 1)
+    return total / 2**20
 
 
 # -- loading ----------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def simulate(cfg: MicrocircuitConfig, seed_offset: int = 0, *, progress: bool = 
     seeds = run_seeds(cfg, seed_offset)
     n_teacher, n_student = teacher_steps(cfg), student_total_steps(cfg)
     with progress_bar(total=n_teacher + n_student, desc=f"microcircuit {cfg.mode}",
-                      unit="step", unit_scale=True, disable=not progress) as bar:
+                      unit="step", unit_scale=True, disable=None if progress else True) as bar:
         t0 = time.perf_counter()
         teacher = run_teacher(cfg, seeds, engine=engine, tick=bar.update)
         t1 = time.perf_counter()
