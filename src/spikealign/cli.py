@@ -29,6 +29,8 @@ app = typer.Typer(
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssn", "spikealign.ssn.cli", "Spiking sampling networks: wake-sleep learning with SAL/KP."),
     ("principle", "spikealign.principle.cli", "SAL principle: analytic STDDs and phase planes."),
+    ("microcircuit", "spikealign.microcircuits.cli",
+     "Cortical microcircuits: SAL vs feedback alignment vs backprop (figure 6)."),
 ]
 
 for _name, _module, _help in SUBCOMMANDS:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
+    "6": ("spikealign.microcircuits.plots", "figure6", True,
+          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds"),
     "2": ("spikealign.principle.figures", "figure_2", False,
           "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
     "10": ("spikealign.principle.figures", "figure_10", False,

@@ -28,6 +28,14 @@ hazard exceeds ``E``. Then P(spike in step t | no spike since the last threshold
 loop that adds ``k * h`` at once produce the same integers and hence the same spike trains.
 The quantisation changes the hazard by less than 2**-48 per step: far below any statistical
 resolution, and documented in ``docs/deviations.md``.
+
+Per-step uniform form (cortical microcircuits)
+----------------------------------------------
+The microcircuit model keeps the paper's scheme instead: every neuron draws one uniform number
+``x`` per step and spikes if ``x < r(u)`` and it is not refractory. Its potentials change every
+step (moving averages, nudging), so nothing is gained by time rescaling, and keeping the scheme
+keeps the paper's random stream. :func:`spike_probability_py` / :func:`spike_probability_jit`
+evaluate (1) for this scheme, bit-identically in Python and compiled code.
 """
 
 from __future__ import annotations
@@ -107,6 +115,29 @@ def threshold_quanta_py(e: float) -> int:
 @njit(cache=True)
 def threshold_quanta(e):  # pragma: no cover - compiled twin of threshold_quanta_py
     return np.int64(e * HAZARD_SCALE)
+
+
+#: above this exponent ``1 + exp(x)`` is treated as infinite (``math.exp`` would raise)
+_EXP_MAX = 709.0
+
+
+def spike_probability_py(u: float, log_t_ref: float) -> float:
+    """Scalar spike probability (1) as ``1 / (1 + exp(ln t_ref - u))``, with ``math.exp``.
+
+    This is the per-step form of the models that draw one uniform number per neuron and step
+    (the cortical microcircuits): bit-identical to its compiled twin
+    :func:`spike_probability_jit`, and equal to :func:`spike_probability` up to rounding.
+    Returns exactly 0 where ``ln t_ref - u > 709`` (the true value is below 1e-307, far under
+    the 2**-53 resolution of a uniform draw).
+    """
+    x = log_t_ref - u
+    if x > _EXP_MAX:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(x))
+
+
+#: compiled twin of :func:`spike_probability_py` (same operations, same libm ``exp``)
+spike_probability_jit = njit(cache=True)(spike_probability_py)
 
 
 def min_isi_ssn(t_ref: int) -> int:

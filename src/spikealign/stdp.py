@@ -1,6 +1,6 @@
 """STDP windows and pair-based accumulation.
 
-Conventions (``docs/conventions.md``): weights are ``W[post, pre]``; an STDP matrix ``S[i, j]``
+Conventions (README.md): weights are ``W[post, pre]``; an STDP matrix ``S[i, j]``
 is the update of ``W[i, j]``; the spike-time difference is ``dt = t_post - t_pre`` (``dt > 0``
 is causal).
 
