@@ -50,6 +50,12 @@ def spike_probability(u, t_ref):
     return 0.5 * (1.0 + np.tanh(0.5 * (u - math.log(t_ref))))
 
 
+def spike_logit_offset(t_ref) -> float:
+    """``ln t_ref``: eq. (1) is ``r(u) = logistic(u - spike_logit_offset(t_ref))``. Array
+    libraries other than numpy (torch in SALNet) apply their own logistic to ``u - offset``."""
+    return math.log(t_ref)
+
+
 def logistic(x):
     """The plain logistic function ``1 / (1 + exp(-x))``, elementwise and overflow-safe."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
