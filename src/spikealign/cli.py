@@ -28,6 +28,8 @@ app = typer.Typer(
 #: (name, module holding a typer ``app``, help)
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssn", "spikealign.ssn.cli", "Spiking sampling networks: wake-sleep learning with SAL/KP."),
+    ("deep", "spikealign.deep.cli", "Deep networks: weight-transport benchmark (figs 7-9)."),
+    ("data", "spikealign.deep.data_cli", "Data sets: checksum-verified downloads, look-ups."),
 ]
 
 for _name, _module, _help in SUBCOMMANDS:

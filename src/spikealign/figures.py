@@ -13,6 +13,12 @@ from pathlib import Path
 
 FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
+    "7": ("spikealign.deep.figures", "fig7", False,
+          "W vs B after SAL, RDD and STDWI on one 50x50 layer pair; angle over time"),
+    "8": ("spikealign.deep.figures", "fig8", True,
+          "deep benchmark: test accuracy per algorithm and data set, FC angles over epochs"),
+    "9": ("spikealign.deep.figures", "fig9", False,
+          "SALNet angle vs simulated time for several SAL learning rates"),
 }
 
 

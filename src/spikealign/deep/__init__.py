@@ -22,7 +22,7 @@ ALGOS = ("bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd")
 DATASETS = ("mnist", "fmnist", "cifar10", "svhn")
 
 
-class TorchMissingError(ImportError):
+class TorchMissingError(ValueError):
     """torch is not installed; the message says how to install the extra."""
 
 

@@ -105,7 +105,7 @@ def read_idx(path) -> np.ndarray:
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path}: not an IDX file of unsigned bytes (magic {data[:4].hex()})")
     dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).copy()
     if body.size != int(np.prod(dims)):
         raise ValueError(f"{path}: {body.size} values for shape {dims}")
     return body.reshape(dims)
