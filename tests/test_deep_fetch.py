@@ -108,3 +108,12 @@ def test_unknown_name_and_bad_checksum_spec(tmp_path):
     with pytest.raises(ValueError, match="checksum must be"):
         F._hasher("crc32:00")
     assert set(F.SOURCES) == set(D.SPECS)
+
+
+def test_http_error_is_one_line(tmp_path, server):
+    root, url = server
+    src = F.Source(url, ".", (F.RemoteFile("missing.bin", "md5:" + "0" * 32),))
+    with pytest.raises(F.FetchError, match="download failed") as err:
+        F.fetch("x", tmp_path / "cache", source=src)
+    assert "\n" not in str(err.value)
+    assert list((tmp_path / "cache").iterdir()) == []

@@ -24,8 +24,7 @@ def _need_torch():
 
 def _choice(value: str, allowed, name: str) -> str:
     if value not in allowed:
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}",
-                                 param_hint=name)
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
     return value
 
 
@@ -91,7 +90,7 @@ def symmetrize(
     try:
         size_list = [int(s) for s in sizes.split(",")]
     except ValueError:
-        raise typer.BadParameter("comma-separated integers", param_hint="--sizes") from None
+        raise ValueError(f"--sizes: comma-separated integers expected (got {sizes!r})") from None
     m = symmetrize_run({"sizes": size_list, "epochs": epochs, "len_epoch": len_epoch,
                         "sal_lr": lr, "batch_size": batch_size, "t_ref": t_ref, "seed": seed},
                        out, progress=not quiet, overwrite=overwrite, threads=threads)

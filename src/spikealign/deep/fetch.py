@@ -22,6 +22,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,10 @@ from pathlib import Path
 
 class ChecksumError(ValueError):
     """A downloaded file does not match its registered checksum."""
+
+
+class FetchError(ValueError):
+    """A download failed (network, HTTP status); nothing was saved."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
     h, want = _hasher(checksum)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with os.fdopen(fd, "wb") as out, _open_url(url, timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             bar = None
             if progress:
@@ -137,6 +142,14 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
             pass
         raise
     return target
+
+
+def _open_url(url: str, timeout: float):
+    try:
+        return urllib.request.urlopen(url, timeout=timeout)
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise FetchError(f"{url}: download failed ({reason}); nothing was saved") from None
 
 
 def _extract(archive: Path, dest: Path):
