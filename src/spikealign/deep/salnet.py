@@ -121,8 +121,7 @@ class SALNet:
         k = self.k
         if k == 0:
             return
-        S = self.sbuf[:, :k].reshape(self.N, -1) if k == self.chunk else \
-            self.sbuf[:, :k].reshape(self.N, -1)
+        S = self.sbuf[:, :k].reshape(self.N, -1)
         T = self.tbuf[:, :k].reshape(self.N, -1)
         for l in range(len(self.sizes) - 1):
             Tl, Sn = self._sl(T, l), self._sl(S, l + 1)
