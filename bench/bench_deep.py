@@ -76,7 +76,8 @@ def main():
             opt.step()
 
         steps[algo] = train_step
-        per_call(train_step, 0, warm=2)
+        for _ in range(2):
+            train_step()
     # interleaved rounds, fastest round per variant: fair under changing machine load
     per_batch = {a: float("inf") for a in algos}
     for _ in range(args.repeats):
