@@ -31,6 +31,8 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("principle", "spikealign.principle.cli", "SAL principle: analytic STDDs and phase planes."),
     ("microcircuit", "spikealign.microcircuits.cli",
      "Cortical microcircuits: SAL vs feedback alignment vs backprop (figure 6)."),
+    ("deep", "spikealign.deep.cli", "Deep networks: weight-transport benchmark (figs 7-9)."),
+    ("data", "spikealign.deep.data_cli", "Data sets: checksum-verified downloads, look-ups."),
 ]
 
 for _name, _module, _help in SUBCOMMANDS:
@@ -61,26 +63,33 @@ class UserError(Exception):
     """Raised for problems the user can fix; printed as one line."""
 
 
+def _click_module():
+    """The click that typer uses (recent typer versions bundle their own copy)."""
+    try:
+        from typer import _click  # type: ignore[attr-defined]
+
+        return _click
+    except ImportError:  # pragma: no cover - older typer
+        import click
+
+        return click
+
+
 def main(argv: list[str] | None = None):
+    """Entry point. Usage errors print click's message (exit 2); user errors such as a bad
+    config print one ``error: ...`` line (exit 2). Returns normally on success."""
     from .config import ConfigError
     from .io import OutputExistsError
 
+    click = _click_module()
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="spikealign", standalone_mode=False)
     except (ConfigError, OutputExistsError, UserError, ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    except typer.Exit as exc:
+    except click.exceptions.ClickException as exc:
+        exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise

@@ -13,10 +13,16 @@ from pathlib import Path
 
 FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
-    "6": ("spikealign.microcircuits.plots", "figure6", True,
-          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds"),
     "2": ("spikealign.principle.figures", "figure_2", False,
           "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
+    "6": ("spikealign.microcircuits.plots", "figure6", True,
+          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds"),
+    "7": ("spikealign.deep.figures", "fig7", False,
+          "W vs B after SAL, RDD and STDWI on one 50x50 layer pair; angle over time"),
+    "8": ("spikealign.deep.figures", "fig8", True,
+          "deep benchmark: test accuracy per algorithm and data set, FC angles over epochs"),
+    "9": ("spikealign.deep.figures", "fig9", False,
+          "SALNet angle vs simulated time for several SAL learning rates"),
     "10": ("spikealign.principle.figures", "figure_10", False,
            "Dale's law: SAL over effective weights of a 2E + 2I system"),
     "11": ("spikealign.principle.figures", "figure_11", False,

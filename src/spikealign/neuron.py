@@ -63,6 +63,12 @@ def silence_probability(u, t_ref):
     return logistic(math.log(t_ref) - np.asarray(u, dtype=float))
 
 
+def spike_logit_offset(t_ref) -> float:
+    """``ln t_ref``: eq. (1) is ``r(u) = logistic(u - spike_logit_offset(t_ref))``. Array
+    libraries other than numpy (torch in SALNet) apply their own logistic to ``u - offset``."""
+    return math.log(t_ref)
+
+
 def logistic(x):
     """The plain logistic function ``1 / (1 + exp(-x))``, elementwise and overflow-safe, with
     full relative precision in both tails (``exp(x) / (1 + exp(x))`` for ``x < 0``)."""

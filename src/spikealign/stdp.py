@@ -131,6 +131,36 @@ class Window:
             neg = am * np.clip(1.0 + dt / tm, 0.0, None)
         return np.where(dt > 0, pos, np.where(dt < 0, neg, 0.0))
 
+    def trace_tables(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Kernels of the online (trace) form of a scalar window over lags ``k = 0 .. n-1``.
+
+        ``causal[k] = a_plus f(k / tau_plus)`` weighs a pre spike ``k`` steps before the post
+        spike, ``anticausal[k] = a_minus f(k / tau_minus)`` a post spike ``k`` steps before the
+        pre spike; ``f(x) = exp(-x)`` (exp) or ``(1 - x)_+`` (tri). The online rule
+
+            S += post(t) (x) sum_k causal[k] pre(t-k) + sum_k anticausal[k] post(t-k) (x) pre(t)
+
+        counts every pair with lag ``1 <= |dt| <= n-1`` once with the window value ``K(dt)``.
+        Unlike the window, ``k = 0`` enters both sides (as in upstream's SALNet): simultaneous
+        spikes add ``a_plus + a_minus``, which is 0 for the SAL window, matching ``K(0) = 0``.
+        """
+        if self.per_synapse:
+            raise ValueError("stdp window: trace tables need a scalar window")
+        k = np.arange(int(n), dtype=float)
+        ap, am, tp, tm = (float(p) for p in self._params())
+        if self.kind == "exp":
+            return ap * np.exp(-k / tp), am * np.exp(-k / tm)
+        return ap * np.clip(1.0 - k / tp, 0.0, None), am * np.clip(1.0 - k / tm, 0.0, None)
+
+    def trace_decay(self) -> float:
+        """Per-step decay ``exp(-1 / tau)`` of the recursive trace of a scalar exponential
+        window with ``tau_plus == tau_minus`` (``trace(t) = decay * trace(t-1) + s(t)``)."""
+        if self.kind != "exp" or self.per_synapse or float(self.tau_plus) != float(
+                self.tau_minus):
+            raise ValueError("stdp window: a recursive trace needs a scalar exp window with "
+                             "tau_plus == tau_minus")
+        return math.exp(-1.0 / float(self.tau_plus))
+
     def with_amplitudes(self, a_plus, a_minus) -> Window:
         """The same window shape with other (scalar or per-synapse) amplitudes."""
         return Window(self.kind, a_plus, a_minus, self.tau_plus, self.tau_minus)

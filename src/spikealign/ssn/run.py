@@ -99,10 +99,10 @@ def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = Fals
         show_progress: bool = True, make_figure: bool = True, label: str = "ssn") -> dict:
     """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary."""
     out_dir = Path(out_dir)
+    trainer = Trainer(cfg, engine)  # validates the engine before anything is written
     prepare_run_dir(out_dir, overwrite=overwrite)
     h = config_hash(cfg)
     ckpt = out_dir / "checkpoint.npz"
-    trainer = Trainer(cfg, engine)
     state = None
     status = read_status(out_dir)
     if ckpt.is_file() and not overwrite:

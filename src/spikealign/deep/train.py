@@ -1,0 +1,304 @@
+"""One training run of the benchmark: :func:`train_run` (the API) behind ``spikealign deep train``.
+
+Per epoch (upstream ``main_salnet.py``, section 4.4 of the reference):
+
+1. SAL: copy fc weights, biases and feedback weights into the SALNet (its state persists
+   across epochs), run ``sal.n_iterations`` phases of ``sal.len_epoch * sal.t_ref`` steps, each
+   followed by one update of B, copy B back. RDD: reset the RDD net, copy the weights, run one
+   phase of ``rdd.rdd_time`` s (:func:`spikealign.deep.rdd.rdd_phase`), copy B back.
+2. One epoch of SGD (lr, momentum; weight decay only for KP's W and B) over the shuffled,
+   augmented training set; then the test set.
+3. ``metrics.json`` (atomic) with, per epoch, the mean train/test loss, accuracy (%), time,
+   and per FC layer the angle, correlation, sign agreement and var between W and B (B := W for
+   BP layers; for SCFA B = |B0| as upstream, plus ``align_effective`` with sign(W) |B0|); SAL
+   and RDD runs also record the alignment right after the phase (``align_after_phase``).
+4. ``checkpoints/last.pt`` every epoch and ``checkpoints/epoch_XXX.pt`` every
+   ``checkpoint_every`` epochs: model, optimiser, SALNet / RDD state and every generator, so a
+   run resumes from its last checkpoint with the same numbers it would have produced.
+
+Seeding: one integer seed; independent streams for init, data order and augmentation, SAL and
+RDD come from ``numpy.random.SeedSequence(seed).spawn(4)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ..config import ConfigError, StrictModel, dump_yaml, validate
+from ..io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    prepare_run_dir,
+    read_status,
+    write_status,
+)
+from ..progress import progress as make_bar
+from . import ALGOS, DATASETS
+from .align import alignment
+from .convnet import ConvNet, loss_fn
+from .data import SPECS, BatchLoader, limit, load_arrays
+from .rdd import RDDNet, rdd_phase
+from .salnet import SALNet
+
+
+class SALConfig(StrictModel):
+    n_iterations: int = Field(5, ge=0)
+    t_ref: int = Field(10, ge=1)
+    len_epoch: int = Field(200, ge=1)
+    sal_lr: float = 0.04
+    batch_size: int = Field(32, ge=1)
+    buffer_length: int = Field(2, ge=1)
+
+
+class RDDConfig(StrictModel):
+    rdd_time: float = Field(90.0, gt=0, description="seconds of 1 ms steps per phase")
+    update_every: int = Field(10_000, ge=1)
+
+
+class TrainConfig(StrictModel):
+    algo: Literal["bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd"]
+    dataset: Literal["mnist", "fmnist", "cifar10", "svhn"] = "fmnist"
+    epochs: int = Field(100, ge=0)
+    seed: int = Field(0, ge=0)
+    batch_size: int = Field(128, ge=2)
+    test_batch_size: int = Field(256, ge=1)
+    lr: float = Field(0.01, gt=0)
+    momentum: float = Field(0.9, ge=0)
+    weight_decay: float | None = Field(None, ge=0, description="KP only; default 0.001")
+    double_softmax: bool = False
+    augment: bool = True
+    train_limit: int | None = Field(None, ge=2)
+    test_limit: int | None = Field(None, ge=1)
+    checkpoint_every: int = Field(10, ge=1)
+    sal: SALConfig = SALConfig()
+    rdd: RDDConfig = RDDConfig()
+
+    def kp_weight_decay(self) -> float:
+        return 0.001 if self.weight_decay is None else self.weight_decay
+
+
+assert set(ALGOS) == {"bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd"}
+assert set(DATASETS) == set(SPECS)
+
+
+def _seeds(seed: int) -> dict[str, int]:
+    kids = np.random.SeedSequence(seed).spawn(4)
+    names = ("init", "data", "sal", "rdd")
+    return {n: int(k.generate_state(1, dtype=np.uint64)[0] >> 1) for n, k in
+            zip(names, kids, strict=True)}
+
+
+def _align_all(net: ConvNet) -> dict:
+    out = {"align": [alignment(w, b) for w, b in net.fc_pairs()]}
+    if net.fc_kind == "scfa":
+        out["align_effective"] = [alignment(w, b) for w, b in net.fc_pairs(effective=True)]
+    return out
+
+
+def _evaluate(net, loader, double_softmax):
+    net.eval()
+    total, loss, correct = 0, 0.0, 0
+    with torch.no_grad():
+        for x, y in loader:
+            out = net(x)
+            loss += float(loss_fn(out, y, double_softmax, reduction="sum"))
+            correct += int((out.argmax(1) == y).sum())
+            total += len(y)
+    return loss / max(total, 1), 100.0 * correct / max(total, 1)
+
+
+def _train_epoch(net, opt, loader, double_softmax, bar):
+    net.train()
+    total, loss, correct = 0, 0.0, 0
+    for x, y in loader:
+        opt.zero_grad(set_to_none=True)
+        out = net(x)
+        batch_loss = loss_fn(out, y, double_softmax)
+        batch_loss.backward()
+        opt.step()
+        loss += float(batch_loss.detach()) * len(y)
+        correct += int((out.detach().argmax(1) == y).sum())
+        total += len(y)
+        if bar is not None:
+            bar.update(1)
+    return loss / max(total, 1), 100.0 * correct / max(total, 1)
+
+
+class _Run:
+    """All objects of one run and their (de)serialisation."""
+
+    def __init__(self, cfg: TrainConfig, data_dir):
+        self.cfg = cfg
+        seeds = _seeds(cfg.seed)
+        spec = SPECS[cfg.dataset]
+        if not cfg.augment:
+            spec = type(spec)(spec.channels, spec.shape, spec.mean, spec.std, 0, False)
+        tx, ty, vx, vy = limit(load_arrays(cfg.dataset, data_dir), cfg.train_limit,
+                               cfg.test_limit)
+        self.g_data = torch.Generator().manual_seed(seeds["data"])
+        self.train_loader = BatchLoader(tx, ty, spec, cfg.batch_size, True, self.g_data)
+        self.test_loader = BatchLoader(vx, vy, spec, cfg.test_batch_size, False)
+        g_init = torch.Generator().manual_seed(seeds["init"])
+        self.net = ConvNet(cfg.algo, spec.channels, spec.shape, generator=g_init)
+        self.opt = torch.optim.SGD(self.net.param_groups(cfg.kp_weight_decay()), lr=cfg.lr,
+                                   momentum=cfg.momentum)
+        self.salnet = None
+        self.rddnet = None
+        self.rdd_rng = None
+        if cfg.algo == "sal":
+            s = cfg.sal
+            self.salnet = SALNet(self.net.sizes, t_ref=s.t_ref, sal_lr=s.sal_lr,
+                                 batch_size=s.batch_size, buffer_length=s.buffer_length,
+                                 generator=torch.Generator().manual_seed(seeds["sal"]))
+        if cfg.algo == "rdd":
+            self.rddnet = RDDNet(self.net.sizes)
+            self.rdd_rng = np.random.default_rng(seeds["rdd"])
+
+    # -- phases --------------------------------------------------------------------------
+    def phase(self, show: bool) -> float:
+        cfg = self.cfg
+        t0 = time.perf_counter()
+        fcs = self.net.fc_layers
+        if self.salnet is not None:
+            s = cfg.sal
+            steps = s.len_epoch * s.t_ref
+            bar = make_bar(steps * s.n_iterations, "SAL phase", "step", disable=not show,
+                           leave=False)
+            self.salnet.load_from_fc(fcs)
+            for _ in range(s.n_iterations):
+                self.salnet.phase(steps, bar)
+            self.salnet.store_to_fc(fcs)
+            bar.close()
+        elif self.rddnet is not None:
+            steps = int(round(cfg.rdd.rdd_time * 1000))
+            bar = make_bar(steps, "RDD phase", "step", disable=not show, leave=False)
+            self.rddnet.reset()
+            W = [None] + [f.weight.detach().double().numpy() for f in fcs]
+            B = [f.fb_weight.detach().double().numpy().T for f in fcs]
+            self.rddnet.set_weights(W, B)
+            rdd_phase(self.rddnet, steps, self.rdd_rng, bar, cfg.rdd.update_every)
+            with torch.no_grad():
+                for f, b in zip(fcs, self.rddnet.feedback(), strict=True):
+                    f.fb_weight.copy_(torch.from_numpy(b.T.copy()))
+            bar.close()
+        return time.perf_counter() - t0
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state(self, epoch: int, metrics: dict) -> dict:
+        st = {"epoch": epoch, "model": self.net.state_dict(), "opt": self.opt.state_dict(),
+              "g_data": self.g_data.get_state(), "metrics": metrics}
+        if self.salnet is not None:
+            st["salnet"] = self.salnet.state_dict()
+        if self.rddnet is not None:
+            st["rdd"] = self.rddnet.state_dict()
+            st["rdd_rng"] = self.rdd_rng.bit_generator.state
+        return st
+
+    def load(self, st: dict):
+        self.net.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.g_data.set_state(st["g_data"])
+        if self.salnet is not None:
+            self.salnet.load_state_dict(st["salnet"])
+        if self.rddnet is not None:
+            self.rddnet.load_state_dict(st["rdd"])
+            self.rdd_rng.bit_generator.state = st["rdd_rng"]
+
+
+def _save_checkpoint(path: Path, state: dict):
+    import io
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
+              threads: int | None = None, resume: bool = True, overwrite: bool = False) -> dict:
+    """Train one configuration into ``out_dir``; returns the metrics dict (also in
+    ``out_dir/metrics.json``). ``config`` is a :class:`TrainConfig` or a dict of its fields.
+
+    A directory holding an unfinished run of the same config resumes from its last
+    checkpoint (``resume=False`` starts over); a finished one is refused unless ``overwrite``.
+    """
+    cfg = config if isinstance(config, TrainConfig) else validate(TrainConfig, dict(config),
+                                                                  "deep train")
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"threads must be >= 1 (got {threads})")
+        torch.set_num_threads(int(threads))
+    out = Path(out_dir)
+    status = read_status(out)
+    if overwrite and status is not None:
+        status = None
+    out = prepare_run_dir(out, overwrite=overwrite)
+    cfg_text = dump_yaml(cfg)
+    last = out / "checkpoints" / "last.pt"
+    ckpt = None
+    if resume and status is not None and last.is_file():
+        old = (out / "config.yaml").read_text() if (out / "config.yaml").is_file() else None
+        if old != cfg_text:
+            raise ConfigError(f"{out}: holds an unfinished run of another config; choose "
+                              "another --out or pass --overwrite")
+        ckpt = torch.load(last, weights_only=False)
+    atomic_write_text(out / "config.yaml", cfg_text)
+    write_status(out, "running")
+    try:
+        run = _Run(cfg, data_dir)
+        metrics = {"config": cfg.model_dump(mode="json"), "algo": cfg.algo,
+                   "dataset": cfg.dataset, "seed": cfg.seed, "fc_sizes": run.net.sizes,
+                   "torch_threads": torch.get_num_threads(), "init": _align_all(run.net),
+                   "epochs": []}
+        start = 0
+        if ckpt is not None:
+            run.load(ckpt)
+            metrics = ckpt["metrics"]
+            start = int(ckpt["epoch"])
+        ebar = make_bar(cfg.epochs, f"{cfg.algo}/{cfg.dataset} seed {cfg.seed}", "epoch",
+                        disable=not progress, initial=start)
+        for epoch in range(start + 1, cfg.epochs + 1):
+            rec: dict = {"epoch": epoch}
+            rec["phase_time_s"] = run.phase(progress)
+            if cfg.algo in ("sal", "rdd"):
+                rec["align_after_phase"] = _align_all(run.net)["align"]
+            t0 = time.perf_counter()
+            bbar = make_bar(len(run.train_loader), f"epoch {epoch}", "batch",
+                            disable=not progress, leave=False)
+            rec["train_loss"], rec["train_acc"] = _train_epoch(run.net, run.opt,
+                                                               run.train_loader,
+                                                               cfg.double_softmax, bbar)
+            bbar.close()
+            rec["train_time_s"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            rec["test_loss"], rec["test_acc"] = _evaluate(run.net, run.test_loader,
+                                                          cfg.double_softmax)
+            rec["test_time_s"] = time.perf_counter() - t0
+            rec.update(_align_all(run.net))
+            if not all(math.isfinite(rec[k]) for k in ("train_loss", "test_loss")):
+                rec["diverged"] = True
+            metrics["epochs"].append(rec)
+            state = run.state(epoch, metrics)
+            _save_checkpoint(last, state)
+            if epoch % cfg.checkpoint_every == 0:
+                _save_checkpoint(out / "checkpoints" / f"epoch_{epoch:03d}.pt", state)
+            atomic_write_json(out / "metrics.json", metrics)
+            ebar.update(1)
+            ebar.set_postfix(test_acc=f"{rec['test_acc']:.2f}",
+                             angle=f"{rec['align'][0]['angle']:.1f}")
+        ebar.close()
+        if cfg.epochs == 0 or not metrics["epochs"]:
+            atomic_write_json(out / "metrics.json", metrics)
+        _save_checkpoint(out / "final_model.pt", {"model": run.net.state_dict()})
+    except BaseException as exc:
+        write_status(out, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    write_status(out, "done", epochs=cfg.epochs)
+    return metrics
