@@ -29,6 +29,12 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
            "PSP shapes: STDDs, attractor lines and their deviation from the diagonal"),
     "12": ("spikealign.principle.figures", "figure_12", False,
            "Proof illustration: delta(t) and Delta(t)"),
+    "4": ("spikealign.sweep.figures", "figure4", True,
+          "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
+          "(from `spikealign sweep run fig4`)"),
+    "5": ("spikealign.sweep.figures", "figure5", True,
+          "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
+          "(from `spikealign sweep run fig5`)"),
 }
 
 
