@@ -79,32 +79,22 @@ def run_cmd(
 ):
     """Run a sweep (skips finished runs; reruns failed and unfinished ones), then draw it."""
     from ..ssn.cli import parse_overrides
-    from .engine import SlurmOptions, run_sweep
-    from .layout import check_manifest, part_entry, record_timing, update_manifest
-    from .presets import build_specs
+    from .engine import SlurmOptions, sweep
 
-    overrides = parse_overrides(set_)
-    parts, specs = build_specs(presets, scale, overrides)
-    out = (out or Path("runs") / f"sweep-{scale}").absolute()
-    by_part = {p.name: [s for s in specs if s.part == p.name] for p in parts}
-    entries = {p.name: part_entry(p, by_part[p.name], scale, overrides) for p in parts}
-    check_manifest(out, entries)
-    argv = "spikealign sweep " + shlex.join(sys.argv[sys.argv.index("run"):]) \
-        if "run" in sys.argv else None
-    update_manifest(out, entries, {"command": "run", "presets": presets, "scale": scale,
-                                   "argv": argv})
+    argv = ("spikealign sweep " + shlex.join(sys.argv[sys.argv.index("run"):])
+            if "run" in sys.argv else None)
     slurm = SlurmOptions(cores=cores, memory=memory, walltime=walltime, queue=queue,
                          account=account, interface=interface,
                          local_directory=local_directory, job_extra=tuple(job_extra or ()))
-    res = run_sweep(specs, out, scheduler=scheduler, cluster=cluster, workers=workers,
-                    slurm=slurm, limit=limit, show_progress=not quiet, echo=typer.echo)
-    c = res["counts"]
-    cpu = sum(r.get("runtime_s", 0.0) for r in res["results"])
-    record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_cpu_s=cpu, **c)
+    res = sweep(presets, out or Path("runs") / f"sweep-{scale}", scale=scale,
+                overrides=parse_overrides(set_), argv=argv, scheduler=scheduler,
+                cluster=cluster, workers=workers, slurm=slurm, limit=limit,
+                show_progress=not quiet, echo=typer.echo)
+    out, parts, c = res["out"], res["parts"], res["counts"]
     if res["pending"]:
         typer.echo(f"{c.get('done', 0)} runs done, {c.get('failed', 0)} failed, "
                    f"{c.get('lost', 0)} lost in {_dur(res['wall_s'])} "
-                   f"({_dur(cpu)} of run time)")
+                   f"({_dur(res['run_cpu_s'])} of run time)")
     if figures:
         _draw(out, sorted({p.figure for p in parts}))
     from .status import format_summary, summarize

@@ -149,7 +149,11 @@ def execute_specs(client, pending: list[RunSpec], out: Path, *, n_total: int, n_
             counts[state] = counts.get(state, 0) + 1
             results.append(res)
             if state == "failed":
-                bar.write(f"failed: {out / spec.rel_dir}: {res.get('error', '')}")
+                msg = f"failed: {out / spec.rel_dir}: {res.get('error', '')}"
+                if bar.disable:
+                    echo(msg)
+                else:
+                    bar.write(msg)
             bar.update(1)
             bar.set_postfix(failed=counts["failed"], refresh=False)
     finally:
@@ -176,4 +180,29 @@ def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
                             n_done=len(plan.done), show_progress=show_progress, echo=echo)
     res["wall_s"] = time.perf_counter() - t0
     res["pending"] = len(pending)
+    return res
+
+
+def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | None = None,
+          argv: str | None = None, **kw) -> dict:
+    """Plan the presets' runs into ``out`` (manifest), run what is unfinished, record timing.
+
+    ``kw`` goes to :func:`run_sweep` (scheduler, cluster, workers, slurm, limit, ...).
+    """
+    from .layout import check_manifest, part_entry, record_timing, update_manifest
+    from .presets import build_specs
+
+    overrides = overrides or {}
+    out = Path(out).absolute()
+    parts, specs = build_specs(presets, scale, overrides)
+    entries = {p.name: part_entry(p, [s for s in specs if s.part == p.name], scale, overrides)
+               for p in parts}
+    check_manifest(out, entries)
+    update_manifest(out, entries, {"command": "run", "presets": list(presets), "scale": scale,
+                                   "argv": argv})
+    res = run_sweep(specs, out, **kw)
+    cpu = sum(r.get("runtime_s", 0.0) for r in res["results"])
+    record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_cpu_s=cpu,
+                  **res["counts"])
+    res.update(out=out, parts=parts, run_cpu_s=cpu)
     return res
