@@ -116,3 +116,44 @@ def test_cli_figure_list_and_status(tmp_path):
     assert rows["fig4"][1] == "360" and rows["fig5"][1] == "360" and rows["fig6"][1] == "60"
     r = cli("sweep", "run", "fig9", "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and "unknown sweep preset" in r.stderr
+
+
+def test_figure6_hands_only_the_finished_microcircuit_runs_to_the_family(tmp_path,
+                                                                         monkeypatch):
+    import types
+
+    import sweep_stub
+    from spikealign.sweep import figures
+    from spikealign.sweep.presets import FIG6
+
+    pkg = types.ModuleType("spikealign.microcircuits")
+    pkg.config = sweep_stub.fake_microcircuit_module()
+    seen = {}
+
+    def fake_figure6(source, out, quick=False):
+        seen["runs"] = sorted(str(p.parent.relative_to(source))
+                              for p in source.rglob("metrics.json"))
+        out.mkdir(parents=True, exist_ok=True)
+        return [out / "mc_epochs.png"]
+
+    pkg.plots = types.SimpleNamespace(figure6=fake_figure6)
+    for name, mod in (("", pkg), (".config", pkg.config), (".plots", pkg.plots)):
+        monkeypatch.setitem(sys.modules, "spikealign.microcircuits" + name, mod)
+    out = tmp_path / "sw"
+    fake_sweep(out, "fig4")  # SSN parts in the same directory must stay invisible
+    specs = [s for p in FIG6 for s in p.specs()]
+    layout.update_manifest(out, {p.name: layout.part_entry(
+        p, [s for s in specs if s.part == p.name], "paper", {}) for p in FIG6},
+        {"command": "test"})
+    for s in specs:
+        if s.index < 2 and s.part != "mc_fa":
+            run_dir = out / s.rel_dir
+            run_dir.mkdir(parents=True)
+            (run_dir / "metrics.json").write_text('{"mode": "x"}')
+            write_status(run_dir, "done")
+    with pytest.warns(UserWarning, match="56 of 60 planned microcircuit runs"):
+        paths = figures.figure6(out, tmp_path / "figs")
+    assert paths == [tmp_path / "figs" / "mc_epochs.png"]
+    assert seen["runs"] == ["mc_bp/run.0000", "mc_bp/run.0001", "mc_sal/run.0000",
+                            "mc_sal/run.0001"]
+    assert not list(out.glob(".fig6-*"))  # the temporary tree is gone

@@ -94,7 +94,7 @@ def run_cmd(
     if res["pending"]:
         typer.echo(f"{c.get('done', 0)} runs done, {c.get('failed', 0)} failed, "
                    f"{c.get('lost', 0)} lost in {_dur(res['wall_s'])} "
-                   f"({_dur(res['run_cpu_s'])} of run time)")
+                   f"(runs: {_dur(res['run_wall_s'])} wall, {_dur(res['run_cpu_s'])} CPU)")
     if figures:
         _draw(out, sorted({p.figure for p in parts}))
     from .status import format_summary, summarize

@@ -90,6 +90,8 @@ def open_client(scheduler: str | None = None, cluster: str = "local",
     from distributed import Client, LocalCluster
 
     if scheduler:
+        if workers:
+            echo("--workers is ignored with --scheduler: the cluster has its own workers")
         with Client(scheduler, timeout="30s") as client:
             echo(f"using the Dask scheduler at {scheduler} "
                  f"({len(client.scheduler_info()['workers'])} workers now)")
@@ -175,9 +177,13 @@ def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
         return {"counts": {"done": 0, "failed": 0}, "results": [], "wall_s": 0.0,
                 "pending": 0}
     t0 = time.perf_counter()
-    with open_client(scheduler, cluster, workers, slurm, echo=echo) as client:
-        res = execute_specs(client, pending, out, n_total=len(plan.done) + len(pending),
-                            n_done=len(plan.done), show_progress=show_progress, echo=echo)
+    try:
+        with open_client(scheduler, cluster, workers, slurm, echo=echo) as client:
+            res = execute_specs(client, pending, out, n_total=len(plan.done) + len(pending),
+                                n_done=len(plan.done), show_progress=show_progress, echo=echo)
+    except KeyboardInterrupt:
+        echo("stopped; finished runs are kept: rerun the same command to continue")
+        raise
     res["wall_s"] = time.perf_counter() - t0
     res["pending"] = len(pending)
     return res
@@ -201,8 +207,9 @@ def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | No
     update_manifest(out, entries, {"command": "run", "presets": list(presets), "scale": scale,
                                    "argv": argv})
     res = run_sweep(specs, out, **kw)
-    cpu = sum(r.get("runtime_s", 0.0) for r in res["results"])
-    record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_cpu_s=cpu,
-                  **res["counts"])
-    res.update(out=out, parts=parts, run_cpu_s=cpu)
+    run_s = sum(r.get("runtime_s", 0.0) for r in res["results"])
+    cpu = sum(r.get("cpu_s", 0.0) for r in res["results"])
+    record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_wall_s=run_s,
+                  run_cpu_s=cpu, **res["counts"])
+    res.update(out=out, parts=parts, run_wall_s=run_s, run_cpu_s=cpu)
     return res

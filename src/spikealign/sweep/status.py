@@ -38,7 +38,8 @@ def summarize(out) -> dict:
             state = "unfinished" if state == "conflict" else state
             counts[state] += 1
             if state == "done":
-                cpu_s += _metric(run_dir, "runtime_s") or 0.0
+                st = read_status(run_dir) or {}
+                cpu_s += st.get("cpu_s") or _metric(run_dir, "runtime_s") or 0.0
             else:
                 remaining_s += r.get("cost_s", 0.0)
             if state == "failed":

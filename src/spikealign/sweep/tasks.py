@@ -145,7 +145,7 @@ def execute(spec: dict, out: str) -> dict:
         atomic_write_json(run_dir / SPEC_FILE, s.to_dict())
         worker = _worker_address()
         log(run_dir, f"start ({state}) on {_host()}{' worker ' + worker if worker else ''}")
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             metrics = kinds.resolve(s.runner)(s.config, run_dir, label=s.label)
         except Exception as exc:  # recorded, the sweep goes on
@@ -157,14 +157,17 @@ def execute(spec: dict, out: str) -> dict:
                          finished=time.time())
             log(run_dir, f"failed after {dt:.1f} s: {error}")
             return {**base, "state": "failed", "error": error, "runtime_s": dt}
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         status = read_status(run_dir) or {}
-        if status.get("state") != "done":
-            write_status(run_dir, "done", finished=time.time(), runtime_s=dt)
+        if status.get("state") == "done":
+            status.pop("state")
+            write_status(run_dir, "done", **{**status, "wall_s": dt, "cpu_s": cpu})
+        else:
+            write_status(run_dir, "done", finished=time.time(), wall_s=dt, cpu_s=cpu)
         (run_dir / ERROR_FILE).unlink(missing_ok=True)
-        log(run_dir, f"done in {dt:.1f} s")
+        log(run_dir, f"done in {dt:.1f} s (CPU {cpu:.1f} s)")
         small = {k: v for k, v in (metrics or {}).items() if isinstance(v, int | float | str)}
-        return {**base, "state": "done", "runtime_s": dt, "metrics": small}
+        return {**base, "state": "done", "runtime_s": dt, "cpu_s": cpu, "metrics": small}
 
 
 def record_lost(spec: RunSpec, out: Path, error: str) -> None:
