@@ -25,20 +25,3 @@ def run(config: dict, run_dir, *, label: str = "stub") -> dict:
     atomic_write_json(f"{run_dir}/metrics.json", metrics)
     write_status(run_dir, "done")
     return metrics
-
-
-def fake_microcircuit_module():
-    """A stand-in for ``spikealign.microcircuits.config`` (``load_config(...).model_dump``)."""
-    import types
-
-    class Cfg(dict):
-        def model_dump(self, mode="json"):
-            return dict(self)
-
-    def load_config(config):
-        base = {"name": config} if isinstance(config, str) else dict(config)
-        return Cfg(base)
-
-    mod = types.ModuleType("spikealign.microcircuits.config")
-    mod.load_config = load_config
-    return mod

@@ -118,42 +118,28 @@ def test_cli_figure_list_and_status(tmp_path):
     assert r.returncode == 2 and "unknown sweep preset" in r.stderr
 
 
-def test_figure6_hands_only_the_finished_microcircuit_runs_to_the_family(tmp_path,
-                                                                         monkeypatch):
-    import types
+def test_figure6_from_a_sweep_directory_shared_with_ssn_runs(tmp_path):
+    from spikealign.sweep import engine, tasks
+    from spikealign.sweep.presets import build_specs as specs_of
 
-    import sweep_stub
-    from spikealign.sweep import figures
-    from spikealign.sweep.presets import FIG6
-
-    pkg = types.ModuleType("spikealign.microcircuits")
-    pkg.config = sweep_stub.fake_microcircuit_module()
-    seen = {}
-
-    def fake_figure6(source, out, quick=False):
-        seen["runs"] = sorted(str(p.parent.relative_to(source))
-                              for p in source.rglob("metrics.json"))
-        out.mkdir(parents=True, exist_ok=True)
-        return [out / "mc_epochs.png"]
-
-    pkg.plots = types.SimpleNamespace(figure6=fake_figure6)
-    for name, mod in (("", pkg), (".config", pkg.config), (".plots", pkg.plots)):
-        monkeypatch.setitem(sys.modules, "spikealign.microcircuits" + name, mod)
     out = tmp_path / "sw"
-    fake_sweep(out, "fig4")  # SSN parts in the same directory must stay invisible
-    specs = [s for p in FIG6 for s in p.specs()]
+    fake_sweep(out, "fig4")  # SSN parts in the same directory must stay invisible to figure 6
+    short = {"student_simulation_settings": {"num_epochs": 2}}
+    parts, specs = specs_of(["fig6"], overrides=short)
     layout.update_manifest(out, {p.name: layout.part_entry(
-        p, [s for s in specs if s.part == p.name], "paper", {}) for p in FIG6},
+        p, [s for s in specs if s.part == p.name], "paper", short) for p in parts},
         {"command": "test"})
-    for s in specs:
-        if s.index < 2 and s.part != "mc_fa":
-            run_dir = out / s.rel_dir
-            run_dir.mkdir(parents=True)
-            (run_dir / "metrics.json").write_text('{"mode": "x"}')
-            write_status(run_dir, "done")
+    chosen = [s for s in specs if s.index < 2 and s.part != "mc_fa"]  # 2 SAL, 2 BP runs
+    res = engine.run_sweep(chosen, out, workers=2, show_progress=False,
+                           echo=lambda *a, **k: None)
+    assert res["counts"]["done"] == 4
+    assert tasks.run_state(out / "mc_bp/run.0001") == "done"
     with pytest.warns(UserWarning, match="56 of 60 planned microcircuit runs"):
-        paths = figures.figure6(out, tmp_path / "figs")
-    assert paths == [tmp_path / "figs" / "mc_epochs.png"]
-    assert seen["runs"] == ["mc_bp/run.0000", "mc_bp/run.0001", "mc_sal/run.0000",
-                            "mc_sal/run.0001"]
+        paths = make_figure("6", out, tmp_path / "figs", False)
+    names = {p.name for p in paths}
+    assert {"mc_epochs.png", "mc_distr.png", "fig6.npz"} <= names
+    with np.load(tmp_path / "figs" / "fig6.npz") as f:
+        keys = set(f.files)
+    assert any(".sal." in k for k in keys) and any(".bp." in k for k in keys)
+    assert not any(".fa." in k for k in keys)
     assert not list(out.glob(".fig6-*"))  # the temporary tree is gone

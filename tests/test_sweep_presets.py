@@ -1,11 +1,9 @@
 """Sweep presets: the paper's grids, scales, run specs, SLURM options (no simulation)."""
 
 import sys
-import types
 
 import pytest
 
-import sweep_stub
 from spikealign.config import ConfigError
 from spikealign.ssn import load_config
 from spikealign.sweep import engine, presets
@@ -105,18 +103,23 @@ def test_run_spec_round_trip_and_hash():
     assert len({x.hash for x in specs}) == len(specs)
 
 
-def test_fig6_wiring_with_a_stand_in_microcircuit_family(monkeypatch):
-    pkg = types.ModuleType("spikealign.microcircuits")
-    pkg.config = sweep_stub.fake_microcircuit_module()
-    monkeypatch.setitem(sys.modules, "spikealign.microcircuits", pkg)
-    monkeypatch.setitem(sys.modules, "spikealign.microcircuits.config", pkg.config)
+def test_fig6_runs_sal_bp_fa_with_upstreams_seed_increments():
+    from spikealign.microcircuits.config import load_config as mc_config
+    from spikealign.microcircuits.config import run_seeds
+
     parts, specs = build_specs(["fig6"])
     assert [p.name for p in parts] == ["mc_sal", "mc_bp", "mc_fa"]
-    assert len(specs) == 60
-    sal = [s for s in specs if s.part == "mc_sal"]
-    assert [s.config["seed_offset"] for s in sal] == list(range(1, 21))  # upstream: +1 first
-    assert sal[0].config["experiment"] == {"name": "sal"} and sal[0].kind == "microcircuit"
-    assert {p.figure for p in parts} == {"6"}
+    assert {p.figure for p in parts} == {"6"} and len(specs) == 60
+    for part, mode in (("mc_sal", "sal"), ("mc_bp", "bp"), ("mc_fa", "fa")):
+        runs = [s for s in specs if s.part == part]
+        assert [s.config["seed_offset"] for s in runs] == list(range(1, 21))  # +1 first
+        cfg = mc_config(runs[0].config["experiment"])
+        assert cfg == mc_config(mode) and cfg.mode == mode
+        base = cfg.student_simulation_settings
+        seeds = run_seeds(cfg, runs[4].config["seed_offset"])
+        assert seeds["student_poisson_seed"] == base.poisson_seed + 5  # upstream file .0004
+        assert seeds["student_training_seed"] == base.training_seed + 5
+    assert 5 < specs[0].cost < 15  # ~99e6 steps at ~75 ns
 
 
 def test_fig6_without_the_microcircuit_family_is_a_clear_error(monkeypatch):

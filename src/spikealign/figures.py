@@ -15,8 +15,9 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
     "2": ("spikealign.principle.figures", "figure_2", False,
           "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
-    "6": ("spikealign.microcircuits.plots", "figure6", True,
-          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds"),
+    "6": ("spikealign.sweep.figures", "figure6", True,
+          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds (a sweep "
+          "directory of `spikealign sweep run fig6`, or any directory of microcircuit runs)"),
     "7": ("spikealign.deep.figures", "fig7", False,
           "W vs B after SAL, RDD and STDWI on one 50x50 layer pair; angle over time"),
     "8": ("spikealign.deep.figures", "fig8", True,

@@ -25,6 +25,9 @@ RUNNERS: dict[str, str] = {
 
 #: measured seconds per simulated SSN step on one core of this machine (see module docstring)
 SSN_NS_PER_STEP = 15.4
+#: the same for the 1-1-1 microcircuit (docs/microcircuits.md: 70-80 ns per step; a paper run
+#: of 98.8e6 steps takes about 7 s of CPU time)
+MC_NS_PER_STEP = 75.0
 
 
 def resolve(runner: str) -> Callable:
@@ -47,7 +50,17 @@ def run_ssn(config: dict, run_dir: Path, *, label: str = "ssn") -> dict:
 
 
 def run_microcircuit(config: dict, run_dir: Path, *, label: str = "microcircuit") -> dict:
-    """One teacher-student microcircuit run (``spikealign.microcircuits.run_experiment``)."""
+    """One teacher-student microcircuit run (``spikealign.microcircuits.run_experiment``);
+    ``config`` is ``{"experiment": <resolved config>, "seed_offset": k}``. Quiet and without
+    the per-run figure, like SSN runs in sweeps."""
     from ..microcircuits import run_experiment
 
-    return run_experiment(config, run_dir, seed_offset=0, progress=False)
+    return run_experiment(config["experiment"], run_dir, seed_offset=config["seed_offset"],
+                          progress=False, figure=False)
+
+
+def microcircuit_seconds(experiment) -> float:
+    """Estimated seconds of one microcircuit run on one core (teacher + student steps)."""
+    from ..microcircuits.protocol import student_total_steps, teacher_steps
+
+    return (student_total_steps(experiment) + teacher_steps(experiment)) * MC_NS_PER_STEP * 1e-9

@@ -141,7 +141,13 @@ class SSNPart:
 
 @dataclass(frozen=True)
 class MicrocircuitPart:
-    """One microcircuit sweep directory: a base preset run with 20 seed offsets."""
+    """One microcircuit sweep directory: a base preset run with 20 seed offsets.
+
+    Run ``i`` uses seed offset ``i + 1`` (``spikealign.microcircuits.config.run_seeds``: added
+    to the student's poisson, weight-init and training seeds and the teacher's seeds), which
+    are the seeds of upstream's file ``*.000i.yaml``. Paper runs take about 8 s each here, so
+    ``quick`` is the paper scale.
+    """
 
     name: str
     feedback: str
@@ -149,9 +155,7 @@ class MicrocircuitPart:
     figure: str = "6"
     group: str = "microcircuits"
     n_seeds: int = MC_SEEDS
-    quick: dict = field(default_factory=dict)
     kind: str = "microcircuit"
-    seconds: float = 600.0  # per run on one core; refined once measured
 
     @property
     def n_runs(self) -> int:
@@ -166,12 +170,15 @@ class MicrocircuitPart:
             raise ConfigError(
                 f"{self.name}: the microcircuit family is not part of this build of spikealign"
             ) from None
-        over = _merge(self.quick if scale == "quick" else {}, overrides or {})
+        from .kinds import microcircuit_seconds
+
         data = load_config(self.base).model_dump(mode="json")
-        config = load_config(_merge(data, over)).model_dump(mode="json")
+        cfg = load_config(_merge(data, overrides or {}))
+        config = cfg.model_dump(mode="json")
+        cost = microcircuit_seconds(cfg)
         return [RunSpec(part=self.name, index=i, kind=self.kind, runner=RUNNERS[self.kind],
                         config={"experiment": config, "seed_offset": i + 1},
-                        params={"seed_offset": i + 1}, cost=self.seconds)
+                        params={"seed_offset": i + 1}, cost=cost)
                 for i in range(self.n_seeds)]
 
     def describe(self) -> dict:
