@@ -25,9 +25,9 @@ RUNNERS: dict[str, str] = {
 
 #: measured seconds per simulated SSN step on one core of this machine (see module docstring)
 SSN_NS_PER_STEP = 15.4
-#: the same for the 1-1-1 microcircuit (docs/microcircuits.md: 70-80 ns per step; a paper run
-#: of 98.8e6 steps takes about 7 s of CPU time)
-MC_NS_PER_STEP = 75.0
+#: the same for the 1-1-1 microcircuit (measured with ``sweep run fig6``: 8.4 s of CPU time per
+#: paper run of 98.8e6 steps, teacher and free validation included)
+MC_NS_PER_STEP = 85.0
 
 
 def resolve(runner: str) -> Callable:

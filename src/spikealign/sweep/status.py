@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from ..io import read_status
@@ -47,11 +48,37 @@ def summarize(out) -> dict:
                 failed.append({"run": str(run_dir), "error": st.get("error", "")})
         parts[name] = {"runs": len(entry["runs"]), **counts, "cpu_s": cpu_s,
                        "estimated_remaining_cpu_s": remaining_s, "failed_runs": failed,
-                       "scale": entry.get("scale"), "figure": entry.get("figure")}
+                       "scale": entry.get("scale"), "figure": entry.get("figure"),
+                       "overrides": entry.get("overrides") or {}}
     total = {k: sum(p[k] for p in parts.values())
              for k in ("runs", *STATES, "cpu_s", "estimated_remaining_cpu_s")}
     last = (man.get("history") or [{}])[-1]
     return {"dir": str(out), "parts": parts, "total": total, "last_command": last}
+
+
+def _flat(d: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out += _flat(v, key + ".") if isinstance(v, dict) else [f"{key}={json.dumps(v)}"]
+    return out
+
+
+def rerun_commands(summary: dict) -> list[str]:
+    """``spikealign sweep run`` commands that finish every part with unfinished runs (the
+    part names are presets; scale and ``--set`` values as recorded in the manifest)."""
+    groups: dict[tuple, list[str]] = {}
+    for name, p in summary["parts"].items():
+        if p["failed"] + p["unfinished"] + p["missing"]:
+            key = (p.get("scale") or "paper", json.dumps(p.get("overrides") or {},
+                                                          sort_keys=True))
+            groups.setdefault(key, []).append(name)
+    cmds = []
+    for (scale, over), names in groups.items():
+        sets = "".join(f" --set {shlex.quote(x)}" for x in _flat(json.loads(over)))
+        cmds.append(f"spikealign sweep run {' '.join(names)} --out "
+                    f"{shlex.quote(summary['dir'])} --scale {scale}{sets}")
+    return cmds
 
 
 def _dur(s: float) -> str:
@@ -79,10 +106,8 @@ def format_summary(summary: dict, max_failed: int = 10) -> str:
     t = summary["total"]
     todo = t["failed"] + t["unfinished"] + t["missing"]
     if todo:
-        cmd = summary["last_command"].get("argv")
-        again = f"`{cmd}`" if cmd else "the same `spikealign sweep run` command"
         lines.append(f"{todo} runs to (re)run, about {_dur(t['estimated_remaining_cpu_s'])} "
-                     f"on one core: rerun {again}")
+                     "on one core: " + "; ".join(f"`{c}`" for c in rerun_commands(summary)))
     elif t["running"] == 0:
         lines.append("all runs done")
     return "\n".join(lines)
