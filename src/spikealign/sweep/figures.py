@@ -252,6 +252,8 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
                 _number(ax[row, 0], x, y, NUMBER[curve], COLOR[curve])
         if xmax:
             ax[row, 0].set_xlim(-0.02 * xmax, xmax * 1.27)
+            ticks = [t for t in ax[row, 0].get_xticks() if 0 <= t <= xmax * 1.001]
+            ax[row, 0].set_xticks(ticks)
     for row, key in ((0, "asym"), (1, "dkl")):
         a = ax[row, 1]
         if "baseline_cycles" in data:
