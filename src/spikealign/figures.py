@@ -15,6 +15,12 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
     "2": ("spikealign.principle.figures", "figure_2", False,
           "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
+    "4": ("spikealign.sweep.figures", "figure4", True,
+          "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
+          "(from `spikealign sweep run fig4`)"),
+    "5": ("spikealign.sweep.figures", "figure5", True,
+          "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
+          "(from `spikealign sweep run fig5`)"),
     "6": ("spikealign.sweep.figures", "figure6", True,
           "Microcircuits: validation loss and weights of SAL, BP and FA over seeds (a sweep "
           "directory of `spikealign sweep run fig6`, or any directory of microcircuit runs)"),
@@ -30,12 +36,6 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
            "PSP shapes: STDDs, attractor lines and their deviation from the diagonal"),
     "12": ("spikealign.principle.figures", "figure_12", False,
            "Proof illustration: delta(t) and Delta(t)"),
-    "4": ("spikealign.sweep.figures", "figure4", True,
-          "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
-          "(from `spikealign sweep run fig4`)"),
-    "5": ("spikealign.sweep.figures", "figure5", True,
-          "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
-          "(from `spikealign sweep run fig5`)"),
 }
 
 
