@@ -33,6 +33,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
      "Cortical microcircuits: SAL vs feedback alignment vs backprop (figure 6)."),
     ("deep", "spikealign.deep.cli", "Deep networks: weight-transport benchmark (figs 7-9)."),
     ("data", "spikealign.deep.data_cli", "Data sets: checksum-verified downloads, look-ups."),
+    ("sweep", "spikealign.sweep.cli", "Paper-scale sweeps on Dask (figures 4, 5, 6)."),
 ]
 
 for _name, _module, _help in SUBCOMMANDS:

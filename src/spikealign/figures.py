@@ -15,8 +15,15 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
     "2": ("spikealign.principle.figures", "figure_2", False,
           "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
-    "6": ("spikealign.microcircuits.plots", "figure6", True,
-          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds"),
+    "4": ("spikealign.sweep.figures", "figure4", True,
+          "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
+          "(from `spikealign sweep run fig4`)"),
+    "5": ("spikealign.sweep.figures", "figure5", True,
+          "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
+          "(from `spikealign sweep run fig5`)"),
+    "6": ("spikealign.sweep.figures", "figure6", True,
+          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds (a sweep "
+          "directory of `spikealign sweep run fig6`, or any directory of microcircuit runs)"),
     "7": ("spikealign.deep.figures", "fig7", False,
           "W vs B after SAL, RDD and STDWI on one 50x50 layer pair; angle over time"),
     "8": ("spikealign.deep.figures", "fig8", True,

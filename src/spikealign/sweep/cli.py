@@ -1,0 +1,131 @@
+"""``spikealign sweep ...``: list, run and status of paper-scale sweeps on Dask."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def _dur(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} min"
+    return f"{s / 3600:.1f} h"
+
+
+@app.command("list")
+def list_cmd():
+    """Presets with their run counts and the time they take (measured on a 2-core machine)."""
+    from ..config import ConfigError
+    from .engine import usable_cores
+    from .presets import PRESETS, SCALES, build_specs
+
+    cores = usable_cores()
+    cols = [f"{s} (1 core)" for s in SCALES] + [f"{s} ({cores} cores)" for s in SCALES]
+    typer.echo(f"{'preset':<17}{'runs':>6}" + "".join(f"{c:>17}" for c in cols)
+               + "  description")
+    for name, (desc, parts) in PRESETS.items():
+        n = sum(p.n_runs for p in parts)
+        cost = {}
+        for scale in SCALES:
+            try:
+                cost[scale] = sum(s.cost for s in build_specs([name], scale)[1])
+            except ConfigError:
+                cost[scale] = None
+        cells = [cost[s] for s in SCALES] + [
+            None if cost[s] is None else cost[s] / cores for s in SCALES]
+        typer.echo(f"{name:<17}{n:>6}" + "".join(
+            f"{_dur(c) if c is not None else 'n/a':>17}" for c in cells) + f"  {desc}")
+    typer.echo("Times: simulated steps x 15.4 ns per step, measured on one core here (SSN paper "
+               "runs: 47 s syn_noise(_sal), 165 s plast_noise(_sal), 17 s KP twin); the "
+               f"{cores}-core column assumes all cores busy. n/a: family not in this build.")
+
+
+@app.command("run")
+def run_cmd(
+    presets: list[str] = typer.Argument(..., metavar="PRESET...",
+                                        help="fig4, fig5, fig6, tiny or a part (sweep list)."),
+    out: Path | None = typer.Option(None, "--out",
+                                    help="Sweep directory [runs/sweep-<scale>]."),
+    scale: str = typer.Option("paper", "--scale", help="paper or quick (same grid, short runs)."),
+    scheduler: str | None = typer.Option(None, "--scheduler",
+                                         help="Address of a running Dask scheduler."),
+    cluster: str = typer.Option("local", "--cluster", help="local or slurm."),
+    workers: int | None = typer.Option(None, "--workers",
+                                       help="Worker processes [local: usable cores; slurm: "
+                                            "10 jobs]."),
+    cores: int = typer.Option(8, "--cores", help="slurm: cores (= workers) per job."),
+    memory: str = typer.Option("16GB", "--memory", help="slurm: memory per job."),
+    walltime: str = typer.Option("04:00:00", "--walltime", help="slurm: walltime per job."),
+    queue: str | None = typer.Option(None, "--queue", help="slurm: partition."),
+    account: str | None = typer.Option(None, "--account", help="slurm: account to charge."),
+    interface: str | None = typer.Option(None, "--interface",
+                                         help="slurm: network interface, e.g. ib0."),
+    local_directory: str | None = typer.Option(None, "--local-directory",
+                                               help="slurm: worker scratch directory."),
+    job_extra: list[str] = typer.Option(None, "--job-extra",
+                                        help="slurm: extra #SBATCH line, e.g. '--qos=long'."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a config key in every run."),
+    limit: int | None = typer.Option(None, "--limit", help="Run at most N unfinished runs."),
+    figures: bool = typer.Option(True, "--figures/--no-figures",
+                                 help="Draw the preset's figures at the end."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Run a sweep (skips finished runs; reruns failed and unfinished ones), then draw it."""
+    from ..ssn.cli import parse_overrides
+    from .engine import SlurmOptions, sweep
+
+    argv = ("spikealign sweep " + shlex.join(sys.argv[sys.argv.index("run"):])
+            if "run" in sys.argv else None)
+    slurm = SlurmOptions(cores=cores, memory=memory, walltime=walltime, queue=queue,
+                         account=account, interface=interface,
+                         local_directory=local_directory, job_extra=tuple(job_extra or ()))
+    res = sweep(presets, out or Path("runs") / f"sweep-{scale}", scale=scale,
+                overrides=parse_overrides(set_), argv=argv, scheduler=scheduler,
+                cluster=cluster, workers=workers, slurm=slurm, limit=limit,
+                show_progress=not quiet, echo=typer.echo)
+    out, parts, c = res["out"], res["parts"], res["counts"]
+    if res["pending"]:
+        typer.echo(f"{c.get('done', 0)} runs done, {c.get('failed', 0)} failed, "
+                   f"{c.get('lost', 0)} lost in {_dur(res['wall_s'])} "
+                   f"(runs: {_dur(res['run_wall_s'])} wall, {_dur(res['run_cpu_s'])} CPU)")
+    if figures:
+        _draw(out, sorted({p.figure for p in parts}))
+    from .status import format_summary, summarize
+
+    summary = summarize(out)
+    typer.echo(format_summary(summary))
+    if summary["total"]["failed"] or c.get("lost"):
+        raise typer.Exit(1)
+
+
+def _draw(out: Path, fig_ids: list[str]):
+    from ..figures import make_figure
+    from .layout import FIGURE_DIR
+
+    for fig_id in fig_ids:
+        try:
+            for path in make_figure(fig_id, out, out / FIGURE_DIR, False):
+                typer.echo(f"figure {fig_id}: {path}")
+        except (ValueError, FileNotFoundError, ImportError) as exc:
+            typer.echo(f"figure {fig_id} not drawn: {exc}", err=True)
+
+
+@app.command("status")
+def status_cmd(
+    directory: Path = typer.Argument(..., metavar="DIR", help="Sweep directory."),
+    json_: bool = typer.Option(False, "--json", help="Machine-readable summary."),
+):
+    """Summarise a sweep directory: done / failed / running / unfinished / missing runs."""
+    import json
+
+    from .status import format_summary, summarize
+
+    summary = summarize(directory)
+    typer.echo(json.dumps(summary, indent=2) if json_ else format_summary(summary))

@@ -1,0 +1,422 @@
+"""Figures 4 and 5 from a sweep directory (``reference-model`` 2.8, upstream v3 with KP).
+
+Four panels, statistics across the 20 seeds (5 targets x 4 initialisations) of each noise
+level: median and interquartile range (``nanquantile``), over validation points for the curves
+and of the last validation for the final values.
+
+(a) ``Var(W_ij - W_ji)`` against wake-sleep cycles: baseline (no noise, no alignment, dashed),
+    the highlighted noise level without alignment (dotted), with SAL (solid), with KP
+    (dash-dot); numbered round markers at the right end label the curves.
+(b) The same for ``D_KL(p* || p)`` (log scale).
+(c) Final asymmetry against the noise level: SAL, no alignment and KP side by side, the
+    baseline as a horizontal line with its IQR band.
+(d) The same for ``D_KL``.
+
+Figure 4: synaptic noise (``init_noise``), levels 0-0.8 plotted (level 1.0 is run but, as
+upstream, not plotted), highlight 0.8, asymmetry on a symlog scale (linthresh 1e-4).
+Figure 5: plasticity noise (``stdp.ws.noise = stdp.sal.noise``), levels 0-0.05, highlight 0.05,
+baseline init noise 0.2 and no plasticity noise, log scales.
+
+Runs are placed by their run index and noise level from the sweep manifest, never by file
+order: a missing or unfinished run is a NaN row. Wherever fewer runs than planned entered a
+statistic, the figure says so (``n/N`` next to the point, ``(n/N runs)`` in the legend, a
+footnote with the counts per part). Each KP curve is drawn on its own cycle axis (the figure 5
+twin runs 20 001 cycles, the others 150 001).
+
+Files: ``fig4.png``, ``fig4.pdf`` and ``fig4.npz`` (everything plotted) in ``out``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_save_npz, read_status
+from .layout import read_manifest
+
+FEEDBACKS = ("none", "sal", "kp")
+LABEL = {"baseline": "baseline", "none": "w/o SAL", "sal": "with SAL", "kp": "with KP"}
+COLOR = {"baseline": "C0", "none": "C1", "sal": "C2", "kp": "C3"}
+STYLE = {"baseline": "--", "none": ":", "sal": "-", "kp": "-."}
+MARKER = {"none": "3", "sal": "x", "kp": "4"}
+NUMBER = {"baseline": "1", "none": "2", "sal": "3", "kp": "4"}
+OFFSET = {"sal": 1, "none": 0, "kp": -1}  # in units of _offset_unit
+NUMBER_DX = {"sal": 8, "none": 8, "kp": -8}  # points between an error bar and its number
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    fig_id: str
+    group: str  # the paper's part prefix
+    title: str
+    noise_label: str
+    baseline_label: str
+    asym_scale: str  # "symlog" or "log"
+
+
+SYN = r"$\sigma^\mathrm{noise}_\mathrm{syn}$"
+PLAST = r"$\sigma^\mathrm{noise}_\mathrm{plast}$"
+SPECS = {
+    "4": FigureSpec("4", "syn_noise", "synaptic noise", SYN, f"baseline ({SYN} = 0)", "symlog"),
+    "5": FigureSpec("5", "plast_noise", "plasticity noise", PLAST,
+                    f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log"),
+}
+
+
+@dataclass
+class PartData:
+    """The runs of one part, aligned by run index (NaN rows for runs without results)."""
+
+    name: str
+    feedback: str
+    levels: np.ndarray  # (n_runs,) noise level of each run
+    cycles: np.ndarray  # (n_val,)
+    dkls: np.ndarray  # (n_runs, n_val)
+    asym: np.ndarray  # (n_runs, n_val)
+    present: np.ndarray  # (n_runs,) bool
+
+    def rows(self, level: float) -> np.ndarray:
+        return np.isclose(self.levels, level)
+
+
+def load_part(source: Path, name: str, entry: dict) -> PartData:
+    """Load ``dkls`` and ``all_asym`` of every finished run of a part; NaN rows otherwise."""
+    runs = sorted(entry["runs"], key=lambda r: r["index"])
+    loaded: dict[int, tuple] = {}
+    cycles = None
+    for k, r in enumerate(runs):
+        run_dir = Path(source) / name / r["dir"]
+        if (read_status(run_dir) or {}).get("state") != "done":
+            continue
+        try:
+            with np.load(run_dir / "results.npz") as f:
+                d, a, c = f["dkls"], f["all_asym"], f["val_cycles"]
+        except (OSError, KeyError, ValueError):
+            warnings.warn(f"{run_dir}: unreadable results.npz, treated as missing", stacklevel=2)
+            continue
+        if cycles is None:
+            cycles = np.asarray(c)
+        if len(c) != len(cycles) or not np.array_equal(c, cycles):
+            warnings.warn(f"{run_dir}: other validation cycles than the part's first run, "
+                          "treated as missing", stacklevel=2)
+            continue
+        loaded[k] = (d, a)
+    if cycles is None:
+        cycles = np.zeros(0, dtype=np.int64)
+    n, m = len(runs), len(cycles)
+    dkls = np.full((n, m), np.nan)
+    asym = np.full((n, m), np.nan)
+    present = np.zeros(n, dtype=bool)
+    for k, (d, a) in loaded.items():
+        dkls[k], asym[k], present[k] = d, a, True
+    levels = np.array([float(r["params"]["noise"]) for r in runs])
+    return PartData(name, entry["feedback"], levels, cycles, dkls, asym, present)
+
+
+def quartiles(x: np.ndarray) -> np.ndarray:
+    """25/50/75 % quantiles over axis 0, ignoring NaN (all-NaN columns give NaN)."""
+    if x.shape[0] == 0:
+        return np.full((3,) + x.shape[1:], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanquantile(x, [0.25, 0.5, 0.75], axis=0)
+
+
+def figure_parts(source: Path, fig_id: str) -> tuple[dict, dict]:
+    """``(entries by feedback, all entries)`` of the parts of figure ``fig_id`` in ``source``.
+
+    Uses the sweep manifest; without one (runs copied from elsewhere) the paper grid of the
+    presets is assumed for the part directories that exist.
+    """
+    source = Path(source)
+    man = read_manifest(source)
+    if man is not None:
+        entries = {k: v for k, v in man["parts"].items() if v.get("figure") == fig_id}
+    else:
+        from .layout import part_entry
+        from .presets import PRESETS
+
+        entries = {}
+        for part in PRESETS[f"fig{fig_id}"][1]:
+            if (source / part.name).is_dir():
+                entries[part.name] = part_entry(part, part.specs("paper"), "unknown", {})
+    if not entries:
+        raise FileNotFoundError(
+            f"{source}: no runs of figure {fig_id}; run `spikealign sweep run fig{fig_id} "
+            f"--out {source}` first")
+    groups = sorted({v["group"] for v in entries.values()})
+    want = SPECS[fig_id].group
+    group = want if want in groups else groups[0] if len(groups) == 1 else None
+    if group is None:
+        raise ValueError(f"{source}: several sweeps of figure {fig_id} ({', '.join(groups)})")
+    chosen = {v["feedback"]: (k, v) for k, v in entries.items() if v["group"] == group}
+    return chosen, entries
+
+
+def _offset_unit(levels) -> float:
+    """Horizontal offset between the error bars of one level (0.02 for levels 0-0.8)."""
+    span = float(np.max(levels) - np.min(levels)) if len(levels) > 1 else 0.0
+    return 0.025 * span if span > 0 else 0.02
+
+
+def figure_data(source: Path, fig_id: str) -> dict:
+    """Everything the figure plots, as arrays (also saved as the figure's npz)."""
+    chosen, _ = figure_parts(source, fig_id)
+    parts = {fb: load_part(source, name, entry) for fb, (name, entry) in chosen.items()}
+    ref = chosen.get("none", next(iter(chosen.values())))[1]
+    highlight = float(ref["highlight"])
+    all_levels = sorted({float(r["params"]["noise"]) for r in ref["runs"]})
+    levels = [lv for lv in all_levels if lv <= highlight + 1e-12]
+    data: dict = {"levels": np.array(levels), "highlight": np.float64(highlight),
+                  "parts": np.array([chosen[fb][0] for fb in FEEDBACKS if fb in chosen])}
+    for fb in FEEDBACKS:
+        if fb not in parts:
+            continue
+        p = parts[fb]
+        finals = {"dkl": [], "asym": []}
+        counts, planned = [], []
+        for lv in levels:
+            rows = p.rows(lv)
+            planned.append(int(rows.sum()))
+            counts.append(int(p.present[rows].sum()))
+            for key, arr in (("dkl", p.dkls), ("asym", p.asym)):
+                last = arr[rows, -1] if arr.shape[1] else np.full(rows.sum(), np.nan)
+                finals[key].append(quartiles(last))
+        data[f"{fb}_count"] = np.array(counts)
+        data[f"{fb}_planned"] = np.array(planned)
+        for key in ("dkl", "asym"):
+            data[f"{fb}_final_{key}"] = np.array(finals[key]).T.reshape(3, len(levels))
+        data[f"{fb}_missing_total"] = np.int64((~p.present).sum())
+        data[f"{fb}_infinite_dkl"] = np.int64(np.isinf(p.dkls[:, -1]).sum() if p.dkls.size
+                                              else 0)
+        data[f"{fb}_runs_total"] = np.int64(len(p.present))
+    curves = {"baseline": ("none", min(levels) if levels else 0.0)}
+    curves.update({fb: (fb, highlight) for fb in FEEDBACKS})
+    for curve, (fb, lv) in curves.items():
+        if fb not in parts:
+            continue
+        p = parts[fb]
+        rows = p.rows(lv)
+        data[f"{curve}_cycles"] = p.cycles
+        data[f"{curve}_asym"] = quartiles(p.asym[rows])
+        data[f"{curve}_dkl"] = quartiles(p.dkls[rows])
+        data[f"{curve}_n"] = np.array([int(p.present[rows].sum()), int(rows.sum())])
+    return data
+
+
+def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import blended_transform_factory
+
+    from ..ssn.plots import _save
+
+    levels = data["levels"]
+    unit = _offset_unit(levels)
+    fig, ax = plt.subplots(2, 2, figsize=(9.5, 6.2), sharex="col",
+                           gridspec_kw={"wspace": 0.35, "hspace": 0.12})
+    handles = []
+    xmax = 0.0
+    for curve in ("baseline", "none", "sal", "kp"):
+        if f"{curve}_cycles" not in data:
+            continue
+        cyc = data[f"{curve}_cycles"]
+        n, planned = data[f"{curve}_n"]
+        label = LABEL[curve]
+        if n < planned:
+            label += f" ({n}/{planned} runs)" if n else " (no runs)"
+        for row, key in ((0, "asym"), (1, "dkl")):
+            q = data[f"{curve}_{key}"]
+            if len(cyc):
+                ax[row, 0].plot(cyc, q[1], STYLE[curve], color=COLOR[curve])
+                ax[row, 0].fill_between(cyc, q[0], q[2], color=COLOR[curve], alpha=0.25,
+                                        linewidth=0)
+        if len(cyc):
+            xmax = max(xmax, float(cyc[-1]))
+        handles.append(Line2D([], [], color=COLOR[curve], linestyle=STYLE[curve],
+                              marker=MARKER.get(curve), label=label))
+    for row, key in ((0, "asym"), (1, "dkl")):  # numbered markers at the curves' ends
+        for curve in ("baseline", "none", "sal", "kp"):
+            if f"{curve}_{key}" not in data or not len(data[f"{curve}_cycles"]):
+                continue
+            y = data[f"{curve}_{key}"][1][-1]
+            if np.isfinite(y):  # staggered, so that equal final values stay readable
+                x = xmax * (1.06 + 0.055 * (int(NUMBER[curve]) - 1))
+                _number(ax[row, 0], x, y, NUMBER[curve], COLOR[curve])
+        if xmax:
+            ax[row, 0].set_xlim(-0.02 * xmax, xmax * 1.27)
+            ticks = [t for t in ax[row, 0].get_xticks() if 0 <= t <= xmax * 1.001]
+            ax[row, 0].set_xticks(ticks)
+    for row, key in ((0, "asym"), (1, "dkl")):
+        a = ax[row, 1]
+        if "baseline_cycles" in data:
+            q = data[f"baseline_{key}"][:, -1] if len(data["baseline_cycles"]) else [np.nan] * 3
+            if np.all(np.isfinite(q)):
+                a.axhline(q[1], color=COLOR["baseline"], zorder=-1)
+                a.axhspan(q[0], q[2], color=COLOR["baseline"], alpha=0.25, zorder=-2,
+                          linewidth=0)
+                _number(a, levels.min() - 3.5 * unit, q[1], NUMBER["baseline"],
+                        COLOR["baseline"])
+        trans = blended_transform_factory(a.transData, a.transAxes)
+        for fb in ("sal", "none", "kp"):
+            if f"{fb}_final_{key}" not in data:
+                continue
+            q = data[f"{fb}_final_{key}"]
+            x = levels + OFFSET[fb] * unit
+            a.errorbar(x, q[1], yerr=[q[1] - q[0], q[2] - q[1]], fmt=MARKER[fb], capsize=3,
+                       color=COLOR[fb], linestyle="none")
+            count, planned = data[f"{fb}_count"], data[f"{fb}_planned"]
+            for k, (xi, yi, c, pl) in enumerate(zip(x, q[1], count, planned, strict=True)):
+                if c == 0:  # nothing to show: a cross on the axis
+                    a.plot([xi], [0.03], marker="x", color=COLOR[fb], transform=trans,
+                           clip_on=False)
+                    a.text(xi, 0.07, f"0/{pl}", color=COLOR[fb], transform=trans,
+                           ha="center", fontsize=6)
+                elif not np.isfinite(yi):  # median infinite (D_KL of an unsampled state)
+                    a.text(xi, 0.92, "inf" + (f" {c}/{pl}" if c < pl else ""),
+                           color=COLOR[fb], transform=trans, ha="center", fontsize=6)
+                elif c < pl:
+                    a.annotate(f"{c}/{pl}", (xi, q[2][k]), xytext=(0, 3),
+                               textcoords="offset points", ha="center", fontsize=6,
+                               color=COLOR[fb])
+            hl = np.isclose(levels, data["highlight"])
+            if hl.any() and np.isfinite(q[1][hl][0]):
+                a.annotate(NUMBER[fb], (x[hl][0], q[1][hl][0]), xytext=(NUMBER_DX[fb], 0),
+                           textcoords="offset points", fontsize=6, color=COLOR[fb],
+                           va="center", ha="center",
+                           bbox={"boxstyle": "circle,pad=0.15", "fc": "white",
+                                 "ec": COLOR[fb], "lw": 0.6})
+        a.set_xticks(levels)
+        if len(levels):
+            a.set_xlim(levels.min() - 5 * unit, levels.max() + 4 * unit)
+    for col in (0, 1):
+        if spec.asym_scale == "symlog":
+            ax[0, col].set_yscale("symlog", linthresh=1e-4)
+            ax[0, col].set_ylim(-5e-5, 3)
+        else:
+            ax[0, col].set_yscale("log")
+        ax[1, col].set_yscale("log")
+        ax[0, col].set_ylabel(r"$\mathrm{Var}\,(W_{ij} - W_{ji})$")
+        ax[1, col].set_ylabel(r"$D_\mathrm{KL}(p^* \| p)$")
+    ax[1, 0].set_xlabel("wake-sleep cycles")
+    ax[1, 0].ticklabel_format(style="sci", scilimits=(-3, 4), axis="x")
+    ax[1, 1].set_xlabel(spec.noise_label)
+    ax[0, 0].text(0.03, 0.06, f"{spec.noise_label} = {data['highlight']:g}",
+                  transform=ax[0, 0].transAxes, fontsize=8,
+                  bbox={"boxstyle": "round", "fc": (1, 1, 1, 0.7), "ec": "black"})
+    for a, letter in zip(ax.ravel(), "acbd", strict=True):
+        a.text(-0.2, 1.02, letter, transform=a.transAxes, fontweight="bold")
+    if handles:
+        handles[0].set_label(handles[0].get_label().replace("baseline", spec.baseline_label, 1))
+    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8,
+               title=spec.title, title_fontproperties={"weight": "bold"},
+               bbox_to_anchor=(0.5, 1.03))
+    fig.text(0.01, 0.0, textwrap.fill(_footnote(data), 150), fontsize=7, ha="left",
+             va="top")
+    paths = _save(fig, stem)
+    plt.close(fig)
+    return paths
+
+
+def _number(ax, x, y, text, color, transform=None):
+    kw = {"transform": transform} if transform is not None else {}
+    ax.plot([x], [y], marker="o", markersize=9, markerfacecolor="white", color=color,
+            clip_on=False, **kw)
+    ax.text(x, y, text, color=color, ha="center", va="center", fontsize=6, **kw)
+
+
+def _footnote(data: dict) -> str:
+    parts = [str(p) for p in data["parts"]]
+    fbs = [fb for fb in FEEDBACKS if f"{fb}_runs_total" in data]
+    missing = [(name, int(data[f"{fb}_missing_total"]), int(data[f"{fb}_runs_total"]))
+               for name, fb in zip(parts, fbs, strict=True)]
+    absent = [LABEL[fb] for fb in FEEDBACKS if f"{fb}_runs_total" not in data]
+    text = "median and IQR across seeds; "
+    if any(m for _, m, _ in missing):
+        text += "runs without results (marked n/N where planned runs are missing): " + ", ".join(
+            f"{name} {m}/{t}" for name, m, t in missing if m)
+    else:
+        text += "all " + str(sum(t for _, _, t in missing)) + " runs present"
+    if absent:
+        text += "; not run: " + ", ".join(absent)
+    inf = sum(int(data.get(f"{fb}_infinite_dkl", 0)) for fb in FEEDBACKS)
+    if inf:
+        text += ("; final " + r"$D_\mathrm{KL}$" + f" infinite in {inf} runs (a target state "
+                 "never sampled; such medians are not drawn)")
+    return text
+
+
+def make(fig_id: str, source: Path, out: Path) -> list[Path]:
+    spec = SPECS[fig_id]
+    data = figure_data(Path(source), fig_id)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"fig{fig_id}"
+    paths = draw(data, spec, stem)
+    atomic_save_npz(Path(f"{stem}.npz"), **data)
+    return [*paths, Path(f"{stem}.npz")]
+
+
+def figure4(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
+    """Figure 4 (synaptic noise) from a sweep directory (``spikealign sweep run fig4``)."""
+    return make("4", source, out)
+
+
+def figure5(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
+    """Figure 5 (plasticity noise) from a sweep directory (``spikealign sweep run fig5``)."""
+    return make("5", source, out)
+
+
+def figure6(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
+    """Figure 6 from a sweep directory: the microcircuit family's own figure function
+    (``spikealign.microcircuits.plots.figure6``) on the sweep's ``mc_*`` parts only.
+
+    That function reads every run directory below its source; a sweep directory may also hold
+    SSN parts, so the finished microcircuit runs are linked (hard links, else copies) into a
+    temporary tree of their own first. A directory without a sweep manifest is passed through.
+    Unfinished runs are left out and counted in a warning, as the figure function does.
+    """
+    import shutil
+    import tempfile
+
+    from ..microcircuits.plots import figure6 as draw
+
+    source = Path(source)
+    man = read_manifest(source)
+    parts = {k: v for k, v in (man or {}).get("parts", {}).items() if v.get("figure") == "6"}
+    if not parts:
+        return draw(source, out, quick)
+    missing = 0
+    with tempfile.TemporaryDirectory(prefix=".fig6-", dir=_writable(source)) as tmp:
+        for name, entry in parts.items():
+            for r in entry["runs"]:
+                src = source / name / r["dir"]
+                if (read_status(src) or {}).get("state") != "done":
+                    missing += 1
+                    continue
+                dst = Path(tmp) / name / r["dir"]
+                dst.mkdir(parents=True)
+                for f in src.iterdir():
+                    if f.is_file() and not f.name.startswith("."):
+                        try:
+                            (dst / f.name).hardlink_to(f)
+                        except OSError:
+                            shutil.copy2(f, dst / f.name)
+        if missing:
+            warnings.warn(f"figure 6: {missing} of {sum(len(v['runs']) for v in parts.values())}"
+                          " planned microcircuit runs have no results yet", stacklevel=2)
+        return draw(Path(tmp), out, quick)
+
+
+def _writable(source: Path) -> str | None:
+    """``source`` when temporary files can go there (same filesystem: hard links), else None."""
+    import os
+
+    return str(source) if os.access(source, os.W_OK) else None

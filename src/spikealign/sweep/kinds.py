@@ -1,0 +1,66 @@
+"""Kinds of runs a sweep can execute: each maps to a runner ``fn(config, run_dir, label=...)``.
+
+A runner trains one model from a resolved config (a dict), writes its files into ``run_dir``
+atomically (``spikealign.io``) and returns a dict of metrics. It may write ``status.json``
+itself; the task wrapper (:mod:`spikealign.sweep.tasks`) marks the run done afterwards if it
+did not. Runners are referenced by import path, so any importable function works, also on
+remote Dask workers.
+
+Measured cost here (2-core box, numba engine, one core per run): the SSN simulator needs
+about 15 ns per simulated step (:data:`SSN_NS_PER_STEP`, from the paper runs: 47 s for the
+3.05e9 steps of syn_noise_sal, 165 s for the 1.13e10 steps of plast_noise_sal).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+
+#: kind -> runner import path
+RUNNERS: dict[str, str] = {
+    "ssn": "spikealign.sweep.kinds:run_ssn",
+    "microcircuit": "spikealign.sweep.kinds:run_microcircuit",
+}
+
+#: measured seconds per simulated SSN step on one core of this machine (see module docstring)
+SSN_NS_PER_STEP = 15.4
+#: the same for the 1-1-1 microcircuit (measured with ``sweep run fig6``: 8.4 s of CPU time per
+#: paper run of 98.8e6 steps, teacher and free validation included)
+MC_NS_PER_STEP = 85.0
+
+
+def resolve(runner: str) -> Callable:
+    """Import ``"module:function"``."""
+    module, _, attr = runner.partition(":")
+    if not module or not attr:
+        raise ValueError(f"runner must be 'module:function' (got {runner!r})")
+    return getattr(importlib.import_module(module), attr)
+
+
+def run_ssn(config: dict, run_dir: Path, *, label: str = "ssn") -> dict:
+    """One SSN training run (``spikealign.ssn.run.run``), quiet and without the per-run figure
+    (``spikealign ssn run`` on the run's ``config.yaml`` draws it when wanted)."""
+    from ..config import validate
+    from ..ssn.config import SSNConfig
+    from ..ssn.run import run
+
+    cfg = validate(SSNConfig, config, source=str(Path(run_dir) / "config.yaml"))
+    return run(cfg, run_dir, show_progress=False, make_figure=False, label=label)
+
+
+def run_microcircuit(config: dict, run_dir: Path, *, label: str = "microcircuit") -> dict:
+    """One teacher-student microcircuit run (``spikealign.microcircuits.run_experiment``);
+    ``config`` is ``{"experiment": <resolved config>, "seed_offset": k}``. Quiet and without
+    the per-run figure, like SSN runs in sweeps."""
+    from ..microcircuits import run_experiment
+
+    return run_experiment(config["experiment"], run_dir, seed_offset=config["seed_offset"],
+                          progress=False, figure=False)
+
+
+def microcircuit_seconds(experiment) -> float:
+    """Estimated seconds of one microcircuit run on one core (teacher + student steps)."""
+    from ..microcircuits.protocol import student_total_steps, teacher_steps
+
+    return (student_total_steps(experiment) + teacher_steps(experiment)) * MC_NS_PER_STEP * 1e-9

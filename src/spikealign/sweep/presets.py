@@ -1,0 +1,248 @@
+"""Sweep presets: the paper's run grids for figures 4, 5 and 6, at paper or quick scale.
+
+SSN grids (``reference-model`` 2.7, upstream ``scripts/ssn/*/change_params.py``): the product
+``NOISE x DISTR_SEEDS x INIT_SEEDS`` with the noise level outermost, run index
+``i = noise_idx * 20 + d_idx * 4 + i_idx``, ``seed.sim = 7654 + i``, 120 runs per part:
+
+* figure 4 (synaptic noise): ``init_noise`` in 0, 0.2, ..., 1.0 on ``syn_noise`` (no
+  alignment), ``syn_noise_sal`` (SAL) and ``syn_noise_kp`` (Kolen-Pollack twin, upstream v3);
+* figure 5 (plasticity noise): ``stdp.ws.noise = stdp.sal.noise`` in 0, 0.01, ..., 0.05 on
+  ``plast_noise``, ``plast_noise_sal`` and ``plast_noise_kp``.
+
+``DISTR_SEEDS`` keeps upstream's ``4235`` (probably meant as 4325) so that runs are comparable
+with the paper's; the KP twins use the same grid as the other two parts.
+
+Microcircuit grid (``reference-model`` 3.6, figure 6): 20 runs each of ``mc_sal``, ``mc_bp``
+and ``mc_fa``; run ``i`` adds ``i + 1`` to the student's seeds (upstream increments before
+writing the first file).
+
+Scales: ``paper`` uses the paper's lengths; ``quick`` shortens every run (same grid) so that a
+whole figure takes about 20 minutes on two cores and still shows the paper's result; see
+:data:`QUICK_SYN`, :data:`QUICK_PLAST`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+from ..config import ConfigError
+from .kinds import RUNNERS, SSN_NS_PER_STEP
+from .spec import RunSpec
+
+DISTR_SEEDS = (4321, 4322, 4323, 4324, 4235)  # 4235 as upstream (quirk 18), kept on purpose
+INIT_SEEDS = (9002, 9003, 9004, 9005)
+SIM_SEED = 7654
+SYN_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+PLAST_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)
+MC_SEEDS = 20
+
+SCALES = ("paper", "quick")
+
+#: quick scale of the figure 4 parts: 5x shorter sleep phases (200 instead of 1000 t_ref; the
+#: same expected update per cycle, noisier), the same 20 001 cycles and learning rates,
+#: validations every 1000 cycles with 5e6 steps each (val_factor 500; paper: every 500 with
+#: 5e7). 3.05e8 steps per run instead of 3.05e9 (KP twin: 1.2e9).
+QUICK_SYN = {"dur": 200, "val_step": 1000, "val_factor": 500}
+#: quick scale of the figure 5 parts: as QUICK_SYN, and for plast_noise(_sal) 10x fewer cycles
+#: (15 001) with 10x larger learning rates (bias, weight and SAL), which keeps the drift that
+#: plasticity noise accumulates (lr x cycles) and SAL's counter-drift. 2.3e8 steps per run
+#: instead of 1.13e10. The KP twin (20 001 cycles, lr 0.01 upstream) keeps its cycles.
+QUICK_PLAST = {"dur": 200, "val_step": 1000, "val_factor": 500}
+
+
+def _set_dotted(d: dict, key: str, value) -> None:
+    """Set ``d[a][b] = value`` for ``key = "a.b"``, copying the nested dicts it touches."""
+    node = d
+    parts = key.split(".")
+    for p in parts[:-1]:
+        node[p] = dict(node.get(p, {}))
+        node = node[p]
+    node[parts[-1]] = value
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+@dataclass(frozen=True)
+class SSNPart:
+    """One SSN sweep directory: a base preset swept over noise levels and seeds."""
+
+    name: str
+    figure: str
+    group: str
+    feedback: str
+    base: str
+    axis: tuple[str, ...]
+    levels: tuple[float, ...]
+    highlight: float
+    quick: dict = field(default_factory=dict)
+    quick_cycles: int | None = None  # quick scale: cycles, with lr scaled by paper/quick cycles
+    distr_seeds: tuple[int, ...] = DISTR_SEEDS
+    init_seeds: tuple[int, ...] = INIT_SEEDS
+    sim_seed: int = SIM_SEED
+    fixed_scale: str | None = None  # e.g. the tiny preset is tiny at every scale
+    kind: str = "ssn"
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.levels) * len(self.distr_seeds) * len(self.init_seeds)
+
+    def scale_overrides(self, scale: str) -> dict:
+        """Overrides of the base preset for ``scale``."""
+        if scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
+        if scale == "paper":
+            return {}
+        over = dict(self.quick)
+        if self.quick_cycles is not None:
+            from ..ssn.config import load_config
+
+            base = load_config(self.base)
+            factor = (base.num_epochs - 1) / (self.quick_cycles - 1)
+            over["num_epochs"] = self.quick_cycles
+            over["lr"] = {"bias": base.lr.bias * factor, "weight": base.lr.weight * factor,
+                          "symm": base.lr.symm * factor}
+        return over
+
+    def specs(self, scale: str = "paper", overrides: dict | None = None) -> list[RunSpec]:
+        from ..config import load_yaml, validate
+        from ..ssn.config import PRESET_DIR, SSNConfig
+
+        base = _merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"),
+                      _merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}))
+        out = []
+        grid = product(enumerate(self.levels), enumerate(self.distr_seeds),
+                       enumerate(self.init_seeds))
+        nd, ni = len(self.distr_seeds), len(self.init_seeds)
+        for (n_idx, level), (d_idx, d_seed), (i_idx, i_seed) in grid:
+            i = n_idx * nd * ni + d_idx * ni + i_idx
+            data = _merge(base, {"seed": {"distr": d_seed, "init": i_seed,
+                                          "sim": self.sim_seed + i}})
+            for key in self.axis:
+                _set_dotted(data, key, level)
+            cfg = validate(SSNConfig, data, source=f"sweep part {self.name} run {i}")
+            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
+                               runner=RUNNERS[self.kind], config=cfg.model_dump(mode="json"),
+                               params={"noise": level, "seed.distr": d_seed,
+                                       "seed.init": i_seed, "seed.sim": self.sim_seed + i},
+                               cost=cfg.total_steps * SSN_NS_PER_STEP * 1e-9))
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "figure": self.figure, "group": self.group,
+                "feedback": self.feedback, "base": self.base, "axis": list(self.axis),
+                "levels": list(self.levels), "highlight": self.highlight}
+
+
+@dataclass(frozen=True)
+class MicrocircuitPart:
+    """One microcircuit sweep directory: a base preset run with 20 seed offsets.
+
+    Run ``i`` uses seed offset ``i + 1`` (``spikealign.microcircuits.config.run_seeds``: added
+    to the student's poisson, weight-init and training seeds and the teacher's seeds), which
+    are the seeds of upstream's file ``*.000i.yaml``. Paper runs take about 8 s each here, so
+    ``quick`` is the paper scale.
+    """
+
+    name: str
+    feedback: str
+    base: str
+    figure: str = "6"
+    group: str = "microcircuits"
+    n_seeds: int = MC_SEEDS
+    kind: str = "microcircuit"
+
+    @property
+    def n_runs(self) -> int:
+        return self.n_seeds
+
+    def specs(self, scale: str = "paper", overrides: dict | None = None) -> list[RunSpec]:
+        if scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
+        try:
+            from ..microcircuits.config import load_config
+        except ImportError:
+            raise ConfigError(
+                f"{self.name}: the microcircuit family is not part of this build of spikealign"
+            ) from None
+        from .kinds import microcircuit_seconds
+
+        data = load_config(self.base).model_dump(mode="json")
+        cfg = load_config(_merge(data, overrides or {}))
+        config = cfg.model_dump(mode="json")
+        cost = microcircuit_seconds(cfg)
+        return [RunSpec(part=self.name, index=i, kind=self.kind, runner=RUNNERS[self.kind],
+                        config={"experiment": config, "seed_offset": i + 1},
+                        params={"seed_offset": i + 1}, cost=cost)
+                for i in range(self.n_seeds)]
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "figure": self.figure, "group": self.group,
+                "feedback": self.feedback, "base": self.base}
+
+
+def _ssn_parts(prefix: str, figure: str, axis, levels, highlight, quick, quick_cycles,
+               kp_quick, **kw):
+    return [
+        SSNPart(prefix, figure, prefix, "none", prefix, axis, levels, highlight, quick,
+                quick_cycles, **kw),
+        SSNPart(f"{prefix}_sal", figure, prefix, "sal", f"{prefix}_sal", axis, levels,
+                highlight, quick, quick_cycles, **kw),
+        SSNPart(f"{prefix}_kp", figure, prefix, "kp", f"{prefix}_kp", axis, levels, highlight,
+                kp_quick, None, **kw),
+    ]
+
+
+FIG4 = _ssn_parts("syn_noise", "4", ("init_noise",), SYN_LEVELS, 0.8, QUICK_SYN, None,
+                  QUICK_SYN)
+FIG5 = _ssn_parts("plast_noise", "5", ("stdp.ws.noise", "stdp.sal.noise"), PLAST_LEVELS, 0.05,
+                  QUICK_PLAST, 15001, QUICK_PLAST)
+FIG6 = [MicrocircuitPart("mc_sal", "sal", "sal"), MicrocircuitPart("mc_bp", "bp", "bp"),
+        MicrocircuitPart("mc_fa", "fa", "fa")]
+
+#: Tiny figure-4-shaped sweep (12 runs of about a second) to try the machinery, e.g. on a new
+#: cluster: noise 0 and 0.8, one target, two initialisations, no alignment / SAL / KP.
+TINY_CONFIG = {"num_epochs": 1001, "val_step": 250, "val_factor": 20}
+TINY = [
+    SSNPart(name, "4", "tiny", fb, base, ("init_noise",), (0.0, 0.8), 0.8, TINY_CONFIG,
+            distr_seeds=(4321,), init_seeds=(9002, 9003), fixed_scale="quick")
+    for name, fb, base in (("tiny", "none", "syn_noise"), ("tiny_sal", "sal", "syn_noise_sal"),
+                           ("tiny_kp", "kp", "syn_noise_kp"))
+]
+
+PARTS = {p.name: p for p in FIG4 + FIG5 + FIG6 + TINY}
+
+PRESETS: dict[str, tuple[str, list]] = {
+    "fig4": ("figure 4: SSN under synaptic noise, without alignment / SAL / KP", FIG4),
+    "fig5": ("figure 5: SSN under plasticity noise, without alignment / SAL / KP", FIG5),
+    "fig6": ("figure 6: microcircuits, SAL / backprop / feedback alignment", FIG6),
+    "tiny": ("12 runs of about a second each, to try a cluster setup", TINY),
+}
+for _p in FIG4 + FIG5 + FIG6:
+    PRESETS[_p.name] = (f"part of fig{_p.figure}: {_p.feedback}", [_p])
+
+
+def parts_of(names: list[str]) -> list:
+    """Parts of one or more presets, in order, without duplicates."""
+    out, seen = [], set()
+    for name in names:
+        if name not in PRESETS:
+            raise ConfigError(f"unknown sweep preset {name!r}; presets: {', '.join(PRESETS)}")
+        for part in PRESETS[name][1]:
+            if part.name not in seen:
+                seen.add(part.name)
+                out.append(part)
+    return out
+
+
+def build_specs(names: list[str], scale: str = "paper",
+                overrides: dict | None = None) -> tuple[list, list[RunSpec]]:
+    """``(parts, specs)`` of the presets ``names`` at ``scale`` with extra config overrides."""
+    parts = parts_of(names)
+    specs = [spec for part in parts for spec in part.specs(scale, overrides)]
+    return parts, specs

@@ -1,0 +1,113 @@
+"""``spikealign sweep status DIR``: what is done, failed, running, unfinished or missing."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from ..io import read_status
+from .layout import read_manifest
+from .tasks import run_state
+
+STATES = ("done", "failed", "running", "unfinished", "missing")
+
+
+def _metric(run_dir: Path, key: str):
+    try:
+        return json.loads((run_dir / "metrics.json").read_text()).get(key)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def summarize(out) -> dict:
+    """Per part: counts by state, CPU time of finished runs, failed runs with their error."""
+    out = Path(out)
+    man = read_manifest(out)
+    if man is None:
+        raise FileNotFoundError(f"{out}: not a sweep directory (no sweep.json); "
+                                "start one with `spikealign sweep run PRESET --out DIR`")
+    parts = {}
+    for name, entry in man["parts"].items():
+        counts = dict.fromkeys(STATES, 0)
+        cpu_s = 0.0
+        remaining_s = 0.0
+        failed = []
+        for r in entry["runs"]:
+            run_dir = out / name / r["dir"]
+            state = run_state(run_dir, r["config_hash"])
+            state = "unfinished" if state == "conflict" else state
+            counts[state] += 1
+            if state == "done":
+                st = read_status(run_dir) or {}
+                cpu_s += st.get("cpu_s") or _metric(run_dir, "runtime_s") or 0.0
+            else:
+                remaining_s += r.get("cost_s", 0.0)
+            if state == "failed":
+                st = read_status(run_dir) or {}
+                failed.append({"run": str(run_dir), "error": st.get("error", "")})
+        parts[name] = {"runs": len(entry["runs"]), **counts, "cpu_s": cpu_s,
+                       "estimated_remaining_cpu_s": remaining_s, "failed_runs": failed,
+                       "scale": entry.get("scale"), "figure": entry.get("figure"),
+                       "overrides": entry.get("overrides") or {}}
+    total = {k: sum(p[k] for p in parts.values())
+             for k in ("runs", *STATES, "cpu_s", "estimated_remaining_cpu_s")}
+    last = (man.get("history") or [{}])[-1]
+    return {"dir": str(out), "parts": parts, "total": total, "last_command": last}
+
+
+def _flat(d: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out += _flat(v, key + ".") if isinstance(v, dict) else [f"{key}={json.dumps(v)}"]
+    return out
+
+
+def rerun_commands(summary: dict) -> list[str]:
+    """``spikealign sweep run`` commands that finish every part with unfinished runs (the
+    part names are presets; scale and ``--set`` values as recorded in the manifest)."""
+    groups: dict[tuple, list[str]] = {}
+    for name, p in summary["parts"].items():
+        if p["failed"] + p["unfinished"] + p["missing"]:
+            key = (p.get("scale") or "paper", json.dumps(p.get("overrides") or {},
+                                                          sort_keys=True))
+            groups.setdefault(key, []).append(name)
+    cmds = []
+    for (scale, over), names in groups.items():
+        sets = "".join(f" --set {shlex.quote(x)}" for x in _flat(json.loads(over)))
+        cmds.append(f"spikealign sweep run {' '.join(names)} --out "
+                    f"{shlex.quote(summary['dir'])} --scale {scale}{sets}")
+    return cmds
+
+
+def _dur(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def format_summary(summary: dict, max_failed: int = 10) -> str:
+    lines = [f"sweep {summary['dir']}"]
+    head = f"{'part':<18}{'scale':>7}{'runs':>6}" + "".join(f"{s:>11}" for s in STATES)
+    lines.append(head + f"{'CPU time':>11}")
+    rows = list(summary["parts"].items()) + [("total", summary["total"])]
+    for name, p in rows:
+        scale = p.get("scale") or ""
+        lines.append(f"{name:<18}{scale:>7}{p['runs']:>6}"
+                     + "".join(f"{p[s]:>11}" for s in STATES) + f"{_dur(p['cpu_s']):>11}")
+    failed = [f for p in summary["parts"].values() for f in p["failed_runs"]]
+    for f in failed[:max_failed]:
+        lines.append(f"failed: {f['run']}: {f['error']}  (traceback: error.txt)")
+    if len(failed) > max_failed:
+        lines.append(f"... and {len(failed) - max_failed} more failed runs")
+    t = summary["total"]
+    todo = t["failed"] + t["unfinished"] + t["missing"]
+    if todo:
+        lines.append(f"{todo} runs to (re)run, about {_dur(t['estimated_remaining_cpu_s'])} "
+                     "on one core: " + "; ".join(f"`{c}`" for c in rerun_commands(summary)))
+    elif t["running"] == 0:
+        lines.append("all runs done")
+    return "\n".join(lines)
