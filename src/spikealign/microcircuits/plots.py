@@ -105,6 +105,8 @@ def load_runs(source: Path) -> tuple[dict[str, list[dict]], int]:
             if status is None or status.get("state") != "done":
                 raise ValueError("not finished")
             metrics = json.loads(metrics_path.read_text())
+            if metrics.get("mode") not in ("sal", "bp", "fa"):
+                continue  # not a microcircuit run (e.g. SSN runs of the same sweep)
             with np.load(run_dir / "result.npz") as npz:
                 res = {k: npz[k] for k in npz.files
                        if k.startswith(("loss", "rec.1.", "rec.2.", "epoch", "role", "rec_block",
