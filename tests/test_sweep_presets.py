@@ -143,3 +143,41 @@ def test_slurm_job_script_carries_the_options():
                    "--nthreads 1", "--lifetime 6900s"):
         assert needle in script, needle
     assert engine._seconds("1-00:30:00") == 88200 and engine._seconds("45") == 2700
+
+
+def test_fig8_grid_is_seven_algorithms_on_four_data_sets():
+    pytest.importorskip("torch")
+    from spikealign.deep.train import TrainConfig
+
+    parts, specs = build_specs(["fig8"], "paper")
+    assert len(parts) == 28 and len(specs) == 140
+    assert {(s.config["algo"], s.config["dataset"]) for s in specs} == {
+        (a, d) for a in presets.DEEP_ALGOS for d in presets.DEEP_DATASETS}
+    for s in specs:
+        TrainConfig.model_validate(s.config)
+        assert s.config["epochs"] == 100 and s.runner == "spikealign.sweep.kinds:run_deep"
+    _, quick = build_specs(["fig8_fmnist"], "quick")
+    assert len(quick) == 35 and all(s.config["epochs"] == 1 for s in quick)
+    assert sorted({s.config["seed"] for s in quick}) == [0, 1, 2, 3, 4]
+
+
+def test_fig8_run_through_the_task_wrapper(tmp_path):
+    pytest.importorskip("torch")
+    from spikealign.deep.data import find_dataset
+
+    try:
+        find_dataset("fmnist")
+    except (FileNotFoundError, ValueError) as exc:
+        pytest.skip(f"Fashion-MNIST not on this machine: {exc}")
+    from spikealign.sweep import layout
+    from spikealign.sweep.tasks import execute
+
+    parts, specs = build_specs(["deep_fmnist_fa"], "quick", overrides={
+        "train_limit": 256, "test_limit": 128, "batch_size": 64})
+    out = tmp_path / "sw"
+    layout.update_manifest(out, {parts[0].name: layout.part_entry(parts[0], specs, "quick", {})},
+                           {"command": "test"})
+    res = execute(specs[0].to_dict(), str(out))
+    assert res["state"] == "done", res
+    metrics = (out / specs[0].rel_dir / "metrics.json").read_text()
+    assert '"algo": "fa"' in metrics

@@ -21,6 +21,7 @@ from pathlib import Path
 RUNNERS: dict[str, str] = {
     "ssn": "spikealign.sweep.kinds:run_ssn",
     "microcircuit": "spikealign.sweep.kinds:run_microcircuit",
+    "deep": "spikealign.sweep.kinds:run_deep",
 }
 
 #: measured seconds per simulated SSN step on one core of this machine (see module docstring)
@@ -57,6 +58,33 @@ def run_microcircuit(config: dict, run_dir: Path, *, label: str = "microcircuit"
 
     return run_experiment(config["experiment"], run_dir, seed_offset=config["seed_offset"],
                           progress=False, figure=False)
+
+
+def run_deep(config: dict, run_dir: Path, *, label: str = "deep") -> dict:
+    """One conv-net training run (``spikealign.deep.train_run``) on one torch thread. Data are
+    looked up as by ``spikealign deep train`` (``$SPIKEALIGN_DATA_DIR``, the fetch cache, the
+    system's Fashion-MNIST); a missing data set fails this run with one line, not the sweep."""
+    from ..deep.train import train_run
+
+    return train_run(config, run_dir, progress=False, threads=1)
+
+
+#: measured seconds of one BP epoch on one core of this machine (bench/bench_deep.py: 50 s for
+#: Fashion-MNIST's 60 000 images at batch 128); the others scaled by image size and count
+DEEP_EPOCH_SECONDS = {"mnist": 50.0, "fmnist": 50.0, "cifar10": 90.0, "svhn": 130.0}
+#: measured seconds of the spiking phase that SAL / RDD add to every epoch (5 SAL phases of
+#: 2000 steps at 1.56 ms; 90 000 RDD steps at 0.24 ms)
+DEEP_PHASE_SECONDS = {"sal": 16.0, "rdd": 22.0}
+
+
+def deep_seconds(config: dict) -> float:
+    """Estimated seconds of one deep training run on one core."""
+    per_epoch = DEEP_EPOCH_SECONDS[config["dataset"]]
+    limit = config.get("train_limit")
+    if limit:
+        per_epoch *= min(1.0, limit / 60_000)
+    per_epoch += DEEP_PHASE_SECONDS.get(config["algo"], 0.0)
+    return max(1.0, config["epochs"] * per_epoch)
 
 
 def microcircuit_seconds(experiment) -> float:

@@ -186,6 +186,61 @@ class MicrocircuitPart:
                 "feedback": self.feedback, "base": self.base}
 
 
+@dataclass(frozen=True)
+class DeepPart:
+    """One deep-network sweep directory: one algorithm on one data set over seeds (figure 8).
+
+    Paper scale: the paper's 100 epochs (``exp_settings.yaml``); quick scale: one epoch on the
+    first 6000 training and 2000 test images, enough to see the ordering of the angles.
+    """
+
+    name: str
+    algo: str
+    dataset: str
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    figure: str = "8"
+    group: str = "deep"
+    kind: str = "deep"
+
+    @property
+    def feedback(self) -> str:
+        return self.algo
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.seeds)
+
+    def specs(self, scale: str = "paper", overrides: dict | None = None) -> list[RunSpec]:
+        if scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
+        from ..config import validate
+        from .kinds import deep_seconds
+
+        try:
+            from ..deep.train import TrainConfig
+        except ImportError:
+            raise ConfigError(
+                f"{self.name}: the deep-network family needs torch: pip install -e '.[deep]'"
+            ) from None
+        base = {"algo": self.algo, "dataset": self.dataset, "epochs": 100}
+        if scale == "quick":
+            base.update(epochs=1, train_limit=6000, test_limit=2000)
+        out = []
+        for i, seed in enumerate(self.seeds):
+            data = _merge({**base, "seed": seed}, overrides or {})
+            cfg = validate(TrainConfig, data, source=f"sweep part {self.name} run {i}")
+            config = cfg.model_dump(mode="json")
+            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
+                               runner=RUNNERS[self.kind], config=config,
+                               params={"algo": self.algo, "dataset": self.dataset, "seed": seed},
+                               cost=deep_seconds(config)))
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "figure": self.figure, "group": self.group,
+                "feedback": self.feedback, "algo": self.algo, "dataset": self.dataset}
+
+
 def _ssn_parts(prefix: str, figure: str, axis, levels, highlight, quick, quick_cycles,
                kp_quick, **kw):
     return [
@@ -215,15 +270,23 @@ TINY = [
                            ("tiny_kp", "kp", "syn_noise_kp"))
 ]
 
-PARTS = {p.name: p for p in FIG4 + FIG5 + FIG6 + TINY}
+DEEP_ALGOS = ("bp", "bp_fa", "fa", "kp", "scfa", "sal", "rdd")
+DEEP_DATASETS = ("mnist", "fmnist", "cifar10", "svhn")
+FIG8 = [DeepPart(f"deep_{ds}_{algo}", algo, ds) for ds in DEEP_DATASETS for algo in DEEP_ALGOS]
+
+PARTS = {p.name: p for p in FIG4 + FIG5 + FIG6 + FIG8 + TINY}
 
 PRESETS: dict[str, tuple[str, list]] = {
     "fig4": ("figure 4: SSN under synaptic noise, without alignment / SAL / KP", FIG4),
     "fig5": ("figure 5: SSN under plasticity noise, without alignment / SAL / KP", FIG5),
     "fig6": ("figure 6: microcircuits, SAL / backprop / feedback alignment", FIG6),
+    "fig8": ("figure 8: conv nets, 7 weight-transport algorithms x 4 data sets x 5 seeds", FIG8),
     "tiny": ("12 runs of about a second each, to try a cluster setup", TINY),
 }
-for _p in FIG4 + FIG5 + FIG6:
+for _ds in DEEP_DATASETS:
+    PRESETS[f"fig8_{_ds}"] = (f"part of fig8: the 7 algorithms on {_ds}",
+                              [p for p in FIG8 if p.dataset == _ds])
+for _p in FIG4 + FIG5 + FIG6 + FIG8:
     PRESETS[_p.name] = (f"part of fig{_p.figure}: {_p.feedback}", [_p])
 
 
