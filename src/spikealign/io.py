@@ -84,14 +84,19 @@ def _jsonable(obj):
     return obj
 
 
-def read_status(run_dir) -> dict | None:
-    p = Path(run_dir) / STATUS_FILE
+def read_json(path) -> dict | None:
+    """The JSON object in ``path``, or None if it is missing or unreadable."""
+    p = Path(path)
     if not p.is_file():
         return None
     try:
         return json.loads(p.read_text())
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def read_status(run_dir) -> dict | None:
+    return read_json(Path(run_dir) / STATUS_FILE)
 
 
 def write_status(run_dir, state: str, **info):

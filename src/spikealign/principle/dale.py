@@ -38,7 +38,7 @@ from ..config import ConfigError
 from ..neuron import logistic
 from ..sim import SimParams, simulate
 from ..stdp import nn_stdp, sal_window
-from .drift import run_tasks
+from .drift import fill_rows
 
 NEURONS = {"e1": 0, "e2": 1, "i1": 2, "i2": 3}
 CONNECTIONS = {
@@ -151,22 +151,7 @@ def drift_grid(system: EISystem, w_values, *, t_ref=25, t_syn=25, n_steps=2_000_
     n = len(w)
     grid = np.empty((n, n, 2))
     tasks = [([i], w, system, t_ref, t_syn, int(n_steps), seed) for i in range(n)]
-
-    def store(res):
-        rows, out = res
-        grid[rows] = out
-
-    bar = None
-    if progress:
-        from ..progress import progress as make_bar
-
-        bar = make_bar(total=len(tasks), desc="E/I grid", unit="rows")
-    try:
-        run_tasks(_grid_task, tasks, workers, store, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    return grid
+    return fill_rows(_grid_task, tasks, workers, grid, progress=progress, desc="E/I grid")
 
 
 def rate_check(system: EISystem, w_values, *, t_ref=25, t_syn=25, n_steps=500_000, seed=0):

@@ -95,6 +95,28 @@ def default_workers() -> int:
                else (os.cpu_count() or 1))
 
 
+def fill_rows(fn, tasks, workers: int | None, grid: np.ndarray, *, progress: bool = False,
+              desc: str = "grid") -> np.ndarray:
+    """Run row tasks (``fn(task) -> (rows, values)``) with :func:`run_tasks` and write each
+    result into ``grid[rows]``; a progress bar over tasks when ``progress``."""
+
+    def store(res):
+        rows, out = res
+        grid[rows] = out
+
+    bar = None
+    if progress:
+        from ..progress import progress as make_bar
+
+        bar = make_bar(total=len(tasks), desc=desc, unit="rows")
+    try:
+        run_tasks(fn, tasks, workers, store, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return grid
+
+
 def run_tasks(fn, tasks, workers: int | None, on_result, progress_bar=None):
     """Run ``fn(task)`` for every task, in ``workers`` processes (1: in this process), calling
     ``on_result(result)`` as results arrive. At most ``2 * workers`` tasks are in flight, so
@@ -158,22 +180,7 @@ def phase_plane(w_values, *, b_a, b_b, t_ref, t_syn, t_max, window, psp="rect",
     block = max(1, int(np.ceil(n / (4 * max(1, nw)))))
     tasks = [(list(range(s, min(n, s + block))), w, float(b_a), float(b_b), spec, ties,
               k_ab, k_ba) for s in range(0, n, block)]
-
-    def store(res):
-        rows, out = res
-        grid[rows] = out
-
-    bar = None
-    if progress:
-        from ..progress import progress as make_bar
-
-        bar = make_bar(total=len(tasks), desc="phase plane", unit="rows")
-    try:
-        run_tasks(_rows_task, tasks, nw, store, bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    return grid
+    return fill_rows(_rows_task, tasks, nw, grid, progress=progress, desc="phase plane")
 
 
 def upscale(w_values, grid, n: int):

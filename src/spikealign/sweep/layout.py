@@ -22,12 +22,11 @@ Every file except ``log.txt`` (appended lines) is written atomically.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from .. import __version__
-from ..io import atomic_write_json
+from ..io import atomic_write_json, read_json
 from .spec import RunSpec, run_dir_name
 
 MANIFEST = "sweep.json"
@@ -39,13 +38,7 @@ class SweepConflict(ValueError):
 
 
 def read_manifest(out) -> dict | None:
-    p = Path(out) / MANIFEST
-    if not p.is_file():
-        return None
-    try:
-        return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    return read_json(Path(out) / MANIFEST)
 
 
 def part_entry(part, specs: list[RunSpec], scale: str, overrides: dict) -> dict:
