@@ -33,9 +33,10 @@ def demo_configs():
 
 
 def _one(args):
-    name, cfg, out, overwrite, show = args
+    name, cfg, out, overwrite, show, position = args
     os.environ.setdefault("NUMBA_NUM_THREADS", "1")
-    return name, run(cfg, out, overwrite=overwrite, show_progress=show, label=f"demo {name}")
+    return name, run(cfg, out, overwrite=overwrite, show_progress=show,
+                     label=f"demo {name:<4}", bar_position=position)
 
 
 def run_demo(out_dir, *, overwrite: bool = False, workers: int | None = None,
@@ -43,7 +44,8 @@ def run_demo(out_dir, *, overwrite: bool = False, workers: int | None = None,
     out_dir = Path(out_dir)
     cfgs = demo_configs()
     workers = workers or min(len(cfgs), os.cpu_count() or 1)
-    jobs = [(name, cfg, out_dir / name, overwrite, show_progress) for name, cfg in cfgs.items()]
+    jobs = [(name, cfgs[name], out_dir / name, overwrite, show_progress, k)
+            for k, name in enumerate(cfgs)]
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             metrics = dict(pool.map(_one, jobs))

@@ -96,8 +96,11 @@ def summary(cfg: SSNConfig, state: TrainState, engine: str) -> dict:
 
 
 def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = False,
-        show_progress: bool = True, make_figure: bool = True, label: str = "ssn") -> dict:
-    """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary."""
+        show_progress: bool = True, make_figure: bool = True, label: str = "ssn",
+        bar_position: int | None = None) -> dict:
+    """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary.
+
+    ``bar_position``: line of the progress bar when several runs share a terminal."""
     out_dir = Path(out_dir)
     trainer = Trainer(cfg, engine)  # validates the engine before anything is written
     prepare_run_dir(out_dir, overwrite=overwrite)
@@ -120,7 +123,8 @@ def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = Fals
                  resumed=bool(status and state.cycle > 0), started=time.time())
     try:
         with progress(total=cfg.num_epochs, desc=label, unit="cycle",
-                      disable=None if show_progress else True, initial=state.cycle) as bar:
+                      disable=None if show_progress else True, initial=state.cycle,
+                      position=bar_position) as bar:
             while not trainer.done(state):
                 trainer.step_block(state, on_cycles=bar.update)
                 bar.set_postfix(dkl=f"{state.dkls[-1]:.3g}", asym=f"{state.asyms[-1]:.3g}")
