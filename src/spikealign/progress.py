@@ -1,4 +1,4 @@
-"""Progress bars (tqdm) with ETA for long work; silent when asked or when not on a terminal."""
+"""Progress bars (tqdm) with ETA for long work; silent when asked (argument or SPIKEALIGN_QUIET)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from tqdm.auto import tqdm
 
 
 def progress(total=None, desc: str = "", unit: str = "it", disable: bool | None = None, **kw):
-    """A tqdm bar on stderr. ``disable=None`` hides it when SPIKEALIGN_QUIET is set."""
-    if disable is None:
-        disable = bool(os.environ.get("SPIKEALIGN_QUIET"))
+    """A tqdm bar on stderr; the environment variable SPIKEALIGN_QUIET hides every bar."""
+    disable = bool(disable) or bool(os.environ.get("SPIKEALIGN_QUIET"))
     return tqdm(total=total, desc=desc, unit=unit, disable=disable, file=sys.stderr,
                 dynamic_ncols=True, mininterval=0.5, **kw)
