@@ -212,9 +212,10 @@ def fig9(source=None, out: Path = Path("figures"), quick: bool = False) -> list[
         for layer, ax in enumerate(axes):
             ax.plot(steps * 1e-3, ang[:, layer], label=f"lr {lr}")
     for layer, ax in enumerate(axes):
-        ax.set(xlabel="simulated time [s] (1 step = 1 ms)", title=f"layer pair {layer}")
+        ax.set(title=f"layer pair {layer}")
         ax.grid(True)
     axes[0].set_ylabel(r"$\angle(W^T, B)$ [deg]")
     axes[-1].legend()
+    fig.supxlabel("simulated time [s] (1 step = 1 ms)")
     fig.tight_layout()
     return _save(fig, Path(out), "fig9", **arrays)
