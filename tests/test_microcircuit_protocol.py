@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from mc_helpers import tiny
+from mc_helpers import tiny, tiny_dims
 from spikealign.cli import main
 from spikealign.microcircuits import load_config, run_experiment, simulate
 from spikealign.microcircuits.protocol import (
@@ -175,6 +175,50 @@ def test_cli_run_and_figure6(tmp_path, capsys):
         assert npz["skipped_runs"] == 2 and list(npz["modes"]) == ["sal", "bp", "fa"]
         assert npz["6b.loss_free.bp.median"].shape == (2,)
     assert _cli(["figure", "6", str(tmp_path / "nothing"), "--out", str(tmp_path / "fig2")]) == 2
+
+
+def test_feedback_angle_is_exact():
+    from spikealign.microcircuits.plots import final_feedback_angle
+
+    w21 = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])       # layer 2 <- layer 1
+    def angle(b12):
+        return final_feedback_angle({"final_weights": {"1.w_down": b12, "2.w_up": w21}})
+    assert angle(w21.T) == pytest.approx(0.0, abs=1e-6)
+    assert angle(-2.5 * w21.T) == pytest.approx(180.0)
+    orth = np.array([[2.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])     # <orth, W21^T> = 2 - 2 = 0
+    assert angle(orth) == pytest.approx(90.0)
+    b = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    # cos = 1 / |W21| = 1 / sqrt(15)
+    assert angle(b) == pytest.approx(math.degrees(math.acos(1 / math.sqrt(15))))
+
+
+def test_figure6_for_larger_networks_shows_the_feedback_angle(tmp_path):
+    """For a 2-3-2 network figure 6 plots angle(B12, W21^T); with copied feedback (bp) it is 0
+    at every epoch, and the per-run figure gets the angle panel too."""
+    from spikealign.microcircuits import load_config
+    from spikealign.microcircuits.plots import feedback_angle_trace
+
+    runs = tmp_path / "runs"
+    for mode, changes in (("sal", {}), ("bp", {"student_simulation_settings.update_down": False}),
+                          ("fa", {"network_properties.lr.0.down": 0.0})):
+        cfg = tiny_dims((2, 3, 2), **{"student_simulation_settings.num_epochs": 3,
+                                      "student_simulation_settings.recorded_sample_length": 30,
+                                      **changes})
+        run_experiment(load_config(cfg), runs / mode)
+        assert (runs / mode / "run.png").is_file()
+        with np.load(runs / mode / "result.npz") as npz:
+            trace = feedback_angle_trace(dict(npz), 3)
+        assert trace.shape == (3,) and np.all((trace >= 0) & (trace <= 180))
+        if mode == "bp":
+            np.testing.assert_allclose(trace, 0.0, atol=0.05)
+        else:
+            assert trace[0] > 1.0  # random initial feedback is not aligned
+    assert _cli(["figure", "6", str(runs), "--out", str(tmp_path / "fig")]) == 0
+    with np.load(tmp_path / "fig" / "fig6.npz") as npz:
+        np.testing.assert_allclose(npz["6b.angle.bp.median"], 0.0, atol=0.05)
+        assert npz["6b.angle.fa.median"].shape == (3,)
+        assert npz["6c.final_angle_B12_W21T.bp"][0] == pytest.approx(0.0, abs=0.05)
+        assert "6c.final_W10.sal" not in npz.files and "6c.final_B12.sal" in npz.files
 
 
 def test_cli_check_and_presets(capsys):

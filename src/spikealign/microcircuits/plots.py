@@ -4,7 +4,10 @@ c: distributions of the final loss and weights over seeds).
 Weights shown for a network are entry ``[0, 0]`` of ``W_up`` of the first hidden layer
 (``W10``), of ``W_up`` of the layer above it (``W21``) and of ``W_down`` of the first hidden
 layer (``B12``); for the paper's 1-1-1 networks these are the only weights. With scalar weights
-alignment means ``B12 -> W21``.
+alignment means ``B12 -> W21``. For larger networks a single entry says little, so the figures
+add the angle between the feedback matrix and the transposed forward matrix above it,
+``angle(B12, W21^T) = arccos(<B12, W21^T> / (|B12| |W21|))`` in degrees (0 = aligned, 90 =
+unrelated), over epochs and at the end of each run.
 """
 
 from __future__ import annotations
@@ -38,10 +41,52 @@ def _epoch_samples(res, key: str, n_epochs: int) -> np.ndarray | None:
     data = res.get(f"rec.{key}")
     if data is None or data.shape[0] == 0 or n_epochs == 0:
         return None
+    return data.reshape(data.shape[0], -1)[_epoch_index(res, data, n_epochs), 0]
+
+
+def _epoch_index(res, data: np.ndarray, n_epochs: int) -> np.ndarray:
     per_epoch = len(res["role"]) // n_epochs
     first_step = np.arange(n_epochs) * per_epoch * int(res["pattern_steps"])
-    idx = np.minimum(first_step // int(res["rec_block"]), data.shape[0] - 1)
-    return data.reshape(data.shape[0], -1)[idx, 0]
+    return np.minimum(first_step // int(res["rec_block"]), data.shape[0] - 1)
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle in degrees between the rows of two ``(n, m)`` stacks of flattened matrices (NaN
+    where either is zero)."""
+    a = np.asarray(a, float)
+    b = np.asarray(b, float)
+    norm = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = np.where(norm > 0, np.sum(a * b, axis=-1) / norm, np.nan)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def is_scalar_network(res) -> bool:
+    """True when ``B12`` has a single entry (the paper's 1-1-1 networks)."""
+    dims = res.get("dims")
+    return dims is None or (len(dims) < 3) or int(dims[1]) * int(dims[2]) == 1
+
+
+def feedback_angle_trace(res, n_epochs: int) -> np.ndarray | None:
+    """``angle(B12, W21^T)`` in degrees at the first step of every epoch, from the recorded
+    ``rec.1.w_down`` and ``rec.2.w_up``; None where either was not recorded."""
+    down, up = res.get("rec.1.w_down"), res.get("rec.2.w_up")
+    if down is None or up is None or down.shape[0] == 0 or n_epochs == 0:
+        return None
+    idx = _epoch_index(res, down, n_epochs)
+    b = down[idx].reshape(len(idx), -1)
+    w = np.swapaxes(up[idx], 1, 2).reshape(len(idx), -1)
+    return _angle_deg(b, w)
+
+
+def final_feedback_angle(metrics: dict) -> float:
+    """``angle(B12, W21^T)`` in degrees of the final weights of a run."""
+    fw = metrics["final_weights"]
+    if "1.w_down" not in fw or "2.w_up" not in fw:
+        return float("nan")
+    b = np.asarray(fw["1.w_down"], float).ravel()[None]
+    w = np.asarray(fw["2.w_up"], float).T.ravel()[None]
+    return float(_angle_deg(b, w)[0])
 
 
 def run_figure(result_path: Path, out_path: Path, metrics: dict | None = None) -> Path:
@@ -50,7 +95,9 @@ def run_figure(result_path: Path, out_path: Path, metrics: dict | None = None) -
     plt = _plt()
     res = dict(np.load(result_path))
     epochs = res["epoch"] + 1
-    fig, axes = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True)
+    angle = None if is_scalar_network(res) else feedback_angle_trace(res, len(epochs))
+    n_rows = 2 if angle is None else 3
+    fig, axes = plt.subplots(n_rows, 1, figsize=(6.4, 3.0 * n_rows), sharex=True)
     ax = axes[0]
     for key, label, style in (("loss_free", "free (nudging off)", "-"),
                               ("loss_nudged", "nudged (paper)", "--")):
@@ -82,8 +129,14 @@ def run_figure(result_path: Path, out_path: Path, metrics: dict | None = None) -
                 transform=ax.transAxes)
     else:
         ax.legend(frameon=False)
-    ax.set_xlabel("epoch")
     ax.set_ylabel("weight (entry [0, 0])")
+    if angle is not None:
+        ax = axes[2]
+        ax.plot(epochs, angle, color="k")
+        ax.set_ylabel("angle(B12, W21ᵀ) (deg)")
+        ax.set_ylim(-4, 184)
+        ax.set_yticks([0, 45, 90, 135, 180])
+    axes[-1].set_xlabel("epoch")
     fig.tight_layout()
     atomic_savefig(fig, out_path, dpi=120)
     plt.close(fig)
@@ -110,7 +163,7 @@ def load_runs(source: Path) -> tuple[dict[str, list[dict]], int]:
             with np.load(run_dir / "result.npz") as npz:
                 res = {k: npz[k] for k in npz.files
                        if k.startswith(("loss", "rec.1.", "rec.2.", "epoch", "role", "rec_block",
-                                        "pattern_steps",
+                                        "pattern_steps", "dims",
                                         "teacher.1.", "teacher.2."))}
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
             skipped += 1
@@ -129,6 +182,11 @@ def _stack(curves: list[list[float]]) -> np.ndarray:
     for i, c in enumerate(curves):
         out[i, :len(c)] = c
     return out
+
+
+def _metrics_scalar(metrics: dict) -> bool:
+    dims = metrics.get("dims") or []
+    return len(dims) < 3 or int(dims[1]) * int(dims[2]) == 1
 
 
 def _final_weight(metrics: dict, key: str) -> float:
@@ -159,6 +217,7 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plotted: dict[str, np.ndarray] = {}
+    scalar = all(_metrics_scalar(m) for mode in modes for m in runs[mode])
     teacher_w = {}
     for mode in modes:
         tw = runs[mode][0]["teacher_weights"]
@@ -190,7 +249,29 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
         ax.set_xlabel("epoch")
         ax.legend(frameon=False, fontsize=8)
     ax = axes[2]
-    if "sal" in runs:
+    if not scalar:
+        for mode in modes:
+            traces = [feedback_angle_trace(m["_res"], len(m["loss_free"])) for m in runs[mode]]
+            traces = [list(t) for t in traces if t is not None]
+            if not traces:
+                continue
+            curves = _stack(traces)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                q25, med, q75 = np.nanpercentile(curves, [25, 50, 75], axis=0)
+            ep = np.arange(1, curves.shape[1] + 1)
+            ax.plot(ep, med, color=MODE_COLORS.get(mode), label=MODE_LABELS.get(mode, mode))
+            ax.fill_between(ep, q25, q75, color=MODE_COLORS.get(mode), alpha=0.25, lw=0)
+            plotted[f"6b.angle.{mode}.median"] = med
+            plotted[f"6b.angle.{mode}.q25"] = q25
+            plotted[f"6b.angle.{mode}.q75"] = q75
+        ax.set_ylim(-4, 184)
+        ax.set_yticks([0, 45, 90, 135, 180])
+        ax.set_title("feedback alignment, median and IQR over seeds", fontsize=9)
+        ax.legend(frameon=False, fontsize=8)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("angle(B12, W21ᵀ) (deg)")
+    elif "sal" in runs:
         sal_runs = runs["sal"]
         chosen = sal_runs[example_index] if example_index < len(sal_runs) else sal_runs[-1]
         res = chosen["_res"]
@@ -206,8 +287,9 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
         ax.legend(frameon=False, fontsize=8)
     else:
         ax.text(0.5, 0.5, "no SAL runs", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("weight")
+    if scalar:
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("weight")
     fig.tight_layout()
     paths = []
     for ext in ("png", "pdf"):
@@ -218,11 +300,18 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
 
     # -- 6c ---------------------------------------------------------------------------------
     fig, axes = plt.subplots(2, 2, figsize=(7.0, 6.0))
-    panels = [("final free loss", lambda m: m["final_loss_free"], True)]
-    panels += [(f"final {name}", (lambda k: lambda m: _final_weight(m, k))(key), False)
-               for name, key in WEIGHTS]
+    # (title, npz key, teacher line, value of a run, log scale)
+    panels = [("final free loss", "final_free_loss", None, lambda m: m["final_loss_free"], True)]
+    if not scalar:
+        panels.append(("final angle(B12, W21ᵀ) (deg)", "final_angle_B12_W21T", None,
+                       final_feedback_angle, False))
+    suffix = "" if scalar else " [0, 0]"
+    panels += [(f"final {name}{suffix}", f"final_{name}", teacher_w.get(
+                    "W21" if name == "B12" else name, np.nan),
+                (lambda k: lambda m: _final_weight(m, k))(key), False)
+               for name, key in (WEIGHTS if scalar else WEIGHTS[1:])]
     rng = np.random.default_rng(0)  # jitter only
-    for ax, (title, get, log) in zip(axes.ravel(), panels, strict=True):
+    for ax, (title, npz_key, line, get, log) in zip(axes.ravel(), panels, strict=True):
         data = [np.array([get(m) for m in runs[mode]], float) for mode in modes]
         clean = [d[np.isfinite(d)] for d in data]
         ax.boxplot(clean, showfliers=False, widths=0.5)
@@ -230,11 +319,9 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
         for i, (mode, d) in enumerate(zip(modes, clean, strict=True)):
             ax.scatter(i + 1 + rng.uniform(-0.12, 0.12, len(d)), d, s=10,
                        color=MODE_COLORS.get(mode), zorder=3)
-            plotted[f"6c.{title.replace(' ', '_')}.{mode}"] = d
-        name = title.split()[-1]
-        if name in teacher_w or name == "B12":
-            ax.axhline(teacher_w.get("W21" if name == "B12" else name, np.nan), color="0.4",
-                       ls="--", lw=1)
+            plotted[f"6c.{npz_key}.{mode}"] = d
+        if line is not None:
+            ax.axhline(line, color="0.4", ls="--", lw=1)
         if log:
             ax.set_yscale("log")
         ax.set_title(title, fontsize=10)
