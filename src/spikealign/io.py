@@ -27,10 +27,13 @@ class OutputExistsError(FileExistsError):
     """A finished run would be overwritten."""
 
 
-def _atomic(path: Path, write: Callable[[Any], None], mode: str):
+def atomic_write(path, write: Callable[[Any], None], mode: str = "wb", suffix: str = ".tmp"):
+    """Call ``write(fh)`` on a temporary file next to ``path``, then fsync and rename it onto
+    ``path``. If ``write`` raises (e.g. a failed checksum), the temporary file is removed and
+    ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
@@ -46,11 +49,11 @@ def _atomic(path: Path, write: Callable[[Any], None], mode: str):
 
 
 def atomic_write_bytes(path, data: bytes):
-    _atomic(Path(path), lambda fh: fh.write(data), "wb")
+    atomic_write(path, lambda fh: fh.write(data), "wb")
 
 
 def atomic_write_text(path, text: str):
-    _atomic(Path(path), lambda fh: fh.write(text), "w")
+    atomic_write(path, lambda fh: fh.write(text), "w")
 
 
 def atomic_write_json(path, obj):

@@ -27,6 +27,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..io import atomic_write
+
 
 class ChecksumError(ValueError):
     """A downloaded file does not match its registered checksum."""
@@ -110,11 +112,10 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
              progress: bool = False) -> Path:
     """Download ``url`` to ``target`` atomically, verifying ``checksum`` (module docstring)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     h, want = _hasher(checksum)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, _open_url(url, timeout) as resp:
+
+    def stream(out):
+        with _open_url(url, timeout) as resp:
             total = int(resp.headers.get("Content-Length") or 0) or None
             bar = None
             if progress:
@@ -128,19 +129,12 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
                     bar.update(len(block))
             if bar is not None:
                 bar.close()
-            out.flush()
-            os.fsync(out.fileno())
         got = h.hexdigest()
-        if got != want:
+        if got != want:  # raised before the rename: nothing is saved
             raise ChecksumError(f"{url}: checksum mismatch (expected {checksum}, got "
                                 f"{checksum.partition(':')[0]}:{got}); nothing was saved")
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    atomic_write(target, stream, "wb", suffix=".part")
     return target
 
 
