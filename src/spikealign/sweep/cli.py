@@ -8,15 +8,9 @@ from pathlib import Path
 
 import typer
 
+from .status import format_duration as _dur
+
 app = typer.Typer(no_args_is_help=True)
-
-
-def _dur(s: float) -> str:
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 7200:
-        return f"{s / 60:.0f} min"
-    return f"{s / 3600:.1f} h"
 
 
 @app.command("list")

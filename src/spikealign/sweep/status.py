@@ -81,7 +81,8 @@ def rerun_commands(summary: dict) -> list[str]:
     return cmds
 
 
-def _dur(s: float) -> str:
+def format_duration(s: float) -> str:
+    """``s`` seconds as seconds, minutes or hours, whichever reads best."""
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:
@@ -97,7 +98,8 @@ def format_summary(summary: dict, max_failed: int = 10) -> str:
     for name, p in rows:
         scale = p.get("scale") or ""
         lines.append(f"{name:<18}{scale:>7}{p['runs']:>6}"
-                     + "".join(f"{p[s]:>11}" for s in STATES) + f"{_dur(p['cpu_s']):>11}")
+                     + "".join(f"{p[s]:>11}" for s in STATES)
+                     + f"{format_duration(p['cpu_s']):>11}")
     failed = [f for p in summary["parts"].values() for f in p["failed_runs"]]
     for f in failed[:max_failed]:
         lines.append(f"failed: {f['run']}: {f['error']}  (traceback: error.txt)")
@@ -106,7 +108,8 @@ def format_summary(summary: dict, max_failed: int = 10) -> str:
     t = summary["total"]
     todo = t["failed"] + t["unfinished"] + t["missing"]
     if todo:
-        lines.append(f"{todo} runs to (re)run, about {_dur(t['estimated_remaining_cpu_s'])} "
+        eta = format_duration(t["estimated_remaining_cpu_s"])
+        lines.append(f"{todo} runs to (re)run, about {eta} "
                      "on one core: " + "; ".join(f"`{c}`" for c in rerun_commands(summary)))
     elif t["running"] == 0:
         lines.append("all runs done")
