@@ -25,6 +25,21 @@ from .recording import Recorder, SpikeLog
 CHUNK_DRAWS = 1 << 20
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _moving_averages(g, uu, vb, filling, slot, cnt, ma_u, ma_vb, ma_u_stack, ma_vb_stack):
+    """Running means of ``u`` and ``v_bas`` of neuron ``g`` over the last ``m_avg`` steps: while
+    the window fills, a cumulative mean; then the value leaving slot ``slot`` is swapped for the
+    new one (same operations in the same order as the reference engine)."""
+    if filling:
+        ma_u[g] += (uu - ma_u[g]) / cnt
+        ma_vb[g] += (vb - ma_vb[g]) / cnt
+    else:
+        ma_u[g] += (uu - ma_u_stack[slot, g]) / cnt
+        ma_vb[g] += (vb - ma_vb_stack[slot, g]) / cnt
+    ma_u_stack[slot, g] = uu
+    ma_vb_stack[slot, g] = vb
+
+
 @njit(cache=True, error_model="numpy")
 def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nudge,
                u_in, u_tgt,
@@ -109,14 +124,8 @@ def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nu
                 v_bas[g] = vb
                 v_api[g] = va
                 u[g] = uu
-                if filling:
-                    ma_u[g] += (uu - ma_u[g]) / cnt
-                    ma_vb[g] += (vb - ma_vb[g]) / cnt
-                else:
-                    ma_u[g] += (uu - ma_u_stack[slot, g]) / cnt
-                    ma_vb[g] += (vb - ma_vb_stack[slot, g]) / cnt
-                ma_u_stack[slot, g] = uu
-                ma_vb_stack[slot, g] = vb
+                _moving_averages(g, uu, vb, filling, slot, cnt, ma_u, ma_vb, ma_u_stack,
+                                 ma_vb_stack)
             for q in range(na):
                 acc = 0.0
                 for i in range(nl):
@@ -139,14 +148,7 @@ def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nu
             u_tgt_s[g] = u_tgt[i] if has_tgt else 0.0
             v_bas[g] = vb
             u[g] = uu
-            if filling:
-                ma_u[g] += (uu - ma_u[g]) / cnt
-                ma_vb[g] += (vb - ma_vb[g]) / cnt
-            else:
-                ma_u[g] += (uu - ma_u_stack[slot, g]) / cnt
-                ma_vb[g] += (vb - ma_vb_stack[slot, g]) / cnt
-            ma_u_stack[slot, g] = uu
-            ma_vb_stack[slot, g] = vb
+            _moving_averages(g, uu, vb, filling, slot, cnt, ma_u, ma_vb, ma_u_stack, ma_vb_stack)
         clock[1] = cnt
         clock[2] = slot + 1 if slot + 1 < m_avg else 0  # (slot + 1) % m_avg
         # -- 3. forward plasticity ------------------------------------------------------------
