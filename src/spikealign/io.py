@@ -27,6 +27,21 @@ class OutputExistsError(FileExistsError):
     """A finished run would be overwritten."""
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (``os.umask`` sets it,
+    which races with other threads, e.g. Dask workers)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write: Callable[[Any], None], mode: str = "wb", suffix: str = ".tmp"):
     """Call ``write(fh)`` on a temporary file next to ``path``, then fsync and rename it onto
     ``path``. If ``write`` raises (e.g. a failed checksum), the temporary file is removed and
@@ -35,6 +50,8 @@ def atomic_write(path, write: Callable[[Any], None], mode: str = "wb", suffix: s
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     try:
+        # mkstemp creates the file private (0600); give it the mode a plain open() would
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
