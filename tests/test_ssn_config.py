@@ -5,7 +5,7 @@ import textwrap
 import pytest
 
 from spikealign.config import ConfigError
-from spikealign.ssn.config import load_config, presets
+from spikealign.ssn.config import PRESET_DIR, load_config, presets
 
 UPSTREAM_KP = textwrap.dedent("""\
     exp_type: "syn_noise_kp"
@@ -97,6 +97,18 @@ def test_bad_input_names_the_field(override, pattern):
     with pytest.raises(ConfigError, match=pattern) as exc:
         load_config("syn_noise", overrides=override)
     assert "\n" not in str(exc.value)
+
+
+def test_misspelt_key_is_named_not_the_missing_one(tmp_path):
+    """Renaming ``t_ref`` to ``t_reff`` makes ``t_ref`` missing too; the message names the
+    misspelling and suggests the real key."""
+    text = (PRESET_DIR / "syn_noise.yaml").read_text().replace("t_ref:", "t_reff:", 1)
+    assert "t_reff:" in text
+    f = tmp_path / "typo.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=r"sim_params\.t_reff: unknown key; allowed keys "
+                                          r"here: t_ref, .*\(did you mean 't_ref'\?\)"):
+        load_config(f)
 
 
 def test_unknown_preset_lists_presets():

@@ -8,6 +8,7 @@ first problem into one line naming the field and what is allowed, raised as
 
 from __future__ import annotations
 
+import difflib
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,15 +63,22 @@ def _unwrap(annotation):
 
 
 def describe_error(model: type[BaseModel], exc: ValidationError) -> str:
-    """One line for the first error of a pydantic validation."""
-    err = exc.errors()[0]
+    """One line for the first error of a pydantic validation.
+
+    An unknown key is reported before anything else: a misspelt key (``t_reff``) also makes the
+    real one (``t_ref``) missing, and the misspelling is the cause worth naming."""
+    errors = exc.errors()
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(str(p) for p in err["loc"])
     field = ".".join(loc) if loc else "config"
     kind = err["type"]
     if kind == "extra_forbidden":
         owner = _model_at(model, loc)
-        allowed = ", ".join(owner.model_fields) if owner is not None else "see the documentation"
-        return f"{field}: unknown key; allowed keys here: {allowed}"
+        if owner is None:
+            return f"{field}: unknown key; see the documentation for the allowed keys"
+        close = difflib.get_close_matches(loc[-1], list(owner.model_fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"{field}: unknown key; allowed keys here: {', '.join(owner.model_fields)}{hint}"
     if kind == "missing":
         return f"{field}: required key is missing"
     msg = err["msg"]
