@@ -99,5 +99,17 @@ def validate(model: type[M], data: dict, source: str = "config") -> M:
         raise ConfigError(f"{source}: {describe_error(model, exc)}") from None
 
 
+def merge(base: dict, overrides: dict) -> dict:
+    """Recursive dict merge (``overrides`` win; nested dicts are merged, not replaced); the
+    inputs are not modified. Used for presets with overrides and for sweep grids."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def dump_yaml(model: BaseModel) -> str:
     return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)

@@ -42,7 +42,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..boltzmann import MAX_EXACT_DIM
-from ..config import ConfigError, StrictModel, load_yaml, validate
+from ..config import ConfigError, StrictModel, load_yaml, merge, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -170,14 +170,3 @@ def load_config(name_or_path: str | Path, overrides: dict | None = None) -> SSNC
     if overrides:
         data = merge(data, overrides)
     return validate(SSNConfig, data, source=str(path))
-
-
-def merge(base: dict, overrides: dict) -> dict:
-    """Recursive dict merge (overrides win); used for presets and sweeps."""
-    out = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out

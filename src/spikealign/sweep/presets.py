@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import product
 
-from ..config import ConfigError
+from ..config import ConfigError, merge
 from .kinds import RUNNERS, SSN_NS_PER_STEP
 from .spec import RunSpec
 
@@ -59,13 +59,6 @@ def _set_dotted(d: dict, key: str, value) -> None:
         node[p] = dict(node.get(p, {}))
         node = node[p]
     node[parts[-1]] = value
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 @dataclass(frozen=True)
@@ -113,15 +106,15 @@ class SSNPart:
         from ..config import load_yaml, validate
         from ..ssn.config import PRESET_DIR, SSNConfig
 
-        base = _merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"),
-                      _merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}))
+        base = merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"),
+                      merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}))
         out = []
         grid = product(enumerate(self.levels), enumerate(self.distr_seeds),
                        enumerate(self.init_seeds))
         nd, ni = len(self.distr_seeds), len(self.init_seeds)
         for (n_idx, level), (d_idx, d_seed), (i_idx, i_seed) in grid:
             i = n_idx * nd * ni + d_idx * ni + i_idx
-            data = _merge(base, {"seed": {"distr": d_seed, "init": i_seed,
+            data = merge(base, {"seed": {"distr": d_seed, "init": i_seed,
                                           "sim": self.sim_seed + i}})
             for key in self.axis:
                 _set_dotted(data, key, level)
@@ -173,7 +166,7 @@ class MicrocircuitPart:
         from .kinds import microcircuit_seconds
 
         data = load_config(self.base).model_dump(mode="json")
-        cfg = load_config(_merge(data, overrides or {}))
+        cfg = load_config(merge(data, overrides or {}))
         config = cfg.model_dump(mode="json")
         cost = microcircuit_seconds(cfg)
         return [RunSpec(part=self.name, index=i, kind=self.kind, runner=RUNNERS[self.kind],
@@ -227,7 +220,7 @@ class DeepPart:
             base.update(epochs=1, train_limit=6000, test_limit=2000)
         out = []
         for i, seed in enumerate(self.seeds):
-            data = _merge({**base, "seed": seed}, overrides or {})
+            data = merge({**base, "seed": seed}, overrides or {})
             cfg = validate(TrainConfig, data, source=f"sweep part {self.name} run {i}")
             config = cfg.model_dump(mode="json")
             out.append(RunSpec(part=self.name, index=i, kind=self.kind,
