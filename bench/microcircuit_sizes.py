@@ -44,13 +44,6 @@ def task_config(mode: str, dims: list[int], task_seed: int) -> dict:
     return cfg
 
 
-def feedback_angle(weights: dict) -> float:
-    b = np.asarray(weights["1.w_down"], float).ravel()
-    w = np.asarray(weights["2.w_up"], float).T.ravel()
-    return math.degrees(math.acos(np.clip(b @ w / (np.linalg.norm(b) * np.linalg.norm(w)),
-                                          -1.0, 1.0)))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dims", type=int, nargs="+", default=[3, 4, 2])
@@ -63,6 +56,7 @@ def main():
         ap.error("--dims needs at least one hidden layer")
 
     from spikealign.microcircuits import load_config, run_experiment
+    from spikealign.microcircuits.alignment import feedback_angle
 
     rows = []
     for mode in args.modes:

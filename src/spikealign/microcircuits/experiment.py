@@ -35,6 +35,7 @@ from ..io import (
     write_status,
 )
 from ..progress import progress as progress_bar
+from .alignment import feedback_cosine
 from .config import MicrocircuitConfig, config_hash, dump_config, load_config, run_seeds
 from .protocol import (
     ROLE_NAMES,
@@ -72,19 +73,12 @@ def simulate(cfg: MicrocircuitConfig, seed_offset: int = 0, *, progress: bool = 
     return teacher, student, timing
 
 
-def _alignment(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine between two weight matrices (1 = aligned, -1 = opposite)."""
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    return float(np.sum(a * b) / (na * nb)) if na > 0 and nb > 0 else float("nan")
-
-
 def summary(cfg: MicrocircuitConfig, seed_offset: int, teacher: TeacherResult,
             student: StudentResult, timing: dict) -> dict:
     """The ``metrics.json`` content."""
     dims = cfg.dims
     final = student.final_weights
-    alignment = {str(layer): _alignment(final[f"{layer}.w_down"], final[f"{layer + 1}.w_up"].T)
-                 for layer in range(1, len(dims) - 1)}
+    alignment = {str(layer): feedback_cosine(final, layer) for layer in range(1, len(dims) - 1)}
 
     def last(x):
         x = np.asarray(x, float)
@@ -189,11 +183,12 @@ def run_experiment(config: str | Path | dict | MicrocircuitConfig, out_dir: str 
         atomic_write_text(out_dir / CONFIG_FILE, dump_config(cfg))
         teacher, student, timing = simulate(cfg, seed_offset, progress=progress, engine=engine)
         metrics = summary(cfg, seed_offset, teacher, student, timing)
-        atomic_save_npz(out_dir / RESULT_FILE, **result_arrays(cfg, teacher, student))
+        arrays = result_arrays(cfg, teacher, student)
+        atomic_save_npz(out_dir / RESULT_FILE, **arrays)
         if figure:
             from .plots import run_figure
 
-            run_figure(out_dir / RESULT_FILE, out_dir / FIGURE_FILE, metrics=metrics)
+            run_figure(arrays, out_dir / FIGURE_FILE, metrics=metrics)
         atomic_write_json(out_dir / METRICS_FILE, metrics)
     except BaseException as exc:
         write_status(out_dir, "failed", config_hash=chash, seed_offset=seed_offset,

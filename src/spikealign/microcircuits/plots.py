@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_save_npz, atomic_savefig, read_status
+from .alignment import cosine_rows, degrees, feedback_angle
 
 MODE_ORDER = ("sal", "bp", "fa")
 MODE_COLORS = {"sal": "#1b9e77", "bp": "#7570b3", "fa": "#d95f02"}
@@ -50,21 +51,10 @@ def _epoch_index(res, data: np.ndarray, n_epochs: int) -> np.ndarray:
     return np.minimum(first_step // int(res["rec_block"]), data.shape[0] - 1)
 
 
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Angle in degrees between the rows of two ``(n, m)`` stacks of flattened matrices (NaN
-    where either is zero)."""
-    a = np.asarray(a, float)
-    b = np.asarray(b, float)
-    norm = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.where(norm > 0, np.sum(a * b, axis=-1) / norm, np.nan)
-    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
-
-
-def is_scalar_network(res) -> bool:
-    """True when ``B12`` has a single entry (the paper's 1-1-1 networks)."""
-    dims = res.get("dims")
-    return dims is None or (len(dims) < 3) or int(dims[1]) * int(dims[2]) == 1
+def is_scalar_network(dims) -> bool:
+    """True when ``B12`` has a single entry (the paper's 1-1-1 networks); ``dims`` may be None
+    (old result files), which counts as scalar."""
+    return dims is None or len(dims) < 3 or int(dims[1]) * int(dims[2]) == 1
 
 
 def feedback_angle_trace(res, n_epochs: int) -> np.ndarray | None:
@@ -76,7 +66,7 @@ def feedback_angle_trace(res, n_epochs: int) -> np.ndarray | None:
     idx = _epoch_index(res, down, n_epochs)
     b = down[idx].reshape(len(idx), -1)
     w = np.swapaxes(up[idx], 1, 2).reshape(len(idx), -1)
-    return _angle_deg(b, w)
+    return degrees(cosine_rows(b, w))
 
 
 def final_feedback_angle(metrics: dict) -> float:
@@ -84,18 +74,20 @@ def final_feedback_angle(metrics: dict) -> float:
     fw = metrics["final_weights"]
     if "1.w_down" not in fw or "2.w_up" not in fw:
         return float("nan")
-    b = np.asarray(fw["1.w_down"], float).ravel()[None]
-    w = np.asarray(fw["2.w_up"], float).T.ravel()[None]
-    return float(_angle_deg(b, w)[0])
+    return feedback_angle(fw, 1)
 
 
-def run_figure(result_path: Path, out_path: Path, metrics: dict | None = None) -> Path:
+def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None) -> Path:
     """Per-run figure: validation loss (free and nudged) over epochs, and the recorded
-    weights ``W10``, ``W21``, ``B12`` against the teacher's."""
+    weights ``W10``, ``W21``, ``B12`` against the teacher's (``result``: the arrays of
+    ``result.npz`` or the file's path)."""
     plt = _plt()
-    res = dict(np.load(result_path))
+    if not isinstance(result, dict):
+        with np.load(result) as npz:
+            result = {k: npz[k] for k in npz.files}
+    res = result
     epochs = res["epoch"] + 1
-    angle = None if is_scalar_network(res) else feedback_angle_trace(res, len(epochs))
+    angle = None if is_scalar_network(res.get("dims")) else feedback_angle_trace(res, len(epochs))
     n_rows = 2 if angle is None else 3
     fig, axes = plt.subplots(n_rows, 1, figsize=(6.4, 3.0 * n_rows), sharex=True)
     ax = axes[0]
@@ -163,7 +155,7 @@ def load_runs(source: Path) -> tuple[dict[str, list[dict]], int]:
             with np.load(run_dir / "result.npz") as npz:
                 res = {k: npz[k] for k in npz.files
                        if k.startswith(("loss", "rec.1.", "rec.2.", "epoch", "role", "rec_block",
-                                        "pattern_steps", "dims",
+                                        "pattern_steps",
                                         "teacher.1.", "teacher.2."))}
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
             skipped += 1
@@ -182,11 +174,6 @@ def _stack(curves: list[list[float]]) -> np.ndarray:
     for i, c in enumerate(curves):
         out[i, :len(c)] = c
     return out
-
-
-def _metrics_scalar(metrics: dict) -> bool:
-    dims = metrics.get("dims") or []
-    return len(dims) < 3 or int(dims[1]) * int(dims[2]) == 1
 
 
 def _final_weight(metrics: dict, key: str) -> float:
@@ -217,7 +204,7 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plotted: dict[str, np.ndarray] = {}
-    scalar = all(_metrics_scalar(m) for mode in modes for m in runs[mode])
+    scalar = all(is_scalar_network(m.get("dims")) for mode in modes for m in runs[mode])
     teacher_w = {}
     for mode in modes:
         tw = runs[mode][0]["teacher_weights"]
