@@ -138,13 +138,16 @@ def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None)
 # -- figure 6 ---------------------------------------------------------------------------------
 
 
-def load_runs(source: Path) -> tuple[dict[str, list[dict]], int]:
-    """Finished runs under ``source`` grouped by mode, and the number of skipped directories
-    (unfinished, failed or unreadable runs are skipped)."""
+def load_runs(source: Path, run_dirs: list[Path] | None = None
+              ) -> tuple[dict[str, list[dict]], int]:
+    """Finished runs under ``source`` (or exactly the directories ``run_dirs``) grouped by
+    mode, and the number of skipped directories (unfinished, failed or unreadable runs)."""
     runs: dict[str, list[dict]] = {}
     skipped = 0
-    for metrics_path in sorted(Path(source).rglob("metrics.json")):
-        run_dir = metrics_path.parent
+    if run_dirs is None:
+        run_dirs = [p.parent for p in sorted(Path(source).rglob("metrics.json"))]
+    for run_dir in map(Path, run_dirs):
+        metrics_path = run_dir / "metrics.json"
         status = read_status(run_dir)
         try:
             if status is None or status.get("state") != "done":
@@ -182,19 +185,20 @@ def _final_weight(metrics: dict, key: str) -> float:
 
 
 def figure6(source: Path | None, out: Path, quick: bool = False, *,
-            example_index: int = 11) -> list[Path]:
+            example_index: int = 11, run_dirs: list[Path] | None = None) -> list[Path]:
     """Figure 6b (``mc_epochs``) and 6c (``mc_distr``) from a directory of runs.
 
     Median and inter-quartile range over seeds of the validation loss per epoch (free and, as
     in the paper, nudged), the weight traces of one SAL run (the paper's seed index 11, else
     the last available) over the first 50 epochs, and the final loss and weights per mode.
-    Missing or unfinished runs are skipped; modes without runs are left out.
+    Missing or unfinished runs are skipped; modes without runs are left out. ``run_dirs``
+    restricts the figure to those run directories (a sweep passes its microcircuit runs).
     """
     del quick  # drawn from existing runs
     plt = _plt()
     if source is None or not Path(source).is_dir():
         raise FileNotFoundError(f"figure 6: {source} is not a directory of runs")
-    runs, skipped = load_runs(Path(source))
+    runs, skipped = load_runs(Path(source), run_dirs)
     if not runs:
         raise FileNotFoundError(f"figure 6: no finished microcircuit runs under {source}")
     if skipped:

@@ -376,16 +376,10 @@ def figure5(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
 
 def figure6(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
     """Figure 6 from a sweep directory: the microcircuit family's own figure function
-    (``spikealign.microcircuits.plots.figure6``) on the sweep's ``mc_*`` parts only.
-
-    That function reads every run directory below its source; a sweep directory may also hold
-    SSN parts, so the finished microcircuit runs are linked (hard links, else copies) into a
-    temporary tree of their own first. A directory without a sweep manifest is passed through.
-    Unfinished runs are left out and counted in a warning, as the figure function does.
+    (``spikealign.microcircuits.plots.figure6``) on the finished runs of the sweep's ``mc_*``
+    parts (a sweep directory may also hold SSN runs). A directory without a sweep manifest is
+    passed through. Unfinished runs are left out and counted in a warning.
     """
-    import shutil
-    import tempfile
-
     from ..microcircuits.plots import figure6 as draw
 
     source = Path(source)
@@ -393,30 +387,9 @@ def figure6(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
     parts = {k: v for k, v in (man or {}).get("parts", {}).items() if v.get("figure") == "6"}
     if not parts:
         return draw(source, out, quick)
-    missing = 0
-    with tempfile.TemporaryDirectory(prefix=".fig6-", dir=_writable(source)) as tmp:
-        for name, entry in parts.items():
-            for r in entry["runs"]:
-                src = source / name / r["dir"]
-                if (read_status(src) or {}).get("state") != "done":
-                    missing += 1
-                    continue
-                dst = Path(tmp) / name / r["dir"]
-                dst.mkdir(parents=True)
-                for f in src.iterdir():
-                    if f.is_file() and not f.name.startswith("."):
-                        try:
-                            (dst / f.name).hardlink_to(f)
-                        except OSError:
-                            shutil.copy2(f, dst / f.name)
-        if missing:
-            warnings.warn(f"figure 6: {missing} of {sum(len(v['runs']) for v in parts.values())}"
-                          " planned microcircuit runs have no results yet", stacklevel=2)
-        return draw(Path(tmp), out, quick)
-
-
-def _writable(source: Path) -> str | None:
-    """``source`` when temporary files can go there (same filesystem: hard links), else None."""
-    import os
-
-    return str(source) if os.access(source, os.W_OK) else None
+    planned = [source / name / r["dir"] for name, entry in parts.items() for r in entry["runs"]]
+    done = [d for d in planned if (read_status(d) or {}).get("state") == "done"]
+    if len(done) < len(planned):
+        warnings.warn(f"figure 6: {len(planned) - len(done)} of {len(planned)} planned "
+                      "microcircuit runs have no results yet", stacklevel=2)
+    return draw(source, out, quick, run_dirs=done)
