@@ -278,5 +278,6 @@ def rdd_phase(net: RDDNet, steps: int, rng: np.random.Generator, progress=None,
             progress.update(1)
 
 
-def rdd_default_steps(rdd_time_s: float = 90.0) -> int:
+def rdd_steps(rdd_time_s: float) -> int:
+    """Number of ``DT`` steps in ``rdd_time_s`` seconds of simulated time."""
     return int(round(rdd_time_s / DT))

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ..neuron import min_isi_ssn, spike_logit_offset
 from ..psp import rect
 from ..stdp import sal_window
@@ -79,7 +77,3 @@ def init_params(sizes, generator, dtype):
             B[l] = u((n, sizes[l + 1]), sizes[l + 1])
         b[l] = u((n,), n)
     return W, B, b
-
-
-def np_table(x) -> np.ndarray:
-    return np.asarray(x, dtype=float)

@@ -45,7 +45,7 @@ from . import ALGOS, DATASETS
 from .align import alignment
 from .convnet import ConvNet, loss_fn
 from .data import SPECS, BatchLoader, limit, load_arrays
-from .rdd import RDDNet, rdd_phase
+from .rdd import RDDNet, rdd_phase, rdd_steps
 from .salnet import SALNet
 
 
@@ -177,7 +177,7 @@ class _Run:
             self.salnet.store_to_fc(fcs)
             bar.close()
         elif self.rddnet is not None:
-            steps = int(round(cfg.rdd.rdd_time * 1000))
+            steps = rdd_steps(cfg.rdd.rdd_time)
             bar = make_bar(steps, "RDD phase", "step", disable=not show, leave=False)
             self.rddnet.reset()
             W = [None] + [f.weight.detach().double().numpy() for f in fcs]
