@@ -16,12 +16,11 @@ npz of what it plots, and returns the paths.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_save_npz, atomic_savefig
+from ..io import atomic_save_npz, atomic_savefig, read_json
 from . import ALGOS, DATASETS, require_torch
 
 CM = 1 / 2.54
@@ -130,10 +129,7 @@ def collect_runs(source: Path) -> dict:
     """``{(dataset, algo): [metrics, ...]}`` of every ``metrics.json`` below ``source``."""
     runs: dict = {}
     for p in sorted(Path(source).rglob("metrics.json")):
-        try:
-            m = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
+        m = read_json(p) or {}
         if "algo" in m and m.get("epochs"):
             runs.setdefault((m["dataset"], m["algo"]), []).append(m)
     return runs

@@ -6,7 +6,7 @@ import json
 import shlex
 from pathlib import Path
 
-from ..io import read_status
+from ..io import read_json, read_status
 from .layout import read_manifest
 from .tasks import run_state
 
@@ -14,10 +14,7 @@ STATES = ("done", "failed", "running", "unfinished", "missing")
 
 
 def _metric(run_dir: Path, key: str):
-    try:
-        return json.loads((run_dir / "metrics.json").read_text()).get(key)
-    except (OSError, json.JSONDecodeError):
-        return None
+    return (read_json(run_dir / "metrics.json") or {}).get(key)
 
 
 def summarize(out) -> dict:

@@ -17,7 +17,6 @@ is held), ``unfinished`` (status running or interrupted, nobody holds the lock),
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import time
@@ -25,7 +24,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import atomic_write_json, atomic_write_text, read_status, write_status
+from ..io import atomic_write_json, atomic_write_text, read_json, read_status, write_status
 from . import kinds
 from .layout import MANIFEST, SweepConflict
 from .spec import RunSpec
@@ -76,10 +75,7 @@ def run_lock(run_dir: Path, wait: bool = True):
 
 
 def read_spec_hash(run_dir: Path) -> str | None:
-    try:
-        return json.loads((Path(run_dir) / SPEC_FILE).read_text()).get("config_hash")
-    except (OSError, json.JSONDecodeError):
-        return None
+    return (read_json(Path(run_dir) / SPEC_FILE) or {}).get("config_hash")
 
 
 def run_state(run_dir: Path, config_hash: str | None = None) -> str:
