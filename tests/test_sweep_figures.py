@@ -41,6 +41,16 @@ def fake_sweep(out, preset, skip=(), fail=(), other_cycles=(), manifest=True):
     return parts, specs
 
 
+def test_figure_of_a_sweep_without_finished_runs_says_so(tmp_path):
+    out = tmp_path / "sw"
+    _, specs = build_specs(["fig4"], "quick")
+    fake_sweep(out, "fig4", skip={(s.part, s.index) for s in specs})
+    with pytest.raises(FileNotFoundError, match=r"figure 4: none of the 360 planned runs .* "
+                                                r"has finished yet"):
+        make_figure("4", out, tmp_path / "fig", False)
+    assert not (tmp_path / "fig" / "fig4.png").exists()
+
+
 def test_missing_runs_are_marked_not_misaligned(tmp_path):
     out = tmp_path / "sw"
     gone = {("syn_noise", 3), ("syn_noise", 7)}

@@ -356,6 +356,13 @@ def _footnote(data: dict) -> str:
 def make(fig_id: str, source: Path, out: Path) -> list[Path]:
     spec = SPECS[fig_id]
     data = figure_data(Path(source), fig_id)
+    planned = sum(int(data[f"{fb}_runs_total"]) for fb in FEEDBACKS if f"{fb}_runs_total" in data)
+    missing = sum(int(data[f"{fb}_missing_total"]) for fb in FEEDBACKS
+                  if f"{fb}_missing_total" in data)
+    if planned and missing == planned:
+        raise FileNotFoundError(f"figure {fig_id}: none of the {planned} planned runs under "
+                                f"{source} has finished yet (see `spikealign sweep status "
+                                f"{source}`)")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"fig{fig_id}"
