@@ -134,3 +134,34 @@ def test_cli_lists_presets_and_checks():
     assert r.returncode == 0 and "plast_noise_sal" in r.stdout
     r = cli("ssn", "check", "smoke")
     assert r.returncode == 0 and "simulated steps" in r.stdout
+
+
+def test_exit_codes_of_commands_reach_the_process(monkeypatch, capsys):
+    """typer returns (does not raise) the code of ``typer.Exit`` and of Ctrl-C outside its
+    standalone mode; ``main`` must exit with it."""
+    import typer
+
+    from spikealign import cli
+
+    fake = typer.Typer()
+
+    @fake.command("fail")
+    def fail():
+        raise typer.Exit(3)
+
+    @fake.command("ctrl-c")
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    @fake.command("ok")
+    def ok():
+        typer.echo("fine")
+
+    monkeypatch.setattr(cli, "app", fake)
+    for args, code in ((["fail"], 3), (["ctrl-c"], 130)):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(args)
+        assert exc.value.code == code
+    assert "interrupted" in capsys.readouterr().err
+    cli.main(["ok"])  # success returns normally
+    assert "fine" in capsys.readouterr().out

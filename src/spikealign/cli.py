@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None):
 
     click = _click_module()
     try:
-        app(args=argv, prog_name="spikealign", standalone_mode=False)
+        # without standalone mode typer *returns* the code of ``typer.Exit(code)`` and turns
+        # Ctrl-C into a returned 130; both must become the process's exit status
+        code = app(args=argv, prog_name="spikealign", standalone_mode=False)
     except (ConfigError, OutputExistsError, UserError, ValueError, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
@@ -92,5 +94,8 @@ def main(argv: list[str] | None = None):
         exc.show()
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        sys.exit(130)
+        code = 130
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        if code == 130:
+            typer.echo("interrupted", err=True)
+        sys.exit(code)

@@ -84,6 +84,24 @@ def slurm_cluster(opts: SlurmOptions, workers: int):
 
 
 @contextlib.contextmanager
+def _workers_ignore_ctrl_c():
+    """Start worker processes with SIGINT ignored (they inherit it): Ctrl-C in a terminal
+    reaches the whole process group, and only the client should react, by shutting the
+    cluster down, instead of every worker dying with a traceback of its own."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
 def open_client(scheduler: str | None = None, cluster: str = "local",
                 workers: int | None = None, slurm: SlurmOptions | None = None, echo=print):
     """A Dask ``Client`` for the chosen execution backend (module docstring)."""
@@ -99,9 +117,10 @@ def open_client(scheduler: str | None = None, cluster: str = "local",
         return
     if cluster == "local":
         n = workers or usable_cores()
-        with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=logging.ERROR) as lc, \
-                Client(lc) as client:
+        with _workers_ignore_ctrl_c():
+            lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                              dashboard_address=None, silence_logs=logging.ERROR)
+        with lc, Client(lc) as client:
             echo(f"local Dask cluster: {n} worker processes")
             yield client
         return
@@ -179,8 +198,15 @@ def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
     t0 = time.perf_counter()
     try:
         with open_client(scheduler, cluster, workers, slurm, echo=echo) as client:
-            res = execute_specs(client, pending, out, n_total=len(plan.done) + len(pending),
-                                n_done=len(plan.done), show_progress=show_progress, echo=echo)
+            try:
+                res = execute_specs(client, pending, out, n_total=len(plan.done) + len(pending),
+                                    n_done=len(plan.done), show_progress=show_progress,
+                                    echo=echo)
+            except KeyboardInterrupt:
+                # Ctrl-C also reaches the worker processes; the cluster's shutdown then logs
+                # their exits as errors with tracebacks, which are expected here
+                logging.getLogger("distributed").setLevel(logging.CRITICAL)
+                raise
     except KeyboardInterrupt:
         echo("stopped; finished runs are kept: rerun the same command to continue")
         raise
