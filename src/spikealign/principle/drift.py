@@ -211,9 +211,10 @@ def attractor(w_values, grid, *, n_upscale: int | None = 100, warn_multiple: boo
     from scipy.interpolate import CubicSpline
 
     w = _check_grid(w_values)
+    grid = np.asarray(grid, dtype=float)[..., :1]  # only dW_AB is needed
     if n_upscale is not None:
         w, grid = upscale(w, grid, n_upscale)
-    dw_ab = np.asarray(grid)[..., 0]
+    dw_ab = grid[..., 0]
     # one spline per column (axis 0 = W_AB), all fitted at once
     all_roots = CubicSpline(w, dw_ab, axis=0, extrapolate=False).roots()
     rows = []

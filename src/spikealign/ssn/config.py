@@ -43,6 +43,7 @@ from pydantic import Field, model_validator
 
 from ..boltzmann import MAX_EXACT_DIM
 from ..config import ConfigError, StrictModel, load_yaml, merge, validate
+from ..psp import PSP_NAMES
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -62,7 +63,7 @@ class SimSection(StrictModel):
     t_ref: int = Field(ge=1)
     tau_syn: float = Field(gt=0)
     num_last_spikes: int = Field(default=1, ge=1)
-    psp: Literal["rect", "alpha", "exp", "cutoff", "tail"] = "rect"
+    psp: Literal[PSP_NAMES] = "rect"
 
 
 class LearningRates(StrictModel):
