@@ -344,6 +344,23 @@ def _diagonal_survival(s_block: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
+def _interior_layout(c: int):
+    """For the interior ``c x c`` block of the age chain: the unknown each state's mass comes
+    from (``src``: z for the diagonal, x_d above it, y_d below it), and the flat index
+    ``target * (2c + 1) + src`` of the three reset transitions of every state, in the order
+    A alone -> x_{j+1}, B alone -> y_{i+1}, both -> z. Depends only on ``c`` (cached)."""
+    nv = 2 * c + 1
+    ii, jj = np.divmod(np.arange(c * c), c)
+    d = jj - ii
+    src = np.where(d > 0, d, np.where(d < 0, c - d, 0))
+    tgt = np.concatenate([jj + 1, c + ii + 1, np.zeros_like(ii)])
+    flat_idx = tgt * nv + np.tile(src, 3)
+    src.flags.writeable = False
+    flat_idx.flags.writeable = False
+    return src, flat_idx
+
+
+@lru_cache(maxsize=16)
 def _lower_mask(n: int):
     k = np.arange(n)
     return k[:, None] > k[None, :], k[:, None] >= k[None, :]
@@ -381,15 +398,10 @@ def stationary(a: np.ndarray, b: np.ndarray, na: np.ndarray | None = None,
 
     # interior (non-capped) block: one source each, coefficient = diagonal survival
     L = _diagonal_survival(s[:c, :c])
-    ii, jj = np.divmod(np.arange(c * c), c)
-    d = jj - ii
-    src = np.where(d > 0, d, np.where(d < 0, c - d, 0))
+    src, flat_idx = _interior_layout(c)
     Lf = L.ravel()
-    # reset targets: A alone -> x_{j+1}; B alone -> y_{i+1}; both -> z
-    tgt = np.concatenate([jj + 1, c + ii + 1, np.zeros_like(ii)])
     w = np.concatenate([al[:c, :c].ravel(), be[:c, :c].ravel(), ga[:c, :c].ravel()])
-    M = np.bincount(tgt * nv + np.tile(src, 3), weights=w * np.tile(Lf, 3),
-                    minlength=nv * nv).reshape(nv, nv)
+    M = np.bincount(flat_idx, weights=w * np.tile(Lf, 3), minlength=nv * nv).reshape(nv, nv)
     mass = np.bincount(src, weights=Lf, minlength=nv)
 
     # capped column (k, c), k < c: entries at m from x_{c-m}
