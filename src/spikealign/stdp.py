@@ -277,15 +277,19 @@ def truncated_normal(rng: np.random.Generator, sigma: float, size, bound: float 
     return vals
 
 
-def forward_backward(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+def forward_backward(forward: np.ndarray, backward: np.ndarray,
+                     layout: str = "clean") -> np.ndarray:
     """Combine per-synapse matrices: strict upper triangle (``i < j``, "forward" synapses) from
     ``forward``, strict lower triangle from ``backward``, diagonal from ``forward``.
 
-    The diagonal is irrelevant (no self-pairs). Upstream copies the first super-diagonal from
-    ``backward`` too (``docs/deviations.md``).
+    ``layout="upstream"`` reproduces the paper code's ``tril_indices(k=1)`` copy: the diagonal
+    and the first super-diagonal ``(i, i+1)`` take the ``backward`` values too (quirk 11;
+    ``docs/deviations.md``). The diagonal is irrelevant (no self-pairs).
     """
+    if layout not in ("clean", "upstream"):
+        raise ValueError(f"layout must be 'clean' or 'upstream' (got {layout!r})")
     out = np.array(forward, dtype=float, copy=True)
-    low = np.tril_indices(out.shape[0], k=-1)
+    low = np.tril_indices(out.shape[0], k=1 if layout == "upstream" else -1)
     out[low] = np.asarray(backward, dtype=float)[low]
     return out
 

@@ -28,10 +28,26 @@ Upstream YAML files load unchanged; the keys (units in brackets):
 ``stdp.sal.*``              SAL rule: triangular window with ``a_plus`` (depression of causal
                             pairs) and ``a_minus`` (potentiation of anti-causal pairs) as
                             magnitudes, and its own ``noise``
+``stdp.clip_amplitudes``    paper v3: every noisy amplitude is clipped at zero, ``max(0, a + eta)``
+``stdp.noise_layout``       ``clean`` (forward draw for i < j) or ``upstream`` (the paper code's
+                            ``tril(k=1)`` copy: synapses (i, i+1) and the diagonal take the
+                            backward draw, quirk 11)
+``stdp.rule_params``        ``own`` (each rule uses its own a_plus, a_minus, tau_plus, tau_minus,
+                            noise) or ``upstream`` (quirks 10 and 12: both rules take the noise
+                            sigma and the base amplitude ``ws.a_plus`` for both signs, and
+                            ``tau_minus`` for both widths)
+``target_scaling``          paper v3: the wake coactivation is ``C* F / t_ref`` per synapse, with
+                            ``F = (A+ T+ + A- T-) / 2`` the area of the sleep rule's window
+``zero_diagonal``           paper v3: ``diag(W) := 0`` after every cycle's clipping
+``seed_id``                 paper v3 seed table: ``k`` -> distr ``DISTR_SEEDS[k // 4]``, init
+                            ``INIT_SEEDS[k % 4]``, sim ``7654 + k`` (0 <= k < 20); replaces ``seed``
 ``exp_type``, ``tags``      free labels (upstream v3 files carry them)
 ``validation_trains``       extension: a validation cycle also trains (default, as upstream)
 ``sample_every``            extension: state read-out interval [steps], default ``t_ref // 2``
 ==========================  ========================================================================
+
+The defaults of the v3 fields keep the main-branch (paper v1/v2) protocol; the ``*_v3`` presets
+switch all of them on (``docs/ssn-v3.md``).
 """
 
 from __future__ import annotations
@@ -46,6 +62,22 @@ from ..config import ConfigError, StrictModel, load_yaml, merge, validate
 from ..psp import PSP_NAMES
 
 PRESET_DIR = Path(__file__).parent / "presets"
+
+#: the paper code's seed tables (``train_bm.py`` of v3, the sweep scripts of v2); 4235 is
+#: upstream's (probably a typo for 4325), kept so that runs are comparable
+DISTR_SEEDS = (4321, 4322, 4323, 4324, 4235)
+INIT_SEEDS = (9002, 9003, 9004, 9005)
+SIM_SEED = 7654
+N_SEED_IDS = len(DISTR_SEEDS) * len(INIT_SEEDS)
+
+
+def v3_seeds(seed_id: int) -> dict:
+    """Seeds of v3 seed id ``k``: ``distr = DISTR_SEEDS[k // 4]``, ``init = INIT_SEEDS[k % 4]``,
+    ``sim = 7654 + k``. The same ``k`` gives the same seeds at every noise level."""
+    if not 0 <= seed_id < N_SEED_IDS:
+        raise ValueError(f"seed_id must be in 0..{N_SEED_IDS - 1} (got {seed_id})")
+    return {"distr": DISTR_SEEDS[seed_id // len(INIT_SEEDS)],
+            "init": INIT_SEEDS[seed_id % len(INIT_SEEDS)], "sim": SIM_SEED + seed_id}
 
 
 class Seeds(StrictModel):
@@ -85,13 +117,17 @@ class StdpSection(StrictModel):
     num_last_spikes: int = Field(default=1, ge=1)
     ws: RuleSection
     sal: RuleSection
+    clip_amplitudes: bool = False
+    noise_layout: Literal["clean", "upstream"] = "clean"
+    rule_params: Literal["own", "upstream"] = "own"
 
 
 class SSNConfig(StrictModel):
     exp_type: str | None = None
     tags: list[str] = Field(default_factory=list)
     dim: int = Field(ge=2, le=MAX_EXACT_DIM)
-    seed: Seeds
+    seed: Seeds | None = None
+    seed_id: int | None = Field(default=None, ge=0, lt=N_SEED_IDS)
     distr: BetaDistr
     sim_params: SimSection
     num_epochs: int = Field(ge=1)
@@ -105,11 +141,25 @@ class SSNConfig(StrictModel):
     max_w: float = Field(gt=0)
     max_b: float = Field(gt=0)
     stdp: StdpSection
+    target_scaling: bool = False
+    zero_diagonal: bool = False
     validation_trains: bool = True
     sample_every: int | None = Field(default=None, ge=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_table(cls, data):
+        # as upstream v3, the table replaces the file's seed block; the resolved config records
+        # the seeds actually used (upstream's saved yaml kept the file's, quirk V3)
+        k = data.get("seed_id") if isinstance(data, dict) else None
+        if type(k) is int and 0 <= k < N_SEED_IDS:
+            data = {**data, "seed": v3_seeds(k)}
+        return data
+
     @model_validator(mode="after")
     def _cross_checks(self):
+        if self.seed is None:
+            raise ValueError("seed: give a seed block (distr, init, sim) or a seed_id")
         if self.val_step > self.num_epochs:
             raise ValueError(
                 f"val_step ({self.val_step}) must be <= num_epochs ({self.num_epochs})"

@@ -8,12 +8,17 @@ One wake-sleep cycle (``reference-model`` 2.5):
    sleep window; each pair adds the overlap of the two neurons' on-windows / t_ref) and on-
    fractions ``r_hat = n_spikes / D * t_ref``.
 3. Gradient step against the exact target moments (there is no sampled wake phase):
-   ``W <- W + lr_w (C* - C_hat)``, ``b <- b + lr_b (m* - r_hat)``.
+   ``W <- W + lr_w (C_wake - C_hat)``, ``b <- b + lr_b (m* - r_hat)``; ``C_wake = C*``, or with
+   ``target_scaling`` (paper v3) ``C* F / t_ref`` (:mod:`spikealign.ssn.setup`).
 4. Kolen-Pollack (``lr.kp > 0``): ``W <- (1 - lr_kp) W``. Weight decay of both ``W_ij`` and
    ``W_ji`` shrinks their difference geometrically while the symmetric gradient is shared.
 5. SAL (``lr.symm > 0``): ``W <- W + lr_symm S_sal / D * t_ref`` with the anti-Hebbian SAL
    window on the same sleep spikes.
 6. Clip ``W`` to ``[-max_w, max_w]`` and ``b`` to ``[-max_b, max_b]``.
+7. ``zero_diagonal`` (paper v3): ``diag(W) := 0``. (The cycle-0 sleep still runs with the
+   random diagonal of ``W0``; a self-PSP falls into the neuron's own refractory period.)
+
+This is the order of the paper's v3 code; on the main branch steps 4 and 7 do not exist.
 
 Validation cycles (0, val_step, 2 val_step, ...) also read the sampled distribution of binary
 states every ``t_ref // 2`` steps and record ``D_KL(target || sampled)``, the weights and biases
@@ -48,20 +53,23 @@ def sim_params(cfg: SSNConfig) -> SimParams:
 
 
 def apply_update(W, b, S_ws, S_sal, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_symm,
-                 max_w, max_b):
-    """Steps 3-6 of a cycle (module docstring), numpy version. Returns new ``(W, b)``."""
+                 max_w, max_b, zero_diag=False):
+    """Steps 3-7 of a cycle (module docstring), numpy version. Returns new ``(W, b)``."""
     W = W + lr_w * (C_t - S_ws / dur * t_ref)
     b = b + lr_b * (m_t - counts / dur * t_ref)
     if lr_kp > 0:
         W = (1.0 - lr_kp) * W
     if lr_symm > 0:
         W = W + lr_symm * (S_sal / dur * t_ref)
-    return np.clip(W, -max_w, max_w), np.clip(b, -max_b, max_b)
+    W = np.clip(W, -max_w, max_w)
+    if zero_diag:
+        np.fill_diagonal(W, 0.0)
+    return W, np.clip(b, -max_b, max_b)
 
 
 @njit(cache=True)
 def _apply_update_inplace(W, b, S, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_symm,
-                          max_w, max_b):  # pragma: no cover - compiled twin of apply_update
+                          max_w, max_b, zero_diag):  # pragma: no cover - twin of apply_update
     n = b.shape[0]
     for i in range(n):
         for j in range(n):
@@ -70,15 +78,15 @@ def _apply_update_inplace(W, b, S, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_
                 w = (1.0 - lr_kp) * w
             if lr_symm > 0:
                 w = w + lr_symm * (S[1, i, j] / dur * t_ref)
-            W[i, j] = min(max(w, -max_w), max_w)
+            W[i, j] = 0.0 if zero_diag and i == j else min(max(w, -max_w), max_w)
         v = b[i] + lr_b * (m_t[i] - counts[i] / dur * t_ref)
         b[i] = min(max(v, -max_b), max_b)
 
 
 @njit(cache=True)
 def _train_cycles(n_cycles, W, b, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w,
-                  max_b, log_t_ref, min_isi, table, changes, binary, n_last_psp, rng, codes,
-                  utau, pars, n_last_stdp):  # pragma: no cover - compiled
+                  max_b, zero_diag, log_t_ref, min_isi, table, changes, binary, n_last_psp,
+                  rng, codes, utau, pars, n_last_stdp):  # pragma: no cover - compiled
     n = b.shape[0]
     S = np.zeros((codes.shape[0], n, n))
     S_out = np.zeros((2, n, n))
@@ -93,7 +101,7 @@ def _train_cycles(n_cycles, W, b, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_sy
         if codes.shape[0] > 1:
             S_out[1] = S[1]
         _apply_update_inplace(W, b, S_out, counts, C_t, m_t, float(dur), float(t_ref), lr_w,
-                              lr_b, lr_kp, lr_symm, max_w, max_b)
+                              lr_b, lr_kp, lr_symm, max_w, max_b, zero_diag)
 
 
 @dataclass
@@ -159,7 +167,7 @@ class Trainer:
         p = self.problem
         self.windows = (p.ws_rule, p.sal_rule) if cfg.lr.symm > 0 else (p.ws_rule,)
         lr = cfg.lr
-        self._update_args = (p.C_target, p.m_target, float(cfg.sleep_steps), float(cfg.t_ref),
+        self._update_args = (p.C_wake, p.m_target, float(cfg.sleep_steps), float(cfg.t_ref),
                              lr.weight, lr.bias, lr.kp, lr.symm, cfg.max_w, cfg.max_b)
 
     # -- one cycle (both engines) -------------------------------------------------------------
@@ -174,7 +182,8 @@ class Trainer:
         S_sal = stats.stdp[1] if len(self.windows) > 1 else np.zeros_like(state.W)
         state.W, state.b = apply_update(state.W, state.b, stats.stdp[0], S_sal,
                                         stats.counts.astype(float), C_t, m_t, float(steps),
-                                        t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b)
+                                        t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b,
+                                        self.cfg.zero_diagonal)
 
     def validation_cycle(self, state: TrainState):
         cfg = self.cfg
@@ -207,7 +216,8 @@ class Trainer:
         b = np.ascontiguousarray(state.b)
         C_t, m_t, _, _, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b = self._update_args
         _train_cycles(int(n_cycles), W, b, C_t, m_t, int(cfg.sleep_steps), int(cfg.t_ref),
-                      lr_w, lr_b, lr_kp, lr_symm, max_w, max_b, self.params.log_t_ref,
+                      lr_w, lr_b, lr_kp, lr_symm, max_w, max_b, bool(cfg.zero_diagonal),
+                      self.params.log_t_ref,
                       int(self.params.min_isi), table, changes, binary,
                       int(self.params.n_last_psp), state.rng, codes, utau, pars,
                       int(cfg.stdp.num_last_spikes))

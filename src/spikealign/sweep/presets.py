@@ -12,6 +12,18 @@ SSN grids (``reference-model`` 2.7, upstream ``scripts/ssn/*/change_params.py``)
 ``DISTR_SEEDS`` keeps upstream's ``4235`` (probably meant as 4325) so that runs are comparable
 with the paper's; the KP twins use the same grid as the other two parts.
 
+Paper v3 grids (``reference-model-v3`` 4-6; presets ``fig4_v3``, ``fig5_v3``, ``kp_lr_v3``): each
+noise level runs seed ids ``k = 0..19`` of the v3 seed table (``spikealign.ssn.config.v3_seeds``:
+the same three seeds for a given ``k`` at every noise level and in every part); run index
+``i = noise_idx * 20 + k``:
+
+* figure 4: ``init_noise`` in 0, 0.2, ..., 1.0 on ``syn_noise{,_sal,_kp}_v3`` (360 runs);
+* figure 5: ``stdp.ws.noise = stdp.sal.noise`` in 0, 0.2, ..., 0.8 on ``plast_noise{,_sal,_kp}_v3``
+  (300 runs);
+* the Kolen-Pollack decay-rate study (the paper's ``kp_lr`` figure, no upstream script): the KP
+  configs with ``lr.kp`` from the grid ``1e-6 x {1, 2, 4, 8, 16, 32, 64, 120, 240, 480}``
+  (synaptic) and ``1e-5 x 2^{-3..4}`` (plasticity), at noise levels 0.4 and 0.8 (720 runs).
+
 Microcircuit grid (``reference-model`` 3.6, figure 6): 20 runs each of ``mc_sal``, ``mc_bp``
 and ``mc_fa``; run ``i`` adds ``i + 1`` to the student's seeds (upstream increments before
 writing the first file).
@@ -27,14 +39,17 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from ..config import ConfigError, merge
+from ..ssn.config import DISTR_SEEDS, INIT_SEEDS, SIM_SEED  # seed tables (4235: quirk 18)
 from .kinds import RUNNERS, SSN_NS_PER_STEP
 from .spec import RunSpec
 
-DISTR_SEEDS = (4321, 4322, 4323, 4324, 4235)  # 4235 as upstream (quirk 18), kept on purpose
-INIT_SEEDS = (9002, 9003, 9004, 9005)
-SIM_SEED = 7654
 SYN_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 PLAST_LEVELS = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)
+PLAST_LEVELS_V3 = (0.0, 0.2, 0.4, 0.6, 0.8)
+#: decay rates of the paper's kp_lr figure (``reference-model-v3`` 6)
+KP_LR_SYN = tuple(1e-6 * k for k in (1, 2, 4, 8, 16, 32, 64, 120, 240, 480))
+KP_LR_PLAST = tuple(1e-5 * 2.0**e for e in range(-3, 5))
+KP_LR_LEVELS = (0.4, 0.8)
 MC_SEEDS = 20
 
 SCALES = ("paper", "quick")
@@ -80,6 +95,9 @@ class SSNPart:
     sim_seed: int = SIM_SEED
     fixed_scale: str | None = None  # e.g. the tiny preset is tiny at every scale
     kind: str = "ssn"
+    paper: str = "v2"  # the paper version the part reproduces: v2, v3 or "none" (extension)
+    seeds: str = "v2"  # v2: sim seed 7654 + global index; v3: seed_id k at every level
+    fixed: dict = field(default_factory=dict)  # extra overrides of the base preset (e.g. lr.kp)
 
     @property
     def n_runs(self) -> int:
@@ -106,30 +124,51 @@ class SSNPart:
         from ..config import load_yaml, validate
         from ..ssn.config import PRESET_DIR, SSNConfig
 
-        base = merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"),
-                      merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}))
+        base = merge(merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"), self.fixed),
+                     merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}))
         out = []
         grid = product(enumerate(self.levels), enumerate(self.distr_seeds),
                        enumerate(self.init_seeds))
         nd, ni = len(self.distr_seeds), len(self.init_seeds)
         for (n_idx, level), (d_idx, d_seed), (i_idx, i_seed) in grid:
-            i = n_idx * nd * ni + d_idx * ni + i_idx
-            data = merge(base, {"seed": {"distr": d_seed, "init": i_seed,
-                                          "sim": self.sim_seed + i}})
+            k = d_idx * ni + i_idx
+            i = n_idx * nd * ni + k
+            if self.seeds == "v3":
+                data = merge(base, {"seed_id": k})
+                sim = self.sim_seed + k
+            else:
+                sim = self.sim_seed + i
+                data = merge(base, {"seed": {"distr": d_seed, "init": i_seed, "sim": sim}})
             for key in self.axis:
                 _set_dotted(data, key, level)
             cfg = validate(SSNConfig, data, source=f"sweep part {self.name} run {i}")
             out.append(RunSpec(part=self.name, index=i, kind=self.kind,
                                runner=RUNNERS[self.kind], config=cfg.model_dump(mode="json"),
-                               params={"noise": level, "seed.distr": d_seed,
-                                       "seed.init": i_seed, "seed.sim": self.sim_seed + i},
+                               params={"noise": level, "seed.distr": cfg.seed.distr,
+                                       "seed.init": cfg.seed.init, "seed.sim": cfg.seed.sim,
+                                       **self._fixed_params()},
                                cost=cfg.total_steps * SSN_NS_PER_STEP * 1e-9))
+        return out
+
+    def _fixed_params(self) -> dict:
+        """``fixed`` as flat dotted keys (``{"lr.kp": 1e-6}``), recorded with every run."""
+        out = {}
+
+        def walk(d, prefix):
+            for k, v in d.items():
+                if isinstance(v, dict):
+                    walk(v, f"{prefix}{k}.")
+                else:
+                    out[f"{prefix}{k}"] = v
+
+        walk(self.fixed, "")
         return out
 
     def describe(self) -> dict:
         return {"kind": self.kind, "figure": self.figure, "group": self.group,
                 "feedback": self.feedback, "base": self.base, "axis": list(self.axis),
-                "levels": list(self.levels), "highlight": self.highlight}
+                "levels": list(self.levels), "highlight": self.highlight,
+                "paper": self.paper, "fixed": self._fixed_params()}
 
 
 @dataclass(frozen=True)
@@ -242,14 +281,37 @@ def _ssn_parts(prefix: str, figure: str, axis, levels, highlight, quick, quick_c
         SSNPart(f"{prefix}_sal", figure, prefix, "sal", f"{prefix}_sal", axis, levels,
                 highlight, quick, quick_cycles, **kw),
         SSNPart(f"{prefix}_kp", figure, prefix, "kp", f"{prefix}_kp", axis, levels, highlight,
-                kp_quick, None, **kw),
+                kp_quick, None, **{"paper": "none", **kw}),
     ]
 
+
+def _v3_parts(prefix: str, figure: str, axis, levels) -> list[SSNPart]:
+    return [SSNPart(f"{prefix}{fb_suffix}_v3", figure, f"{prefix}_v3", fb,
+                    f"{prefix}{fb_suffix}_v3", axis, levels, 0.8, QUICK_V3, paper="v3",
+                    seeds="v3")
+            for fb, fb_suffix in (("none", ""), ("sal", "_sal"), ("kp", "_kp"))]
+
+
+def _kp_lr_parts(prefix: str, axis, rates) -> list[SSNPart]:
+    return [SSNPart(f"{prefix}_kp_lr_{k:02d}", "kp-lr", f"{prefix}_kp_lr_v3", "kp",
+                    f"{prefix}_kp_v3", axis, KP_LR_LEVELS, 0.8, QUICK_V3, paper="v3",
+                    seeds="v3", fixed={"lr": {"kp": float(f"{lam:.6g}")}})
+            for k, lam in enumerate(rates)]
+
+
+#: quick scale of the v3 parts: 5x shorter sleep phases (200 t_ref), validations with the same
+#: 5e6 steps as the paper (val_factor 500) at the same cycles, the same 20 001 cycles and rates:
+#: 4.0e8 steps per synaptic-noise run (paper 1.2e9), 3.0e8 per plasticity-noise run (1.1e9).
+QUICK_V3 = {"dur": 200, "val_factor": 500}
 
 FIG4 = _ssn_parts("syn_noise", "4", ("init_noise",), SYN_LEVELS, 0.8, QUICK_SYN, None,
                   QUICK_SYN)
 FIG5 = _ssn_parts("plast_noise", "5", ("stdp.ws.noise", "stdp.sal.noise"), PLAST_LEVELS, 0.05,
                   QUICK_PLAST, 15001, QUICK_PLAST)
+FIG4_V3 = _v3_parts("syn_noise", "4", ("init_noise",), SYN_LEVELS)
+FIG5_V3 = _v3_parts("plast_noise", "5", ("stdp.ws.noise", "stdp.sal.noise"), PLAST_LEVELS_V3)
+KP_LR_V3 = (_kp_lr_parts("syn_noise", ("init_noise",), KP_LR_SYN)
+            + _kp_lr_parts("plast_noise", ("stdp.ws.noise", "stdp.sal.noise"), KP_LR_PLAST))
 FIG6 = [MicrocircuitPart("mc_sal", "sal", "sal"), MicrocircuitPart("mc_bp", "bp", "bp"),
         MicrocircuitPart("mc_fa", "fa", "fa")]
 
@@ -267,11 +329,16 @@ DEEP_ALGOS = ("bp", "bp_fa", "fa", "kp", "scfa", "sal", "rdd")
 DEEP_DATASETS = ("mnist", "fmnist", "cifar10", "svhn")
 FIG8 = [DeepPart(f"deep_{ds}_{algo}", algo, ds) for ds in DEEP_DATASETS for algo in DEEP_ALGOS]
 
-PARTS = {p.name: p for p in FIG4 + FIG5 + FIG6 + FIG8 + TINY}
+PARTS = {p.name: p for p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + KP_LR_V3 + FIG6 + FIG8 + TINY}
 
 PRESETS: dict[str, tuple[str, list]] = {
-    "fig4": ("figure 4: SSN under synaptic noise, without alignment / SAL / KP", FIG4),
-    "fig5": ("figure 5: SSN under plasticity noise, without alignment / SAL / KP", FIG5),
+    "fig4_v3": ("[paper v3] figure 4: SSN under synaptic noise, none / SAL / KP", FIG4_V3),
+    "fig5_v3": ("[paper v3] figure 5: SSN under plasticity noise, none / SAL / KP", FIG5_V3),
+    "kp_lr_v3": ("[paper v3] KP decay-rate study (kp_lr figure), synaptic + plasticity noise",
+                 KP_LR_V3),
+    "fig4": ("[paper v2] figure 4: SSN under synaptic noise, none / SAL (+ KP extension)", FIG4),
+    "fig5": ("[paper v2] figure 5: SSN under plasticity noise, none / SAL (+ KP extension)",
+             FIG5),
     "fig6": ("figure 6: microcircuits, SAL / backprop / feedback alignment", FIG6),
     "fig8": ("figure 8: conv nets, 7 weight-transport algorithms x 4 data sets x 5 seeds", FIG8),
     "tiny": ("12 runs of about a second each, to try a cluster setup", TINY),
@@ -279,7 +346,7 @@ PRESETS: dict[str, tuple[str, list]] = {
 for _ds in DEEP_DATASETS:
     PRESETS[f"fig8_{_ds}"] = (f"part of fig8: the 7 algorithms on {_ds}",
                               [p for p in FIG8 if p.dataset == _ds])
-for _p in FIG4 + FIG5 + FIG6 + FIG8:
+for _p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + FIG6 + FIG8:
     PRESETS[_p.name] = (f"part of fig{_p.figure}: {_p.feedback}", [_p])
 
 
