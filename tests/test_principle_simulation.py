@@ -68,6 +68,20 @@ def test_simulator_chain_matches_simulation():
                    seed=11)
 
 
+def test_inhibitory_chain_matches_simulation():
+    """Cheap sibling of the slow inhibitory case (both weights negative, long lags up to
+    t_max - 1 = 49): 4e6 steps, about 8e4 pairs per half."""
+    run_comparison((-0.8, -0.4, -0.5, -0.5), t_ref=10, t_syn=10, t_max=50, n_steps=4_000_000,
+                   seed=12)
+
+
+def test_alpha_psp_chain_matches_simulation():
+    """Cheap sibling of the slow alpha-PSP case (exact with n_last_psp = 1; the kernel has died
+    out by t_max - 1): 4e6 steps, about 2.2e5 pairs per half."""
+    run_comparison((0.8, -0.6, 0.0, 0.5), t_ref=8, t_syn=2.0, t_max=60, psp="alpha",
+                   n_last_psp=1, n_steps=4_000_000, seed=13)
+
+
 def test_upstream_chain_is_resolved_as_different():
     """The same data reject the upstream chain (minimum ISI t_ref instead of t_ref + 1)."""
     w = (0.4, 0.8, -0.5, 0.3)

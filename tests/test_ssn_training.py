@@ -51,7 +51,8 @@ def test_initial_draws_follow_the_paper_order():
 
 
 def test_plasticity_noise_uses_each_rules_own_values():
-    cfg = tiny(stdp={"ws": {"noise": 0.02}, "sal": {"noise": 0.1, "a_plus": 2.0}})
+    cfg = tiny(stdp={"rule_params": "own", "ws": {"noise": 0.02},
+                     "sal": {"noise": 0.1, "a_plus": 2.0}})
     p = make_problem(cfg)
     off = ~np.eye(7, dtype=bool)
     ws_amp = p.ws_rule.a_plus[off]

@@ -17,10 +17,13 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
           "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
     "4": ("spikealign.sweep.figures", "figure4", True,
           "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
-          "(from `spikealign sweep run fig4`)"),
+          "(from `spikealign sweep run fig4_v3`, paper v3 layout, or `fig4`, v2 layout)"),
     "5": ("spikealign.sweep.figures", "figure5", True,
           "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
-          "(from `spikealign sweep run fig5`)"),
+          "(from `spikealign sweep run fig5_v3`, paper v3 layout, or `fig5`, v2 layout)"),
+    "kp-lr": ("spikealign.sweep.kp_lr", "figure_kp_lr", True,
+              "paper v3: final asymmetry and DKL against the Kolen-Pollack decay rate, with "
+              "SAL as reference (from `spikealign sweep run kp_lr_v3 [fig4_v3 fig5_v3]`)"),
     "6": ("spikealign.sweep.figures", "figure6", True,
           "Microcircuits: validation loss and weights of SAL, BP and FA over seeds (a sweep "
           "directory of `spikealign sweep run fig6`, or any directory of microcircuit runs)"),

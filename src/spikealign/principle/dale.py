@@ -26,10 +26,17 @@ E -> E weights only: the drift is the nearest-neighbour SAL STDP of the E spikes
 (:func:`spikealign.stdp.nn_stdp`, exp window ``-1, +1, tau = t_ref``) normalised by
 ``t_ref / n_steps``. Every grid point is simulated with its own seed derived from the base seed
 and the grid index, so results do not depend on the number of workers.
+
+The effective weight is a mean-field approximation: the rates of e2 in the Dale system and in
+the direct system with ``W_eff`` (:func:`rate_check`) differ by a small systematic amount (for
+the symmetric system, ``t_ref = t_syn = 10``: about -0.006, +0.006, +0.016 at raw
+``W_EE = 0, 0.5, 1`` and up to 0.025 in magnitude over ``W_EE`` in -1 .. 3, in units of
+``1 / t_ref``). :func:`rate_tolerance` therefore adds such a model error to the sampling error.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -171,3 +178,33 @@ def rate_check(system: EISystem, w_values, *, t_ref=25, t_syn=25, n_steps=500_00
             spikes = simulate(W, b, int(n_steps), params, _seed(seed, 1000 + k, tag))
             out.append(np.count_nonzero(spikes[:, 1] == 1) * t_ref / n_steps)
     return w_eff, np.array(dale), np.array(direct)
+
+
+def rate_standard_error(rate, n_steps, t_ref):
+    """Conservative standard error of a rate estimated as ``count * t_ref / n_steps``
+    (:func:`rate_check`): ``t_ref sqrt(count) / n_steps = sqrt(rate t_ref / n_steps)``.
+
+    It takes the variance of the spike count equal to its mean (Poisson; the binomial variance
+    of one draw per step, ``n p (1 - p)``, is smaller). Refractoriness makes the trains more
+    regular than that, and it outweighs the slow co-fluctuations that e2 inherits from e1: the
+    long-window Fano factor (count variance / mean over blocks of 2e4 steps) of e2 in both
+    systems of :func:`rate_check` was measured at 0.11 - 0.42 (symmetric system, ``t_ref = 10``,
+    raw ``W_EE`` in -1 .. 3, 2e7 steps each). The true standard error is thus about 0.35 - 0.65
+    times this bound.
+    """
+    if int(n_steps) < 1 or not t_ref > 0:
+        raise ConfigError(f"n_steps and t_ref must be positive (got {n_steps}, {t_ref})")
+    rate = np.asarray(rate, dtype=float)
+    return np.sqrt(np.maximum(rate, 0.0) * float(t_ref) / int(n_steps))
+
+
+def rate_tolerance(dale, direct, n_steps, t_ref, *, z: float = 5.0, model_error: float = 0.0):
+    """Largest ``|dale - direct|`` (per weight) still consistent with the rate check passing:
+    ``z`` combined standard errors of the two independent estimates
+    (:func:`rate_standard_error`) plus ``model_error``, an allowance for the mean-field error of
+    the effective weight (module docstring) at the weights checked."""
+    se_dale = rate_standard_error(dale, n_steps, t_ref)
+    se_direct = rate_standard_error(direct, n_steps, t_ref)
+    if not (z > 0 and model_error >= 0 and math.isfinite(model_error)):
+        raise ConfigError(f"z must be > 0 and model_error >= 0 (got {z}, {model_error})")
+    return float(model_error) + float(z) * np.hypot(se_dale, se_direct)

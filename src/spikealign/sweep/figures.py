@@ -56,14 +56,25 @@ class FigureSpec:
     noise_label: str
     baseline_label: str
     asym_scale: str  # "symlog" or "log"
+    paper: str = "v2"
+    baseline_color: str = "C0"
+    dkl_ylim: tuple = (None, None)  # (left, right) D_KL limits of the paper, widened to the data
 
 
 SYN = r"$\sigma^\mathrm{noise}_\mathrm{syn}$"
 PLAST = r"$\sigma^\mathrm{noise}_\mathrm{plast}$"
+#: by (figure, paper version); v2: the main branch's notebook (no KP in the paper: a KP part of
+#: a v2 sweep is a spikealign extension and labelled so), v3: the PR #10 notebook
 SPECS = {
-    "4": FigureSpec("4", "syn_noise", "synaptic noise", SYN, f"baseline ({SYN} = 0)", "symlog"),
-    "5": FigureSpec("5", "plast_noise", "plasticity noise", PLAST,
-                    f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log"),
+    ("4", "v2"): FigureSpec("4", "syn_noise", "synaptic noise", SYN, f"baseline ({SYN} = 0)",
+                            "symlog"),
+    ("5", "v2"): FigureSpec("5", "plast_noise", "plasticity noise", PLAST,
+                            f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log"),
+    ("4", "v3"): FigureSpec("4", "syn_noise_v3", "synaptic noise", SYN,
+                            f"baseline ({SYN} = 0, {PLAST} = 0)", "symlog", "v3", "C0",
+                            ((1e-3, 2.0), (4e-3, 2.1e-2))),
+    ("5", "v3"): FigureSpec("5", "plast_noise_v3", "plasticity noise", PLAST,
+                            f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log", "v3", "purple"),
 }
 
 
@@ -118,19 +129,45 @@ def load_part(source: Path, name: str, entry: dict) -> PartData:
 
 
 def quartiles(x: np.ndarray) -> np.ndarray:
-    """25/50/75 % quantiles over axis 0, ignoring NaN (all-NaN columns give NaN)."""
+    """25/50/75 % quantiles over axis 0 (linear interpolation, as ``np.nanquantile``).
+
+    NaN (a run without results) is left out. ``+inf`` (``D_KL`` of a run that never sampled a
+    target state, possible with ``val_factor`` 100) is kept as the largest value: a quantile
+    that falls on an infinite value, or interpolates towards one, is ``inf``; the others are
+    exact. (``np.nanquantile`` gives ``nan`` where it interpolates between two infinities.)
+    All-NaN columns give NaN.
+    """
+    x = np.asarray(x, dtype=float)
     if x.shape[0] == 0:
         return np.full((3,) + x.shape[1:], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanquantile(x, [0.25, 0.5, 0.75], axis=0)
+    srt = np.sort(x, axis=0)  # NaN last, +inf just before
+    n = np.sum(~np.isnan(x), axis=0)
+    out = np.full((3,) + x.shape[1:], np.nan)
+    for k, q in enumerate((0.25, 0.5, 0.75)):
+        h = (np.maximum(n, 1) - 1) * q
+        lo = np.floor(h).astype(np.int64)
+        hi = np.ceil(h).astype(np.int64)
+        frac = h - lo
+        v_lo = np.take_along_axis(srt, lo[None], axis=0)[0]
+        v_hi = np.take_along_axis(srt, hi[None], axis=0)[0]
+        with np.errstate(invalid="ignore"):
+            val = np.where(frac > 0, v_lo + frac * (v_hi - v_lo), v_lo)
+        val = np.where(np.isinf(v_lo) | ((frac > 0) & np.isinf(v_hi)), np.inf, val)
+        out[k] = np.where(n > 0, val, np.nan)
+    return out
+
+
+def count_infinite(x: np.ndarray) -> np.ndarray:
+    """Number of infinite entries over axis 0."""
+    return np.sum(np.isinf(np.asarray(x, dtype=float)), axis=0)
 
 
 def figure_parts(source: Path, fig_id: str) -> tuple[dict, dict]:
     """``(entries by feedback, all entries)`` of the parts of figure ``fig_id`` in ``source``.
 
     Uses the sweep manifest; without one (runs copied from elsewhere) the paper grid of the
-    presets is assumed for the part directories that exist.
+    presets (v2 and v3) is assumed for the part directories that exist. A directory may hold
+    one sweep per figure (v2 or v3), not both.
     """
     source = Path(source)
     man = read_manifest(source)
@@ -141,18 +178,19 @@ def figure_parts(source: Path, fig_id: str) -> tuple[dict, dict]:
         from .presets import PRESETS
 
         entries = {}
-        for part in PRESETS[f"fig{fig_id}"][1]:
-            if (source / part.name).is_dir():
-                entries[part.name] = part_entry(part, part.specs("paper"), "unknown", {})
+        for preset in (f"fig{fig_id}", f"fig{fig_id}_v3"):
+            for part in PRESETS[preset][1]:
+                if (source / part.name).is_dir():
+                    entries[part.name] = part_entry(part, part.specs("paper"), "unknown", {})
     if not entries:
         raise FileNotFoundError(
             f"{source}: no runs of figure {fig_id}; run `spikealign sweep run fig{fig_id} "
             f"--out {source}` first")
     groups = sorted({v["group"] for v in entries.values()})
-    want = SPECS[fig_id].group
-    group = want if want in groups else groups[0] if len(groups) == 1 else None
-    if group is None:
-        raise ValueError(f"{source}: several sweeps of figure {fig_id} ({', '.join(groups)})")
+    if len(groups) > 1:
+        raise ValueError(f"{source}: several sweeps of figure {fig_id} ({', '.join(groups)}); "
+                         "keep each in its own directory")
+    group = groups[0]
     chosen = {v["feedback"]: (k, v) for k, v in entries.items() if v["group"] == group}
     return chosen, entries
 
@@ -172,7 +210,10 @@ def figure_data(source: Path, fig_id: str) -> dict:
     all_levels = sorted({float(r["params"]["noise"]) for r in ref["runs"]})
     levels = [lv for lv in all_levels if lv <= highlight + 1e-12]
     data: dict = {"levels": np.array(levels), "highlight": np.float64(highlight),
-                  "parts": np.array([chosen[fb][0] for fb in FEEDBACKS if fb in chosen])}
+                  "parts": np.array([chosen[fb][0] for fb in FEEDBACKS if fb in chosen]),
+                  "paper": np.array(ref.get("paper", "v2")),
+                  "kp_paper": np.array(chosen["kp"][1].get("paper", "none")
+                                       if "kp" in chosen else "")}
     for fb in FEEDBACKS:
         if fb not in parts:
             continue
@@ -186,10 +227,13 @@ def figure_data(source: Path, fig_id: str) -> dict:
             for key, arr in (("dkl", p.dkls), ("asym", p.asym)):
                 last = arr[rows, -1] if arr.shape[1] else np.full(rows.sum(), np.nan)
                 finals[key].append(quartiles(last))
+            finals.setdefault("inf", []).append(
+                int(count_infinite(p.dkls[rows, -1])) if p.dkls.shape[1] else 0)
         data[f"{fb}_count"] = np.array(counts)
         data[f"{fb}_planned"] = np.array(planned)
         for key in ("dkl", "asym"):
             data[f"{fb}_final_{key}"] = np.array(finals[key]).T.reshape(3, len(levels))
+        data[f"{fb}_final_dkl_inf"] = np.array(finals["inf"], dtype=np.int64)
         data[f"{fb}_missing_total"] = np.int64((~p.present).sum())
         data[f"{fb}_infinite_dkl"] = np.int64(np.isinf(p.dkls[:, -1]).sum() if p.dkls.size
                                               else 0)
@@ -204,6 +248,7 @@ def figure_data(source: Path, fig_id: str) -> dict:
         data[f"{curve}_cycles"] = p.cycles
         data[f"{curve}_asym"] = quartiles(p.asym[rows])
         data[f"{curve}_dkl"] = quartiles(p.dkls[rows])
+        data[f"{curve}_dkl_inf"] = count_infinite(p.dkls[rows]).astype(np.int64)
         data[f"{curve}_n"] = np.array([int(p.present[rows].sum()), int(rows.sum())])
     return data
 
@@ -220,6 +265,7 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
 
     levels = data["levels"]
     unit = _offset_unit(levels)
+    color = {**COLOR, "baseline": spec.baseline_color}
     fig, ax = plt.subplots(2, 2, figsize=(9.5, 6.2), sharex="col",
                            gridspec_kw={"wspace": 0.35, "hspace": 0.12})
     handles = []
@@ -230,17 +276,19 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
         cyc = data[f"{curve}_cycles"]
         n, planned = data[f"{curve}_n"]
         label = LABEL[curve]
+        if curve == "kp" and str(data.get("kp_paper", "")) == "none":
+            label += " (extension)"  # a v2 sweep: the paper's v2 has no KP runs
         if n < planned:
             label += f" ({n}/{planned} runs)" if n else " (no runs)"
         for row, key in ((0, "asym"), (1, "dkl")):
             q = data[f"{curve}_{key}"]
             if len(cyc):
-                ax[row, 0].plot(cyc, q[1], STYLE[curve], color=COLOR[curve])
-                ax[row, 0].fill_between(cyc, q[0], q[2], color=COLOR[curve], alpha=0.25,
+                ax[row, 0].plot(cyc, q[1], STYLE[curve], color=color[curve])
+                ax[row, 0].fill_between(cyc, q[0], q[2], color=color[curve], alpha=0.25,
                                         linewidth=0)
         if len(cyc):
             xmax = max(xmax, float(cyc[-1]))
-        handles.append(Line2D([], [], color=COLOR[curve], linestyle=STYLE[curve],
+        handles.append(Line2D([], [], color=color[curve], linestyle=STYLE[curve],
                               marker=MARKER.get(curve), label=label))
     for row, key in ((0, "asym"), (1, "dkl")):  # numbered markers at the curves' ends
         for curve in ("baseline", "none", "sal", "kp"):
@@ -249,7 +297,7 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
             y = data[f"{curve}_{key}"][1][-1]
             if np.isfinite(y):  # staggered, so that equal final values stay readable
                 x = xmax * (1.06 + 0.055 * (int(NUMBER[curve]) - 1))
-                _number(ax[row, 0], x, y, NUMBER[curve], COLOR[curve])
+                _number(ax[row, 0], x, y, NUMBER[curve], color[curve])
         if xmax:
             ax[row, 0].set_xlim(-0.02 * xmax, xmax * 1.27)
             ticks = [t for t in ax[row, 0].get_xticks() if 0 <= t <= xmax * 1.001]
@@ -259,11 +307,11 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
         if "baseline_cycles" in data:
             q = data[f"baseline_{key}"][:, -1] if len(data["baseline_cycles"]) else [np.nan] * 3
             if np.all(np.isfinite(q)):
-                a.axhline(q[1], color=COLOR["baseline"], zorder=-1)
-                a.axhspan(q[0], q[2], color=COLOR["baseline"], alpha=0.25, zorder=-2,
+                a.axhline(q[1], color=color["baseline"], zorder=-1)
+                a.axhspan(q[0], q[2], color=color["baseline"], alpha=0.25, zorder=-2,
                           linewidth=0)
                 _number(a, levels.min() - 3.5 * unit, q[1], NUMBER["baseline"],
-                        COLOR["baseline"])
+                        color["baseline"])
         trans = blended_transform_factory(a.transData, a.transAxes)
         for fb in ("sal", "none", "kp"):
             if f"{fb}_final_{key}" not in data:
@@ -271,28 +319,33 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
             q = data[f"{fb}_final_{key}"]
             x = levels + OFFSET[fb] * unit
             a.errorbar(x, q[1], yerr=[q[1] - q[0], q[2] - q[1]], fmt=MARKER[fb], capsize=3,
-                       color=COLOR[fb], linestyle="none")
+                       color=color[fb], linestyle="none")
             count, planned = data[f"{fb}_count"], data[f"{fb}_planned"]
             for k, (xi, yi, c, pl) in enumerate(zip(x, q[1], count, planned, strict=True)):
                 if c == 0:  # nothing to show: a cross on the axis
-                    a.plot([xi], [0.03], marker="x", color=COLOR[fb], transform=trans,
+                    a.plot([xi], [0.03], marker="x", color=color[fb], transform=trans,
                            clip_on=False)
-                    a.text(xi, 0.07, f"0/{pl}", color=COLOR[fb], transform=trans,
+                    a.text(xi, 0.07, f"0/{pl}", color=color[fb], transform=trans,
                            ha="center", fontsize=6)
                 elif not np.isfinite(yi):  # median infinite (D_KL of an unsampled state)
                     a.text(xi, 0.92, "inf" + (f" {c}/{pl}" if c < pl else ""),
-                           color=COLOR[fb], transform=trans, ha="center", fontsize=6)
+                           color=color[fb], transform=trans, ha="center", fontsize=6)
+                if key == "dkl" and c and data[f"{fb}_final_dkl_inf"][k]:
+                    # runs whose final D_KL is infinite: counted next to the point
+                    a.text(xi, 0.02 + 0.05 * (OFFSET[fb] + 1), f"{data[f'{fb}_final_dkl_inf'][k]}"
+                           r"$\times\infty$", color=color[fb], transform=trans, ha="center",
+                           fontsize=5)
                 elif c < pl:
                     a.annotate(f"{c}/{pl}", (xi, q[2][k]), xytext=(0, 3),
                                textcoords="offset points", ha="center", fontsize=6,
-                               color=COLOR[fb])
+                               color=color[fb])
             hl = np.isclose(levels, data["highlight"])
             if hl.any() and np.isfinite(q[1][hl][0]):
                 a.annotate(NUMBER[fb], (x[hl][0], q[1][hl][0]), xytext=(NUMBER_DX[fb], 0),
-                           textcoords="offset points", fontsize=6, color=COLOR[fb],
+                           textcoords="offset points", fontsize=6, color=color[fb],
                            va="center", ha="center",
                            bbox={"boxstyle": "circle,pad=0.15", "fc": "white",
-                                 "ec": COLOR[fb], "lw": 0.6})
+                                 "ec": color[fb], "lw": 0.6})
         a.set_xticks(levels)
         if len(levels):
             a.set_xlim(levels.min() - 5 * unit, levels.max() + 4 * unit)
@@ -303,14 +356,19 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
         else:
             ax[0, col].set_yscale("log")
         ax[1, col].set_yscale("log")
+        if spec.dkl_ylim[col] is not None:  # the paper's limits, widened to show all data
+            lo, hi = spec.dkl_ylim[col]
+            cur = ax[1, col].get_ylim()
+            ax[1, col].set_ylim(min(lo, cur[0]), max(hi, cur[1]))
         ax[0, col].set_ylabel(r"$\mathrm{Var}\,(W_{ij} - W_{ji})$")
         ax[1, col].set_ylabel(r"$D_\mathrm{KL}(p^* \| p)$")
     ax[1, 0].set_xlabel("wake-sleep cycles")
     ax[1, 0].ticklabel_format(style="sci", scilimits=(-3, 4), axis="x")
     ax[1, 1].set_xlabel(spec.noise_label)
-    ax[0, 0].text(0.03, 0.06, f"{spec.noise_label} = {data['highlight']:g}",
-                  transform=ax[0, 0].transAxes, fontsize=8,
-                  bbox={"boxstyle": "round", "fc": (1, 1, 1, 0.7), "ec": "black"})
+    for row in (0, 1):  # the highlighted level, in both time-course panels
+        ax[row, 0].text(0.03, 0.06, f"{spec.noise_label} = {data['highlight']:g}",
+                        transform=ax[row, 0].transAxes, fontsize=8,
+                        bbox={"boxstyle": "round", "fc": (1, 1, 1, 0.7), "ec": "black"})
     for a, letter in zip(ax.ravel(), "acbd", strict=True):
         a.text(-0.2, 1.02, letter, transform=a.transAxes, fontweight="bold")
     if handles:
@@ -346,16 +404,18 @@ def _footnote(data: dict) -> str:
         text += "all " + str(sum(t for _, _, t in missing)) + " runs present"
     if absent:
         text += "; not run: " + ", ".join(absent)
-    inf = sum(int(data.get(f"{fb}_infinite_dkl", 0)) for fb in FEEDBACKS)
+    inf = sum(int(np.sum(data.get(f"{fb}_final_dkl_inf", 0))) for fb in FEEDBACKS)
     if inf:
-        text += ("; final " + r"$D_\mathrm{KL}$" + f" infinite in {inf} runs (a target state "
-                 "never sampled; such medians are not drawn)")
+        text += ("; final " + r"$D_\mathrm{KL}$" + f" infinite in {inf} plotted runs (a target "
+                 r"state never sampled; counted as $k\times\infty$ at their level and ranked "
+                 "above every finite value in the quartiles; an infinite quartile is not drawn)")
+    text += f"; protocol of paper {data['paper']}"
     return text
 
 
 def make(fig_id: str, source: Path, out: Path) -> list[Path]:
-    spec = SPECS[fig_id]
     data = figure_data(Path(source), fig_id)
+    spec = SPECS[(fig_id, "v3" if str(data["paper"]) == "v3" else "v2")]
     planned = sum(int(data[f"{fb}_runs_total"]) for fb in FEEDBACKS if f"{fb}_runs_total" in data)
     missing = sum(int(data[f"{fb}_missing_total"]) for fb in FEEDBACKS
                   if f"{fb}_missing_total" in data)
