@@ -42,8 +42,9 @@ def test_tiny_sweep_on_a_local_cluster_then_nothing_to_do(tmp_path):
     man = layout.read_manifest(out)
     assert [h["executed"] for h in man["history"]] == [12, 0]
     paths = figure4(out, tmp_path / "fig")
-    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz"]
-    with np.load(paths[-1]) as f:
+    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz",
+                                        "fig4_finals.csv"]
+    with np.load(paths[2]) as f:
         assert f["sal_count"].tolist() == [2, 2] and f["levels"].tolist() == [0.0, 0.8]
     # a different config for the same directory is refused before anything runs
     with pytest.raises(layout.SweepConflict, match="other settings"):

@@ -130,9 +130,15 @@ def test_v3_figure_counts_infinite_dkl_and_draws_the_v3_layout(tmp_path):
     assert np.isinf(data["sal_final_dkl"][2, 4]) and np.isfinite(data["sal_final_dkl"][1, 4])
     assert data["sal_dkl_inf"][-1] == 6 and data["sal_dkl_inf"][0] == 0
     paths = make_figure("4", out, tmp_path / "figs", False)
-    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz"]
+    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz",
+                                        "fig4_finals.csv"]
     with np.load(paths[2]) as z:
         assert z["sal_final_dkl_inf"].tolist() == [0, 0, 0, 0, 6]
+    rows = paths[3].read_text().splitlines()
+    assert rows[0].startswith("level,variant,runs,planned,dkl_infinite")
+    sal08 = [r.split(",") for r in rows if r.startswith("0.8,sal,")][0]
+    assert sal08[2:5] == ["20", "20", "6"] and sal08[7] == "inf"
+    assert float(sal08[6]) == pytest.approx(want[1], rel=1e-6)
 
 
 def test_v2_sweep_labels_its_kp_part_as_an_extension(tmp_path):

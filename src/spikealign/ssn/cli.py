@@ -72,9 +72,12 @@ def presets_cmd():
 
     for name in presets():
         cfg = load_config(name)
-        first = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
-        typer.echo(f"{name:<16} {cfg.num_epochs:>7} cycles  {cfg.total_steps:.2e} steps  "
-                   f"feedback={cfg.feedback:<5} {first}")
+        lines = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()
+        first = lines[0].lstrip("# ")
+        paper = next((ln.split(":", 1)[1].split()[0].rstrip(";") for ln in lines[:3]
+                      if ln.startswith("# paper:")), "?")
+        typer.echo(f"{name:<19} paper={paper:<6} {cfg.num_epochs:>7} cycles  "
+                   f"{cfg.total_steps:.2e} steps  feedback={cfg.feedback:<5} {first}")
 
 
 @app.command("check")

@@ -23,7 +23,8 @@ statistic, the figure says so (``n/N`` next to the point, ``(n/N runs)`` in the 
 footnote with the counts per part). Each KP curve is drawn on its own cycle axis (the figure 5
 twin runs 20 001 cycles, the others 150 001).
 
-Files: ``fig4.png``, ``fig4.pdf`` and ``fig4.npz`` (everything plotted) in ``out``.
+Files: ``fig4.png``, ``fig4.pdf``, ``fig4.npz`` (everything plotted) and ``fig4_finals.csv``
+(the final values per noise level and variant: runs, infinite D_KL, quartiles) in ``out``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_save_npz, read_status
+from ..io import atomic_save_npz, atomic_write_text, read_status
 from .layout import read_manifest
 
 FEEDBACKS = ("none", "sal", "kp")
@@ -413,6 +414,26 @@ def _footnote(data: dict) -> str:
     return text
 
 
+FINALS_HEADER = ("level,variant,runs,planned,dkl_infinite,dkl_q25,dkl_median,dkl_q75,"
+                 "asym_q25,asym_median,asym_q75")
+
+
+def finals_csv(data: dict) -> str:
+    """The final values of the figure as CSV (one row per noise level and variant; the
+    baseline is the no-alignment row at the lowest level)."""
+    rows = [FINALS_HEADER]
+    for k, lv in enumerate(data["levels"]):
+        for fb in FEEDBACKS:
+            if f"{fb}_final_dkl" not in data:
+                continue
+            d, a = data[f"{fb}_final_dkl"][:, k], data[f"{fb}_final_asym"][:, k]
+            rows.append(",".join([f"{lv:g}", fb, str(int(data[f"{fb}_count"][k])),
+                                  str(int(data[f"{fb}_planned"][k])),
+                                  str(int(data[f"{fb}_final_dkl_inf"][k])),
+                                  *(f"{v:.6g}" for v in (*d, *a))]))
+    return "\n".join(rows) + "\n"
+
+
 def make(fig_id: str, source: Path, out: Path) -> list[Path]:
     data = figure_data(Path(source), fig_id)
     spec = SPECS[(fig_id, "v3" if str(data["paper"]) == "v3" else "v2")]
@@ -428,7 +449,9 @@ def make(fig_id: str, source: Path, out: Path) -> list[Path]:
     stem = out / f"fig{fig_id}"
     paths = draw(data, spec, stem)
     atomic_save_npz(Path(f"{stem}.npz"), **data)
-    return [*paths, Path(f"{stem}.npz")]
+    table = Path(f"{stem}_finals.csv")
+    atomic_write_text(table, finals_csv(data))
+    return [*paths, Path(f"{stem}.npz"), table]
 
 
 def figure4(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
