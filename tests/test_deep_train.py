@@ -74,7 +74,7 @@ def test_same_seed_same_numbers_and_resume(tmp_path, fake_fmnist, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         T.train_run(cfg, tmp_path / "c", data_dir=fake_fmnist)
     st = json.loads((tmp_path / "c" / "status.json").read_text())
-    assert st["state"] == "failed"
+    assert st["state"] == "interrupted"  # Ctrl-C, as in every family
     monkeypatch.setattr(T, "_train_epoch", real)
     resumed = T.train_run(cfg, tmp_path / "c", data_dir=fake_fmnist)
     for a, b in zip(full["epochs"], resumed["epochs"], strict=True):
@@ -103,11 +103,18 @@ def test_cli_train_and_errors(tmp_path, fake_fmnist):
     assert "test accuracy" in res.output
     res = runner.invoke(deep_cli.app, ["train", "--algo", "nope", "--quiet"])
     assert isinstance(res.exception, ValueError) and "--algo" in str(res.exception)
+    (tmp_path / "empty").mkdir()
     res = runner.invoke(deep_cli.app, ["train", "--algo", "fa", "--dataset", "svhn",
-                                       "--data-dir", str(tmp_path / "nothing"), "--quiet",
+                                       "--data-dir", str(tmp_path / "empty"), "--quiet",
                                        "--out", str(tmp_path / "r2")])
     assert isinstance(res.exception, D.DataMissingError)
     assert "spikealign data fetch svhn" in str(res.exception)
+    assert not (tmp_path / "r2").exists()  # missing data is found before the run directory
+    res = runner.invoke(deep_cli.app, ["train", "--algo", "fa", "--data-dir",
+                                       str(tmp_path / "nothing"), "--quiet", "--out",
+                                       str(tmp_path / "r3")])
+    assert isinstance(res.exception, ValueError) and "--data-dir" in str(res.exception)
+    assert not (tmp_path / "r3").exists()
 
 
 def test_cli_without_torch(monkeypatch):

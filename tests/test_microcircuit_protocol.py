@@ -167,6 +167,7 @@ def test_cli_run_and_figure6(tmp_path, capsys):
     (runs / "broken" / "metrics.json").write_text("{")
     (runs / "broken" / "status.json").write_text('{"state": "done"}')
     (runs / "sal.0001" / "status.json").write_text('{"state": "running"}')
+    (runs / "sal.0001" / "checksums.json").unlink()  # finished-ness is in the checksums
     with pytest.warns(UserWarning, match="skipped 2"):
         assert _cli(["figure", "6", str(runs), "--out", str(tmp_path / "fig")]) == 0
     for name in ("mc_epochs.png", "mc_epochs.pdf", "mc_distr.png", "mc_distr.pdf", "fig6.npz"):

@@ -89,16 +89,24 @@ def test_failing_run_records_its_traceback_and_the_sweep_continues(tmp_path):
 
 
 def test_run_states_and_lock(tmp_path):
+    import threading
+
     run_dir = tmp_path / "r"
     assert tasks.run_state(run_dir) == "missing"
     run_dir.mkdir()
     (run_dir / "status.json").write_text('{"state": "running"}')
-    assert tasks.run_state(run_dir) == "unfinished"  # nobody holds the lock
+    assert tasks.run_state(run_dir) == "interrupted"  # nobody holds the lock
     with tasks.run_lock(run_dir):
-        assert tasks.run_state(run_dir) == "running"
-    assert tasks.run_state(run_dir) == "unfinished"
+        # the holder itself sees the run's own state; any other thread or process: running
+        assert tasks.run_state(run_dir) == "interrupted"
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(tasks.run_state(run_dir)))
+        other.start()
+        other.join()
+        assert seen == ["running"]
+    assert tasks.run_state(run_dir) == "interrupted"
     (run_dir / "spec.json").write_text('{"config_hash": "abc"}')
-    assert tasks.run_state(run_dir, "abc") == "unfinished"
+    assert tasks.run_state(run_dir, "abc") == "interrupted"
     assert tasks.run_state(run_dir, "xyz") == "conflict"
 
 

@@ -10,10 +10,13 @@ User errors (bad config, existing output, missing data) print one line and exit 
 from __future__ import annotations
 
 import importlib
+import math
 import sys
+import warnings
 from pathlib import Path
 
 import typer
+import typer.main
 
 from . import __version__
 
@@ -76,19 +79,68 @@ def _click_module():
         return click
 
 
+def _option_name(param) -> str:
+    opts = [o for o in getattr(param, "opts", ()) if o.startswith("--")]
+    if opts and getattr(param, "param_type_name", "option") == "option":
+        return opts[0]
+    return param.human_readable_name
+
+
+def _finite_check(param, inner):
+    """A parameter callback that refuses NaN and infinity, then calls ``inner``."""
+
+    def check(ctx, p, value):
+        values = value if isinstance(value, list | tuple) else (value,)
+        for v in values:
+            if isinstance(v, float) and not math.isfinite(v):
+                from .config import ConfigError
+
+                raise ConfigError(f"{_option_name(p)}: must be a finite number (got {v!r})")
+        return inner(ctx, p, value) if inner is not None else value
+
+    return check
+
+
+def guard_float_options(command) -> None:
+    """Make every option and argument of ``command`` and its sub-commands refuse a float value
+    that is NaN or infinite (``--lr nan``, ``--w-ab inf``) with one line naming the option,
+    before the command runs. Non-float values pass unchanged."""
+    for param in command.params:
+        if not getattr(param, "_finite_guard", False):
+            param.callback = _finite_check(param, param.callback)
+            param._finite_guard = True
+    for sub in getattr(command, "commands", {}).values():
+        guard_float_options(sub)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters (which can come from a
+    user's key or value) are written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """Warnings of the command line (e.g. a damaged checkpoint) as one ``warning: ...`` line."""
+    return f"warning: {message}\n"
+
+
 def main(argv: list[str] | None = None):
     """Entry point. Usage errors print click's message (exit 2); user errors such as a bad
-    config print one ``error: ...`` line (exit 2). Returns normally on success."""
+    config or a non-finite float option print one ``error: ...`` line (exit 2). Returns
+    normally on success."""
     from .config import ConfigError
     from .io import OutputExistsError
 
     click = _click_module()
+    warnings.formatwarning = _one_line_warning
     try:
+        command = typer.main.get_command(app)
+        guard_float_options(command)
         # without standalone mode typer *returns* the code of ``typer.Exit(code)`` and turns
         # Ctrl-C into a returned 130; both must become the process's exit status
-        code = app(args=argv, prog_name="spikealign", standalone_mode=False)
+        code = command.main(args=argv, prog_name="spikealign", standalone_mode=False)
     except (ConfigError, OutputExistsError, UserError, ValueError, FileNotFoundError) as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(2)
     except click.exceptions.ClickException as exc:
         exc.show()

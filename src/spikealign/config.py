@@ -1,9 +1,11 @@
 """Typed, validated configuration shared by all model families.
 
 Configs are pydantic models with ``extra="forbid"`` and strict types: an unknown key, a wrong
-type or an out-of-range value is rejected before any simulation, and :func:`validate` turns the
-first problem into one line naming the field and what is allowed, raised as
-:class:`ConfigError` (the CLI prints it and exits with status 2).
+type, an out-of-range value or a non-finite float (NaN, infinity) is rejected before any
+simulation, and :func:`validate` turns the first problem into one line naming the field and what
+is allowed, raised as :class:`ConfigError` (the CLI prints it and exits with status 2).
+:func:`load_yaml` and :func:`parse_set_value` do the same for files that are not UTF-8 YAML
+text and for ``--set`` values that are not valid YAML.
 """
 
 from __future__ import annotations
@@ -24,22 +26,66 @@ class ConfigError(ValueError):
 
 
 class StrictModel(BaseModel):
-    """Base of all config sections: unknown keys and silent type coercion are errors."""
+    """Base of all config sections: unknown keys, silent type coercion and non-finite floats
+    (NaN, +-infinity) are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True,
+                              allow_inf_nan=False)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What is wrong in a YAML text, in a few words, with the position when known."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem:
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        return f"{problem}{where}"
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _parse_yaml(text: str):
+    """``yaml.safe_load`` whose failures (syntax, nesting too deep) are YAMLErrors."""
+    try:
+        return yaml.safe_load(text)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
 
 
 def load_yaml(path: str | Path) -> dict:
+    """The mapping in YAML file ``path``, or :class:`ConfigError` naming the file: missing or
+    unreadable, binary or not UTF-8 text, not valid YAML, or not a mapping."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})"
+                          ) from None
+    if b"\x00" in raw:
+        raise ConfigError(f"{path}: a binary file, not a YAML config")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                          f"{exc.start}); a config is a YAML text file") from None
+    try:
+        data = _parse_yaml(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config must be a mapping of keys to values")
     return data
+
+
+def parse_set_value(key: str, raw: str):
+    """The value of ``--set KEY=RAW`` parsed as YAML, or :class:`ConfigError` naming it."""
+    try:
+        return _parse_yaml(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML "
+                          f"({yaml_problem(exc)})") from None
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -62,16 +108,47 @@ def _unwrap(annotation):
     return annotation
 
 
-def describe_error(model: type[BaseModel], exc: ValidationError) -> str:
-    """One line for the first error of a pydantic validation.
+#: names pydantic puts into an error location for the member of a union (``w.float``,
+#: ``w.list[float].1``); they are not keys of the config
+_UNION_TAGS = {"float", "int", "str", "bool", "none", "list", "dict", "tuple"}
 
-    An unknown key is reported before anything else: a misspelt key (``t_reff``) also makes the
-    real one (``t_ref``) missing, and the misspelling is the cause worth naming."""
-    errors = exc.errors()
-    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = tuple(str(p) for p in err["loc"])
+
+def _is_union_tag(part) -> bool:
+    return isinstance(part, str) and (part in _UNION_TAGS or "[" in part or part[:1].isupper())
+
+
+def _key_loc(err: dict) -> tuple:
+    """The error's location without union tags. Only field names (lower case), list indices
+    and tags lead to an error, so a tag is recognised by its form; the last part of an unknown
+    key's location is the user's key and is kept whatever it looks like."""
+    loc = tuple(err["loc"])
+    if err["type"] in ("extra_forbidden", "invalid_key") and loc:
+        return tuple(p for p in loc[:-1] if not _is_union_tag(p)) + loc[-1:]
+    return tuple(p for p in loc if not _is_union_tag(p))
+
+
+def _pick_error(errors: list[dict]) -> dict:
+    """The error worth reporting. An unknown (or non-string) key comes before anything else: a
+    misspelt key (``t_reff``) also makes the real one (``t_ref``) missing, and the misspelling
+    is the cause worth naming. In a union field (``float | list[float]``) every member reports
+    an error; the one that reaches deepest (``w.1``, the bad list item) says most."""
+    first = next((e for e in errors if e["type"] in ("extra_forbidden", "invalid_key")),
+                 errors[0])
+    base = _key_loc(first)
+    if base == tuple(first["loc"]):
+        return first
+    same_field = [e for e in errors if _key_loc(e)[:len(base)] == base]
+    return max(same_field, key=lambda e: len(_key_loc(e)))
+
+
+def describe_error(model: type[BaseModel], exc: ValidationError) -> str:
+    """One line for the first error of a pydantic validation (see :func:`_pick_error`)."""
+    err = _pick_error(exc.errors())
+    loc = tuple(str(p) for p in _key_loc(err))
     field = ".".join(loc) if loc else "config"
     kind = err["type"]
+    if kind == "invalid_key":
+        return f"{field}: not a valid key (keys are strings)"
     if kind == "extra_forbidden":
         owner = _model_at(model, loc)
         if owner is None:
@@ -87,8 +164,14 @@ def describe_error(model: type[BaseModel], exc: ValidationError) -> str:
     if "input" in err and kind not in ("model_type", "dict_type") and not isinstance(
         err["input"], dict
     ):
-        msg = f"{msg} (got {err['input']!r})"
+        msg = f"{msg} (got {short_repr(err['input'])})"
     return f"{field}: {msg}"
+
+
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)``, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def validate(model: type[M], data: dict, source: str = "config") -> M:

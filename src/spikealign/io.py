@@ -4,8 +4,9 @@ Every result file is written to a temporary file in the target directory and mov
 with :func:`os.replace`, so a reader (or a resumed run) sees either the old file or the complete
 new one, never a partial file.
 
-A run directory carries ``status.json`` with ``{"state": "running" | "done" | "failed", ...}``.
-:func:`prepare_run_dir` refuses to reuse a directory whose run is done unless told to overwrite.
+A run directory carries ``status.json`` with ``{"state": "running" | "done" | "failed" |
+"interrupted", ...}``; :mod:`spikealign.rundir` owns run directories (lock, checksums, whether
+a run is finished) and :mod:`spikealign.runlock` their lock.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ STATUS_FILE = "status.json"
 
 
 class OutputExistsError(FileExistsError):
-    """A finished run would be overwritten."""
+    """A finished run would be overwritten (or another process works on the directory)."""
 
 
 def _umask() -> int:
@@ -121,15 +122,3 @@ def read_status(run_dir) -> dict | None:
 
 def write_status(run_dir, state: str, **info):
     atomic_write_json(Path(run_dir) / STATUS_FILE, {"state": state, **info})
-
-
-def prepare_run_dir(run_dir, *, overwrite: bool = False) -> Path:
-    """Create ``run_dir``; refuse one holding a finished run unless ``overwrite``."""
-    run_dir = Path(run_dir)
-    status = read_status(run_dir)
-    if status is not None and status.get("state") == "done" and not overwrite:
-        raise OutputExistsError(
-            f"{run_dir} holds a finished run; choose another --out or pass --overwrite"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir

@@ -49,17 +49,26 @@ def train(
     _need_torch()
     _choice(algo, ALGOS, "--algo")
     _choice(dataset, DATASETS, "--dataset")
-    from ..config import load_yaml
-    from .train import train_run
+    from ..config import ConfigError, load_yaml, validate
+    from .data import find_dataset
+    from .train import TrainConfig, train_run
 
+    # every check before the run directory is made: options, config, data
+    if data_dir is not None and not data_dir.is_dir():
+        raise ConfigError(f"--data-dir: {data_dir}: "
+                          f"{'not a directory' if data_dir.exists() else 'no such directory'}")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads: must be >= 1 (got {threads})")
     fields = load_yaml(config) if config is not None else {}
     fields.update(algo=algo, dataset=dataset, seed=seed)
     if epochs is not None:
         fields["epochs"] = epochs
     if double_softmax:
         fields["double_softmax"] = True
+    cfg = validate(TrainConfig, fields, str(config) if config is not None else "deep train")
+    find_dataset(cfg.dataset, data_dir)  # missing files: one line saying where to put them
     out = out or Path("runs/deep") / f"{algo}_{dataset}_s{seed}"
-    m = train_run(fields, out, data_dir=data_dir, progress=not quiet, threads=threads,
+    m = train_run(cfg, out, data_dir=data_dir, progress=not quiet, threads=threads,
                   resume=not no_resume, overwrite=overwrite)
     if m["epochs"]:
         last = m["epochs"][-1]
@@ -85,12 +94,17 @@ def symmetrize(
 ):
     """Symmetrise a random SALNet with SAL alone (figure 9 standalone)."""
     _need_torch()
+    from ..config import ConfigError
     from .symmetrize import symmetrize_run
 
     try:
         size_list = [int(s) for s in sizes.split(",")]
     except ValueError:
         raise ValueError(f"--sizes: comma-separated integers expected (got {sizes!r})") from None
+    if len(size_list) < 2 or min(size_list) < 1:
+        raise ConfigError(f"--sizes: at least two layer sizes >= 1 expected (got {sizes!r})")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"--threads: must be >= 1 (got {threads})")
     m = symmetrize_run({"sizes": size_list, "epochs": epochs, "len_epoch": len_epoch,
                         "sal_lr": lr, "batch_size": batch_size, "t_ref": t_ref, "seed": seed},
                        out, progress=not quiet, overwrite=overwrite, threads=threads)

@@ -9,6 +9,10 @@ system folders (:mod:`spikealign.deep.data`). A fetch
 3. moves the verified file into place with :func:`os.replace` (atomic);
 4. unpacks archives (CIFAR-10) into a temporary folder that is renamed into place.
 
+A fetch that fails (no network, HTTP error, broken connection, checksum mismatch, Ctrl-C)
+raises one line naming the URL and removes the folders it created that are still empty, so
+it leaves neither partial files nor empty folders behind.
+
 Files already present with the right checksum are not downloaded again. The cache is
 ``$SPIKEALIGN_CACHE``, else ``$XDG_CACHE_HOME/spikealign/data``, else
 ``~/.cache/spikealign/data``; it uses the folder names the readers look for. ``--mirror URL``
@@ -18,6 +22,7 @@ replaces the base URL (same file names, same checksums).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -115,18 +120,23 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
     h, want = _hasher(checksum)
 
     def stream(out):
-        with _open_url(url, timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            bar = None
-            if progress:
-                from ..progress import progress as _bar
+        bar = None
+        try:
+            with _open_url(url, timeout) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or None
+                if progress:
+                    from ..progress import progress as _bar
 
-                bar = _bar(total=total, desc=target.name, unit="B", unit_scale=True)
-            for block in iter(lambda: resp.read(CHUNK), b""):
-                out.write(block)
-                h.update(block)
-                if bar is not None:
-                    bar.update(len(block))
+                    bar = _bar(total=total, desc=target.name, unit="B", unit_scale=True)
+                for block in iter(lambda: resp.read(CHUNK), b""):
+                    out.write(block)
+                    h.update(block)
+                    if bar is not None:
+                        bar.update(len(block))
+        except (OSError, http.client.HTTPException) as exc:  # connection lost, timeout, ...
+            raise FetchError(f"{url}: download failed ({_reason(exc)}); nothing was saved"
+                             ) from None
+        finally:
             if bar is not None:
                 bar.close()
         got = h.hexdigest()
@@ -138,12 +148,39 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
     return target
 
 
+def _reason(exc: BaseException) -> str:
+    reason = getattr(exc, "reason", None) or exc
+    return str(reason) or type(reason).__name__
+
+
 def _open_url(url: str, timeout: float):
     try:
         return urllib.request.urlopen(url, timeout=timeout)
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise FetchError(f"{url}: download failed ({reason}); nothing was saved") from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise FetchError(f"{url}: download failed ({_reason(exc)}); nothing was saved"
+                         ) from None
+    except ValueError as exc:  # not a URL urllib can open (--mirror)
+        raise FetchError(f"{url}: not a URL that can be downloaded ({exc}); nothing was "
+                         "saved") from None
+
+
+def _missing_dirs(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for d in (folder, *folder.parents):
+        if d.exists() or d.is_symlink():
+            break
+        missing.append(d)
+    return missing
+
+
+def _remove_empty(dirs: list[Path]):
+    """Remove the folders of ``dirs`` (deepest first) that are empty; keep the others."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:  # not empty (a verified file was kept) or already gone
+            pass
 
 
 def _extract(archive: Path, dest: Path):
@@ -178,11 +215,21 @@ def fetch(name: str, dest: Path | None = None, *, mirror: str | None = None,
     dest = Path(dest) if dest is not None else cache_dir()
     folder = dest / source.folder
     base = source.base_url if source.base_url.endswith("/") else source.base_url + "/"
-    for f in source.files:
-        target = folder / f.name
-        if target.is_file() and file_checksum_ok(target, f.checksum):
-            continue
-        download(base + f.name, target, f.checksum, progress=progress)
-    for archive in source.extract:
-        _extract(folder / archive, folder)
+    created = _missing_dirs(folder.absolute())
+    try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # e.g. the destination is a file
+            raise FetchError(f"{folder}: cannot create the data folder "
+                             f"({exc.strerror or exc}); nothing was saved") from None
+        for f in source.files:
+            target = folder / f.name
+            if target.is_file() and file_checksum_ok(target, f.checksum):
+                continue
+            download(base + f.name, target, f.checksum, progress=progress)
+        for archive in source.extract:
+            _extract(folder / archive, folder)
+    except BaseException:
+        _remove_empty(created)  # no empty folders left behind by a failed fetch
+        raise
     return folder

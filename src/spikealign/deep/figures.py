@@ -16,10 +16,12 @@ npz of what it plots, and returns the paths.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
 from ..io import atomic_save_npz, atomic_savefig, read_json
 from . import ALGOS, DATASETS, require_torch
 
@@ -126,12 +128,26 @@ def fig7(source=None, out: Path = Path("figures"), quick: bool = False) -> list[
 
 
 def collect_runs(source: Path) -> dict:
-    """``{(dataset, algo): [metrics, ...]}`` of every ``metrics.json`` below ``source``."""
+    """``{(dataset, algo): [metrics, ...]}`` of every finished training run below ``source``
+    (a ``metrics.json`` with epochs in a run directory that is done, its result files intact).
+    A damaged run (files not matching their checksums) is left out with a warning naming it;
+    unfinished runs are left out and counted in one warning."""
     runs: dict = {}
+    unfinished = 0
     for p in sorted(Path(source).rglob("metrics.json")):
         m = read_json(p) or {}
-        if "algo" in m and m.get("epochs"):
+        if not ("algo" in m and m.get("epochs")):
+            continue
+        info = rundir.inspect(p.parent, rundir.LAYOUTS["deep"])
+        if info.state == "damaged":
+            warnings.warn(f"{p.parent}: left out of figure 8, {info.error()}", stacklevel=2)
+        elif info.state != "done":
+            unfinished += 1
+        else:
             runs.setdefault((m["dataset"], m["algo"]), []).append(m)
+    if unfinished:
+        warnings.warn(f"figure 8: left out {unfinished} unfinished run(s) below {source}",
+                      stacklevel=2)
     return runs
 
 

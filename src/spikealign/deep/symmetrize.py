@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 from pydantic import Field
 
+from .. import rundir
 from ..config import StrictModel, dump_yaml, validate
-from ..io import atomic_write_json, atomic_write_text, prepare_run_dir, write_status
+from ..io import atomic_write_json, atomic_write_text
 from ..progress import progress as make_bar
 from .salnet import SALNet
 
@@ -53,19 +54,18 @@ def symmetrize(cfg: SymmetrizeConfig, progress: bool = False) -> dict:
 
 def symmetrize_run(config, out_dir, *, progress: bool = False, overwrite: bool = False,
                    threads: int | None = None) -> dict:
-    """:func:`symmetrize` into ``out_dir`` (config.yaml, metrics.json, status.json)."""
+    """:func:`symmetrize` into ``out_dir`` (config.yaml, metrics.json, checksums.json,
+    status.json), claimed for the run (:func:`spikealign.rundir.claim`); an interrupted run
+    starts again from its beginning."""
     cfg = config if isinstance(config, SymmetrizeConfig) else validate(
         SymmetrizeConfig, dict(config), "deep symmetrize")
     if threads is not None:
         torch.set_num_threads(int(threads))
-    out = prepare_run_dir(Path(out_dir), overwrite=overwrite)
-    atomic_write_text(out / "config.yaml", dump_yaml(cfg))
-    write_status(out, "running")
-    try:
+    out = Path(out_dir)
+    with rundir.claim(out, rundir.LAYOUTS["symmetrize"], overwrite=overwrite) as rd:
+        rd.begin()
+        atomic_write_text(out / "config.yaml", dump_yaml(cfg))
         metrics = symmetrize(cfg, progress)
         atomic_write_json(out / "metrics.json", metrics)
-    except BaseException as exc:
-        write_status(out, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    write_status(out, "done")
+        rd.finish(["config.yaml", "metrics.json"])
     return metrics

@@ -22,6 +22,7 @@ RDD come from ``numpy.random.SeedSequence(seed).spawn(4)``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -31,15 +32,9 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from .. import rundir
 from ..config import ConfigError, StrictModel, dump_yaml, validate
-from ..io import (
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    prepare_run_dir,
-    read_status,
-    write_status,
-)
+from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..progress import progress as make_bar
 from . import ALGOS, DATASETS
 from .align import alignment
@@ -222,13 +217,33 @@ def _save_checkpoint(paths: list[Path], state: dict):
         atomic_write_bytes(path, buf.getbuffer())
 
 
+def _checkpoint(last: Path, cfg_text: str):
+    """The state saved in ``last`` (None without one). A checkpoint of another config is an
+    error; a damaged one is reported and the run restarts from its beginning."""
+    if not last.is_file():
+        return None
+    out = last.parent.parent
+    old = (out / "config.yaml").read_text() if (out / "config.yaml").is_file() else None
+    if old != cfg_text:
+        raise ConfigError(f"{out}: holds an unfinished run of another config; choose "
+                          "another --out or pass --overwrite")
+    try:
+        return torch.load(last, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt, whatever torch says
+        rundir.warn(f"{last}: damaged checkpoint ({type(exc).__name__}); the run restarts "
+                    "from its beginning")
+        return None
+
+
 def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
               threads: int | None = None, resume: bool = True, overwrite: bool = False) -> dict:
     """Train one configuration into ``out_dir``; returns the metrics dict (also in
     ``out_dir/metrics.json``). ``config`` is a :class:`TrainConfig` or a dict of its fields.
 
-    A directory holding an unfinished run of the same config resumes from its last
-    checkpoint (``resume=False`` starts over); a finished one is refused unless ``overwrite``.
+    A directory holding an unfinished run of the same config (Ctrl-C: status ``interrupted``)
+    resumes from its last checkpoint (``resume=False`` starts over); a finished one is refused
+    unless ``overwrite``. The directory is claimed for the run
+    (:func:`spikealign.rundir.claim`); ``checksums.json`` records the result files at the end.
     """
     cfg = config if isinstance(config, TrainConfig) else validate(TrainConfig, dict(config),
                                                                   "deep train")
@@ -236,70 +251,65 @@ def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
         if threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {threads})")
         torch.set_num_threads(int(threads))
-    out = Path(out_dir)
-    status = read_status(out)
-    if overwrite and status is not None:
-        status = None
-    out = prepare_run_dir(out, overwrite=overwrite)
+    out = rundir.check_out(out_dir)
     cfg_text = dump_yaml(cfg)
+    chash = hashlib.sha256(cfg_text.encode()).hexdigest()[:16]
     last = out / "checkpoints" / "last.pt"
-    ckpt = None
-    if resume and status is not None and last.is_file():
-        old = (out / "config.yaml").read_text() if (out / "config.yaml").is_file() else None
-        if old != cfg_text:
-            raise ConfigError(f"{out}: holds an unfinished run of another config; choose "
-                              "another --out or pass --overwrite")
-        ckpt = torch.load(last, weights_only=False)
-    atomic_write_text(out / "config.yaml", cfg_text)
-    write_status(out, "running")
-    try:
-        run = _Run(cfg, data_dir)
-        metrics = {"config": cfg.model_dump(mode="json"), "algo": cfg.algo,
-                   "dataset": cfg.dataset, "seed": cfg.seed, "fc_sizes": run.net.sizes,
-                   "torch_threads": torch.get_num_threads(), "init": _align_all(run.net),
-                   "epochs": []}
-        start = 0
-        if ckpt is not None:
-            run.load(ckpt)
-            metrics = ckpt["metrics"]
-            start = int(ckpt["epoch"])
-        ebar = make_bar(cfg.epochs, f"{cfg.algo}/{cfg.dataset} seed {cfg.seed}", "epoch",
-                        disable=not progress, initial=start)
-        for epoch in range(start + 1, cfg.epochs + 1):
-            rec: dict = {"epoch": epoch}
-            rec["phase_time_s"] = run.phase(progress)
-            if cfg.algo in ("sal", "rdd"):
-                rec["align_after_phase"] = _align_all(run.net)["align"]
-            t0 = time.perf_counter()
-            bbar = make_bar(len(run.train_loader), f"epoch {epoch}", "batch",
-                            disable=not progress, leave=False)
-            rec["train_loss"], rec["train_acc"] = _train_epoch(run.net, run.opt,
-                                                               run.train_loader,
-                                                               cfg.double_softmax, bbar)
-            bbar.close()
-            rec["train_time_s"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            rec["test_loss"], rec["test_acc"] = _evaluate(run.net, run.test_loader,
-                                                          cfg.double_softmax)
-            rec["test_time_s"] = time.perf_counter() - t0
-            rec.update(_align_all(run.net))
-            if not all(math.isfinite(rec[k]) for k in ("train_loss", "test_loss")):
-                rec["diverged"] = True
-            metrics["epochs"].append(rec)
-            state = run.state(epoch, metrics)
-            keep = epoch % cfg.checkpoint_every == 0
-            _save_checkpoint([last] + ([out / "checkpoints" / f"epoch_{epoch:03d}.pt"]
-                                       if keep else []), state)
-            atomic_write_json(out / "metrics.json", metrics)
-            ebar.update(1)
-            ebar.set_postfix(test_acc=f"{rec['test_acc']:.2f}",
-                             angle=f"{rec['align'][0]['angle']:.1f}")
-        ebar.close()
-        if cfg.epochs == 0 or not metrics["epochs"]:
-            atomic_write_json(out / "metrics.json", metrics)
-        _save_checkpoint([out / "final_model.pt"], {"model": run.net.state_dict()})
-    except BaseException as exc:
-        write_status(out, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    write_status(out, "done", epochs=cfg.epochs)
+    with rundir.claim(out, rundir.LAYOUTS["deep"], overwrite=overwrite,
+                      config_hash=chash) as rd:
+        ckpt = _checkpoint(last, cfg_text) if resume and not overwrite else None
+        rd.begin()
+        atomic_write_text(out / "config.yaml", cfg_text)
+        metrics = _train(cfg, out, data_dir, ckpt, progress, last)
+        rd.finish(["config.yaml", "metrics.json", "final_model.pt"], config_hash=chash,
+                  epochs=cfg.epochs)
+    return metrics
+
+
+def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Path) -> dict:
+    """The epochs of :func:`train_run` (from ``ckpt`` when given) and the final model."""
+    run = _Run(cfg, data_dir)
+    metrics = {"config": cfg.model_dump(mode="json"), "algo": cfg.algo,
+               "dataset": cfg.dataset, "seed": cfg.seed, "fc_sizes": run.net.sizes,
+               "torch_threads": torch.get_num_threads(), "init": _align_all(run.net),
+               "epochs": []}
+    start = 0
+    if ckpt is not None:
+        run.load(ckpt)
+        metrics = ckpt["metrics"]
+        start = int(ckpt["epoch"])
+    ebar = make_bar(cfg.epochs, f"{cfg.algo}/{cfg.dataset} seed {cfg.seed}", "epoch",
+                    disable=not progress, initial=start)
+    for epoch in range(start + 1, cfg.epochs + 1):
+        rec: dict = {"epoch": epoch}
+        rec["phase_time_s"] = run.phase(progress)
+        if cfg.algo in ("sal", "rdd"):
+            rec["align_after_phase"] = _align_all(run.net)["align"]
+        t0 = time.perf_counter()
+        bbar = make_bar(len(run.train_loader), f"epoch {epoch}", "batch",
+                        disable=not progress, leave=False)
+        rec["train_loss"], rec["train_acc"] = _train_epoch(run.net, run.opt,
+                                                           run.train_loader,
+                                                           cfg.double_softmax, bbar)
+        bbar.close()
+        rec["train_time_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rec["test_loss"], rec["test_acc"] = _evaluate(run.net, run.test_loader,
+                                                      cfg.double_softmax)
+        rec["test_time_s"] = time.perf_counter() - t0
+        rec.update(_align_all(run.net))
+        if not all(math.isfinite(rec[k]) for k in ("train_loss", "test_loss")):
+            rec["diverged"] = True
+        metrics["epochs"].append(rec)
+        state = run.state(epoch, metrics)
+        keep = epoch % cfg.checkpoint_every == 0
+        _save_checkpoint([last] + ([out / "checkpoints" / f"epoch_{epoch:03d}.pt"]
+                                   if keep else []), state)
+        atomic_write_json(out / "metrics.json", metrics)
+        ebar.update(1)
+        ebar.set_postfix(test_acc=f"{rec['test_acc']:.2f}",
+                         angle=f"{rec['align'][0]['angle']:.1f}")
+    ebar.close()
+    atomic_write_json(out / "metrics.json", metrics)  # also when resumed after the last epoch
+    _save_checkpoint([out / "final_model.pt"], {"model": run.net.state_dict()})
     return metrics

@@ -34,22 +34,15 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
     """Run teacher and student; write result.npz, metrics.json, run.png and config.yaml."""
-    from ..io import OutputExistsError, read_status
-    from .config import config_hash, load_config
+    from .config import load_config
     from .experiment import run_experiment
 
     cfg = load_config(config, overrides)
     if engine is not None and engine not in ("fast", "reference"):
         raise typer.BadParameter("--engine must be fast or reference")
     out = out or _default_out(config, seed_offset)
-    status = read_status(out)
-    if status and status.get("state") == "done" and not overwrite:
-        same = status.get("config_hash") == config_hash(cfg, seed_offset)
-        raise OutputExistsError(f"{out} holds a finished run"
-                                f"{'' if same else ' of another config'}; choose another "
-                                "--out or pass --overwrite")
     metrics = run_experiment(cfg, out, seed_offset=seed_offset, progress=not quiet,
-                             overwrite=overwrite, engine=engine)
+                             overwrite=overwrite, engine=engine, reuse=False)
     typer.echo(f"{out}: mode {metrics['mode']}, final validation loss free "
                f"{metrics['final_loss_free']:.4g}, nudged {metrics['final_loss_nudged']:.4g} "
                f"({metrics['timing']['ns_per_step']:.0f} ns/step)")

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import yaml
 
-from ..config import ConfigError, StrictModel, load_yaml, validate
+from ..config import ConfigError, StrictModel, load_yaml, parse_set_value, validate
 
 # -- recordable quantities -------------------------------------------------------------------
 
@@ -183,7 +183,10 @@ def _fail(source: str, field: str, msg: str):
 
 
 def _check_shape(value, shape, source, field):
-    arr = np.asarray(value, dtype=float)
+    try:
+        arr = np.asarray(value, dtype=float)
+    except ValueError:  # rows of different lengths
+        _fail(source, field, "rows of different lengths; give a scalar or a full matrix")
     try:
         np.broadcast_to(arr, shape)
     except ValueError:
@@ -383,8 +386,12 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. "
                               "student_simulation_settings.num_epochs=10")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw)
-        parts = key.strip().split(".")
+        key = key.strip()
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {key!r}: empty key; expected a dotted path such as "
+                              "student_simulation_settings.num_epochs")
+        value = parse_set_value(key, raw)
         node = data
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1

@@ -7,13 +7,17 @@ holds
 * ``result.npz``: everything per pattern, per epoch and the recordings (:func:`result_arrays`);
 * ``metrics.json``: the summary (:func:`summary`);
 * ``run.png``: loss over epochs and weights against the teacher's;
-* ``status.json``: ``running`` / ``done`` / ``failed`` with the config hash.
+* ``checksums.json``: SHA-256 of the files above and the config hash, written when the run
+  ends;
+* ``status.json``: ``running`` / ``done`` / ``failed`` / ``interrupted`` (Ctrl-C) with the
+  config hash.
 
-Every file is written atomically and ``status.json`` says ``done`` only after all others
-exist, so an interrupted run never leaves a finished-looking directory. Calling
-:func:`run_experiment` again on a finished directory with the same config and seed offset
-returns its metrics without simulating (so a sweep can simply be resubmitted); a different
-config there is an error unless ``overwrite``.
+Every file is written atomically and ``checksums.json`` is written only after all others
+exist, so an interrupted run never leaves a finished-looking directory; the next call runs it
+again from its beginning (a run takes seconds). Calling :func:`run_experiment` again on a
+finished directory with the same config and seed offset returns its metrics without
+simulating (so a sweep can simply be resubmitted); a different config there is an error
+unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -24,16 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..io import (
-    OutputExistsError,
-    atomic_save_npz,
-    atomic_write_json,
-    atomic_write_text,
-    prepare_run_dir,
-    read_status,
-    write_status,
-)
+from .. import __version__, rundir
+from ..io import OutputExistsError, atomic_save_npz, atomic_write_json, atomic_write_text
 from ..progress import progress as progress_bar
 from .alignment import feedback_cosine
 from .config import MicrocircuitConfig, config_hash, dump_config, load_config, run_seeds
@@ -147,52 +143,45 @@ def result_arrays(cfg: MicrocircuitConfig, teacher: TeacherResult,
     return arrays
 
 
-def _finished_metrics(out_dir: Path, chash: str, overwrite: bool) -> dict | None:
-    status = read_status(out_dir)
-    if status is None or status.get("state") != "done" or overwrite:
-        return None
-    metrics_path = out_dir / METRICS_FILE
-    if status.get("config_hash") == chash and metrics_path.is_file():
-        return json.loads(metrics_path.read_text())
-    raise OutputExistsError(f"{out_dir} holds a finished run of another config or seed "
-                            "offset; choose another output directory or overwrite")
+LAYOUT = rundir.LAYOUTS["microcircuit"]
 
 
 def run_experiment(config: str | Path | dict | MicrocircuitConfig, out_dir: str | Path, *,
                    seed_offset: int = 0, progress: bool = False, overwrite: bool = False,
                    overrides: list[str] | None = None, engine: str | None = None,
-                   figure: bool = True) -> dict:
+                   figure: bool = True, reuse: bool = True) -> dict:
     """Run teacher and student once and write the run directory (module docstring).
 
     ``config``: preset name, YAML path, dict or :class:`MicrocircuitConfig`;
     ``seed_offset``: added to the seeds (:func:`~.config.run_seeds`); ``overrides``:
     ``dotted.key=value`` strings. Returns the metrics dict. Re-running a finished directory
-    with the same config returns the stored metrics.
+    with the same config returns the stored metrics (``reuse=False``: refuses it, as the
+    command line does); another config there raises ``OutputExistsError`` unless
+    ``overwrite``. The directory is claimed for the run (:func:`spikealign.rundir.claim`).
     """
     cfg = load_config(config, overrides)
-    out_dir = Path(out_dir)
+    out_dir = rundir.check_out(out_dir)
     chash = config_hash(cfg, seed_offset)
-    done = _finished_metrics(out_dir, chash, overwrite)
-    if done is not None:
-        return done
-    prepare_run_dir(out_dir, overwrite=True)
-    write_status(out_dir, "running", config_hash=chash, seed_offset=seed_offset)
-    for stale in (METRICS_FILE, RESULT_FILE, FIGURE_FILE):  # of a replaced run
-        (out_dir / stale).unlink(missing_ok=True)
-    try:
+    with rundir.claim(out_dir, LAYOUT, overwrite=overwrite, refuse_done=False) as rd:
+        if rd.info.state == "done" and not overwrite:
+            if reuse and rd.info.config_hash == chash:
+                return json.loads((out_dir / METRICS_FILE).read_text())
+            raise OutputExistsError(rd.finished_message(chash))
+        rd.extra.update(config_hash=chash, seed_offset=seed_offset)
+        rd.begin(config_hash=chash, seed_offset=seed_offset)
+        for stale in (METRICS_FILE, RESULT_FILE, FIGURE_FILE):  # of an unfinished run
+            (out_dir / stale).unlink(missing_ok=True)
         atomic_write_text(out_dir / CONFIG_FILE, dump_config(cfg))
         teacher, student, timing = simulate(cfg, seed_offset, progress=progress, engine=engine)
         metrics = summary(cfg, seed_offset, teacher, student, timing)
         arrays = result_arrays(cfg, teacher, student)
         atomic_save_npz(out_dir / RESULT_FILE, **arrays)
+        files = [CONFIG_FILE, RESULT_FILE, METRICS_FILE]
         if figure:
             from .plots import run_figure
 
             run_figure(arrays, out_dir / FIGURE_FILE, metrics=metrics)
+            files.append(FIGURE_FILE)
         atomic_write_json(out_dir / METRICS_FILE, metrics)
-    except BaseException as exc:
-        write_status(out_dir, "failed", config_hash=chash, seed_offset=seed_offset,
-                     error=f"{type(exc).__name__}: {exc}")
-        raise
-    write_status(out_dir, "done", config_hash=chash, seed_offset=seed_offset)
+        rd.finish(files, config_hash=chash, seed_offset=seed_offset)
     return metrics

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_save_npz, atomic_savefig, read_status
+from .. import rundir
+from ..io import atomic_save_npz, atomic_savefig
 from .alignment import cosine_rows, degrees, feedback_angle
 
 MODE_ORDER = ("sal", "bp", "fa")
@@ -141,20 +142,28 @@ def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None)
 def load_runs(source: Path, run_dirs: list[Path] | None = None
               ) -> tuple[dict[str, list[dict]], int]:
     """Finished runs under ``source`` (or exactly the directories ``run_dirs``) grouped by
-    mode, and the number of skipped directories (unfinished, failed or unreadable runs)."""
+    mode, and the number of skipped directories (unfinished, failed, damaged or unreadable
+    runs; a damaged one, whose files do not match their checksums, is named in a warning)."""
     runs: dict[str, list[dict]] = {}
     skipped = 0
     if run_dirs is None:
         run_dirs = [p.parent for p in sorted(Path(source).rglob("metrics.json"))]
     for run_dir in map(Path, run_dirs):
         metrics_path = run_dir / "metrics.json"
-        status = read_status(run_dir)
         try:
-            if status is None or status.get("state") != "done":
-                raise ValueError("not finished")
-            metrics = json.loads(metrics_path.read_text())
-            if metrics.get("mode") not in ("sal", "bp", "fa"):
+            try:
+                metrics = json.loads(metrics_path.read_text())
+                layout = rundir.LAYOUTS["microcircuit"]
+            except (OSError, ValueError):
+                metrics, layout = {}, rundir.GENERIC  # which family: unknown
+            if metrics and metrics.get("mode") not in ("sal", "bp", "fa"):
                 continue  # not a microcircuit run (e.g. SSN runs of the same sweep)
+            info = rundir.inspect(run_dir, layout)
+            if info.state == "damaged":
+                warnings.warn(f"{run_dir}: left out of figure 6, {info.error()}",
+                              stacklevel=2)
+            if info.state != "done" or not metrics:
+                raise ValueError("not finished")
             with np.load(run_dir / "result.npz") as npz:
                 res = {k: npz[k] for k in npz.files
                        if k.startswith(("loss", "rec.1.", "rec.2.", "epoch", "role", "rec_block",

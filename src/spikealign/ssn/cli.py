@@ -5,23 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-import yaml
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    """``a.b=value`` pairs (values parsed as YAML) to a nested dict."""
+    """``a.b=value`` pairs (values parsed as YAML) to a nested dict; a malformed pair raises
+    :class:`~spikealign.config.ConfigError` naming it."""
+    from ..config import ConfigError, parse_set_value
+
     out: dict = {}
     for pair in pairs or []:
         if "=" not in pair:
-            raise ValueError(f"--set expects KEY=VALUE (got {pair!r})")
-        key, value = pair.split("=", 1)
+            raise ConfigError(f"--set expects KEY=VALUE (got {pair!r})")
+        key, raw = pair.split("=", 1)
+        key = key.strip()
+        parts = key.split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {key!r}: empty key; expected a dotted path such as "
+                              "lr.symm")
+        value = parse_set_value(key, raw)
         node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
+        for depth, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(value)
+            if not isinstance(node, dict):
+                where = ".".join(parts[:depth + 1])
+                raise ConfigError(f"--set {key}: {where} was set to a value, not a section, "
+                                  "by an earlier --set")
+        node[parts[-1]] = value
     return out
 
 
@@ -35,10 +46,13 @@ def run_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
     """Train one SSN; writes results.npz, metrics.json, config.yaml and figure.png/pdf."""
+    from ..config import ConfigError
     from .config import load_config
     from .run import run
 
     cfg = load_config(config, overrides=parse_overrides(set_))
+    if engine not in ("fast", "reference"):
+        raise ConfigError(f"--engine: must be fast or reference (got {engine!r})")
     name = Path(config).stem
     out = out or Path("runs") / "ssn" / name
     m = run(cfg, out, engine=engine, overwrite=overwrite, show_progress=not quiet, label=name)
@@ -54,8 +68,11 @@ def demo_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ):
     """Main job: synaptic noise, the same network without alignment, with SAL and with KP."""
+    from ..config import ConfigError
     from .demo import run_demo
 
+    if workers < 0:
+        raise ConfigError(f"--workers: must be >= 0 (got {workers})")
     res = run_demo(out, overwrite=overwrite, workers=workers or None, show_progress=not quiet)
     typer.echo(f"{'feedback':<10}{'final DKL':>12}{'asymmetry':>12}{'time [s]':>10}")
     for name, m in res["metrics"].items():

@@ -8,30 +8,25 @@ Files in the run directory (all written atomically):
 ``metrics.json``     final and summary numbers (:func:`summary`)
 ``figure.png/.pdf``  DKL, asymmetry, weights and biases against targets, W - W^T, final vs
                      target distribution
-``status.json``      ``{"state": "running" | "done" | "failed", ...}``
+``checksums.json``   SHA-256 of the result files and the config hash, written when the run ends
+``status.json``      ``{"state": "running" | "done" | "failed" | "interrupted", ...}``
 
-An interrupted run restarted with the same directory and config continues from its checkpoint
-and ends bit-identical to an uninterrupted run (the simulator's random state is saved too).
+An interrupted run (Ctrl-C: status ``interrupted``; a killed process: ``running`` with a free
+lock) restarted with the same directory and config continues from its checkpoint and ends
+bit-identical to an uninterrupted run (the simulator's random state is saved too). A damaged
+checkpoint is reported and the run restarts from its beginning.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, rundir
 from ..config import ConfigError, dump_yaml
-from ..io import (
-    atomic_save_npz,
-    atomic_write_json,
-    atomic_write_text,
-    prepare_run_dir,
-    read_status,
-    write_status,
-)
+from ..io import atomic_save_npz, atomic_write_json, atomic_write_text, write_status
 from ..progress import progress
 from .config import SSNConfig
 from .train import Trainer, TrainState, initial_state
@@ -95,33 +90,46 @@ def summary(cfg: SSNConfig, state: TrainState, engine: str) -> dict:
     }
 
 
+def _resume_point(ckpt: Path, h: str) -> TrainState | None:
+    """The state saved in ``ckpt`` (None without one). A checkpoint of another config is an
+    error; a damaged one is reported and the run restarts from its beginning."""
+    if not ckpt.is_file():
+        return None
+    try:
+        with np.load(ckpt) as a:
+            if "config_hash" in a.files and str(a["config_hash"]) != h:
+                raise ConfigError(f"{ckpt.parent} holds a checkpoint of a different config; "
+                                  "use another --out or --overwrite")
+            return TrainState.from_arrays(a)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a truncated or corrupt file, whatever numpy says
+        rundir.warn(f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {exc}); the run "
+                    "restarts from its beginning")
+        return None
+
+
 def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = False,
         show_progress: bool = True, make_figure: bool = True, label: str = "ssn",
         bar_position: int | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary.
 
+    The directory is claimed for the whole run (:func:`spikealign.rundir.claim`: one writer,
+    no foreign files, a finished run only replaced with ``overwrite``); Ctrl-C leaves status
+    ``interrupted`` and the checkpoint, from which the next call resumes.
     ``bar_position``: line of the progress bar when several runs share a terminal."""
-    out_dir = Path(out_dir)
+    out_dir = rundir.check_out(out_dir)
     trainer = Trainer(cfg, engine)  # validates the engine before anything is written
-    prepare_run_dir(out_dir, overwrite=overwrite)
     h = config_hash(cfg)
     ckpt = out_dir / "checkpoint.npz"
-    state = None
-    status = read_status(out_dir)
-    if ckpt.is_file() and not overwrite:
-        with np.load(ckpt) as a:
-            if str(a["config_hash"]) != h:
-                raise ConfigError(
-                    f"{out_dir} holds a checkpoint of a different config; use another --out "
-                    "or --overwrite"
-                )
-            state = TrainState.from_arrays(a)
-    if state is None:
-        state = initial_state(cfg, trainer.problem)
-    atomic_write_text(out_dir / "config.yaml", dump_yaml(cfg))
-    write_status(out_dir, "running", cycle=state.cycle, num_epochs=cfg.num_epochs,
-                 resumed=bool(status and state.cycle > 0), started=time.time())
-    try:
+    with rundir.claim(out_dir, rundir.LAYOUTS["ssn"], overwrite=overwrite,
+                      config_hash=h) as rd:
+        state = None if overwrite else _resume_point(ckpt, h)
+        if state is None:
+            state = initial_state(cfg, trainer.problem)
+        rd.begin(cycle=state.cycle, num_epochs=cfg.num_epochs, resumed=state.cycle > 0)
+        rd.extra["cycle"] = state.cycle
+        atomic_write_text(out_dir / "config.yaml", dump_yaml(cfg))
         with progress(total=cfg.num_epochs, desc=label, unit="cycle",
                       disable=None if show_progress else True, initial=state.cycle,
                       position=bar_position) as bar:
@@ -130,20 +138,18 @@ def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = Fals
                 bar.set_postfix(dkl=f"{state.dkls[-1]:.3g}", asym=f"{state.asyms[-1]:.3g}")
                 atomic_save_npz(ckpt, compressed=False, config_hash=np.array(h),
                                 **state.to_arrays())
+                rd.extra["cycle"] = state.cycle
                 write_status(out_dir, "running", cycle=state.cycle, num_epochs=cfg.num_epochs)
         result = results_arrays(trainer, state)
         atomic_save_npz(out_dir / "results.npz", **result)
         metrics = summary(cfg, state, engine)
         atomic_write_json(out_dir / "metrics.json", metrics)
+        files = ["config.yaml", "results.npz", "metrics.json"]
         if make_figure:
             from .plots import run_figure
 
-            run_figure(result, out_dir / "figure", title=label)
-        write_status(out_dir, "done", finished=time.time(), **{
-            k: metrics[k] for k in ("final_dkl", "final_asym", "runtime_s")})
+            files += [p.name for p in run_figure(result, out_dir / "figure", title=label)]
+        rd.finish(files, config_hash=h, **{k: metrics[k] for k in
+                                           ("final_dkl", "final_asym", "runtime_s")})
         ckpt.unlink(missing_ok=True)
         return metrics
-    except BaseException as exc:
-        write_status(out_dir, "failed" if not isinstance(exc, KeyboardInterrupt)
-                     else "interrupted", cycle=state.cycle, error=repr(exc))
-        raise

@@ -72,8 +72,20 @@ def run_cmd(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
     """Run a sweep (skips finished runs; reruns failed and unfinished ones), then draw it."""
+    from ..config import ConfigError
     from ..ssn.cli import parse_overrides
     from .engine import SlurmOptions, sweep
+    from .presets import SCALES
+
+    # option checks before anything is planned or written
+    if scale not in SCALES:
+        raise ConfigError(f"--scale: must be one of {', '.join(SCALES)} (got {scale!r})")
+    if cluster not in ("local", "slurm"):
+        raise ConfigError(f"--cluster: must be local or slurm (got {cluster!r})")
+    for name, value, low in (("--limit", limit, 0), ("--workers", workers, 1),
+                             ("--cores", cores, 1)):
+        if value is not None and value < low:
+            raise ConfigError(f"{name}: must be >= {low} (got {value})")
 
     argv = ("spikealign sweep " + shlex.join(sys.argv[sys.argv.index("run"):])
             if "run" in sys.argv else None)
@@ -121,5 +133,33 @@ def status_cmd(
 
     from .status import format_summary, summarize
 
+    _check_manifest_file(directory)
     summary = summarize(directory)
     typer.echo(json.dumps(summary, indent=2) if json_ else format_summary(summary))
+
+
+def _check_manifest_file(directory: Path) -> None:
+    """A ``sweep.json`` that is not the manifest ``sweep run`` writes (binary, not JSON, another
+    structure) is refused with one line naming it, instead of a traceback."""
+    import json
+
+    from ..config import ConfigError
+    from .layout import MANIFEST
+
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        return  # summarize says: not a sweep directory
+    try:
+        man = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: damaged sweep manifest (not a JSON text: "
+                          f"{type(exc).__name__})") from None
+    parts = man.get("parts") if isinstance(man, dict) else None
+    ok = isinstance(parts, dict) and all(
+        isinstance(entry, dict) and isinstance(entry.get("runs"), list) and all(
+            isinstance(r, dict) and isinstance(r.get("dir"), str) and "config_hash" in r
+            for r in entry["runs"])
+        for entry in parts.values())
+    if not ok:
+        raise ConfigError(f"{path}: damaged sweep manifest (not the layout `spikealign sweep "
+                          "run` writes)")

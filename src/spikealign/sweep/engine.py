@@ -219,23 +219,37 @@ def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | No
           argv: str | None = None, **kw) -> dict:
     """Plan the presets' runs into ``out`` (manifest), run what is unfinished, record timing.
 
-    ``kw`` goes to :func:`run_sweep` (scheduler, cluster, workers, slurm, limit, ...).
+    ``out`` must be new, empty or a sweep directory (:func:`.layout.check_sweep_dir`); the
+    command holds its lock (``out/.lock``) throughout, so a second ``sweep run`` on the same
+    directory fails at once naming the holder's pid. ``kw`` goes to :func:`run_sweep`
+    (scheduler, cluster, workers, slurm, limit, ...).
     """
-    from .layout import check_manifest, part_entry, record_timing, update_manifest
+    from ..runlock import hold
+    from .layout import (
+        check_manifest,
+        check_sweep_dir,
+        part_entry,
+        record_timing,
+        update_manifest,
+    )
     from .presets import build_specs
 
     overrides = overrides or {}
     out = Path(out).absolute()
     parts, specs = build_specs(presets, scale, overrides)
+    check_sweep_dir(out, [p.name for p in parts])
     entries = {p.name: part_entry(p, [s for s in specs if s.part == p.name], scale, overrides)
                for p in parts}
     check_manifest(out, entries)
-    update_manifest(out, entries, {"command": "run", "presets": list(presets), "scale": scale,
-                                   "argv": argv})
-    res = run_sweep(specs, out, **kw)
-    run_s = sum(r.get("runtime_s", 0.0) for r in res["results"])
-    cpu = sum(r.get("cpu_s", 0.0) for r in res["results"])
-    record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_wall_s=run_s,
-                  run_cpu_s=cpu, **res["counts"])
+    out.mkdir(parents=True, exist_ok=True)
+    with hold(out):  # one sweep command per directory; a second one fails at once
+        check_manifest(out, entries)  # again, now that no other command can change it
+        update_manifest(out, entries, {"command": "run", "presets": list(presets),
+                                       "scale": scale, "argv": argv})
+        res = run_sweep(specs, out, **kw)
+        run_s = sum(r.get("runtime_s", 0.0) for r in res["results"])
+        cpu = sum(r.get("cpu_s", 0.0) for r in res["results"])
+        record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_wall_s=run_s,
+                      run_cpu_s=cpu, **res["counts"])
     res.update(out=out, parts=parts, run_wall_s=run_s, run_cpu_s=cpu)
     return res

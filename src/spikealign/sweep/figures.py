@@ -18,10 +18,11 @@ Figure 5: plasticity noise (``stdp.ws.noise = stdp.sal.noise``), levels 0-0.05, 
 baseline init noise 0.2 and no plasticity noise, log scales.
 
 Runs are placed by their run index and noise level from the sweep manifest, never by file
-order: a missing or unfinished run is a NaN row. Wherever fewer runs than planned entered a
-statistic, the figure says so (``n/N`` next to the point, ``(n/N runs)`` in the legend, a
-footnote with the counts per part). Each KP curve is drawn on its own cycle axis (the figure 5
-twin runs 20 001 cycles, the others 150 001).
+order: a missing or unfinished run is a NaN row, and so is a run whose result files do not
+match their recorded checksums (left out with a warning naming it). Wherever fewer runs than
+planned entered a statistic, the figure says so (``n/N`` next to the point, ``(n/N runs)``
+in the legend, a footnote with the counts per part). Each KP curve is drawn on its own cycle
+axis (the figure 5 twin runs 20 001 cycles, the others 150 001).
 
 Files: ``fig4.png``, ``fig4.pdf``, ``fig4.npz`` (everything plotted) and ``fig4_finals.csv``
 (the final values per noise level and variant: runs, infinite D_KL, quartiles) in ``out``.
@@ -36,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_save_npz, atomic_write_text, read_status
+from .. import rundir
+from ..io import atomic_save_npz, atomic_write_text
 from .layout import read_manifest
 
 FEEDBACKS = ("none", "sal", "kp")
@@ -95,6 +97,15 @@ class PartData:
         return np.isclose(self.levels, level)
 
 
+def finished(run_dir: Path, kind: str | None) -> bool:
+    """Whether the run is done with its result files intact (checksums verified); a damaged
+    run is left out with a warning naming it."""
+    info = rundir.inspect(run_dir, rundir.layout_of(kind))
+    if info.state == "damaged":
+        warnings.warn(f"{run_dir}: left out of the figure, {info.error()}", stacklevel=3)
+    return info.state == "done"
+
+
 def load_part(source: Path, name: str, entry: dict) -> PartData:
     """Load ``dkls`` and ``all_asym`` of every finished run of a part; NaN rows otherwise."""
     runs = sorted(entry["runs"], key=lambda r: r["index"])
@@ -102,7 +113,7 @@ def load_part(source: Path, name: str, entry: dict) -> PartData:
     cycles = None
     for k, r in enumerate(runs):
         run_dir = Path(source) / name / r["dir"]
-        if (read_status(run_dir) or {}).get("state") != "done":
+        if not finished(run_dir, entry.get("kind")):
             continue
         try:
             with np.load(run_dir / "results.npz") as f:
@@ -319,7 +330,9 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
                 continue
             q = data[f"{fb}_final_{key}"]
             x = levels + OFFSET[fb] * unit
-            a.errorbar(x, q[1], yerr=[q[1] - q[0], q[2] - q[1]], fmt=MARKER[fb], capsize=3,
+            with np.errstate(invalid="ignore"):  # an infinite quartile has no bar (footnote)
+                yerr = np.nan_to_num([q[1] - q[0], q[2] - q[1]], nan=0.0, posinf=0.0)
+            a.errorbar(x, q[1], yerr=yerr, fmt=MARKER[fb], capsize=3,
                        color=color[fb], linestyle="none")
             count, planned = data[f"{fb}_count"], data[f"{fb}_planned"]
             for k, (xi, yi, c, pl) in enumerate(zip(x, q[1], count, planned, strict=True)):
@@ -478,7 +491,7 @@ def figure6(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
     if not parts:
         return draw(source, out, quick)
     planned = [source / name / r["dir"] for name, entry in parts.items() for r in entry["runs"]]
-    done = [d for d in planned if (read_status(d) or {}).get("state") == "done"]
+    done = [d for d in planned if finished(d, "microcircuit")]
     if len(done) < len(planned):
         warnings.warn(f"figure 6: {len(planned) - len(done)} of {len(planned)} planned "
                       "microcircuit runs have no results yet", stacklevel=2)

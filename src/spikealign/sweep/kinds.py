@@ -1,10 +1,11 @@
 """Kinds of runs a sweep can execute: each maps to a runner ``fn(config, run_dir, label=...)``.
 
 A runner trains one model from a resolved config (a dict), writes its files into ``run_dir``
-atomically (``spikealign.io``) and returns a dict of metrics. It may write ``status.json``
-itself; the task wrapper (:mod:`spikealign.sweep.tasks`) marks the run done afterwards if it
-did not. Runners are referenced by import path, so any importable function works, also on
-remote Dask workers.
+atomically (``spikealign.io``) and returns a dict of metrics. It may claim the directory and
+record its checksums itself (:mod:`spikealign.rundir`, as the three runners here do); the task
+wrapper (:mod:`spikealign.sweep.tasks`) records the checksums of every file it wrote and marks
+the run done afterwards if it did not. Runners are referenced by import path, so any
+importable function works, also on remote Dask workers.
 
 Measured cost here (2-core box, numba engine, one core per run): the SSN simulator needs
 about 15 ns per simulated step (:data:`SSN_NS_PER_STEP`, from the paper runs: 47 s for the

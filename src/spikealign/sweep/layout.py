@@ -15,9 +15,12 @@
         log.txt                  one line per attempt: start, end, host, worker, duration
         error.txt                traceback of the last failed attempt
         checkpoint.npz           SSN state while running (resume point)
+        checksums.json           SHA-256 of the result files, written when the run ends
         .lock                    held (flock) while a process works on the run
+      .lock                      held by the ``sweep run`` command working on the directory
 
-Every file except ``log.txt`` (appended lines) is written atomically.
+Every file except ``log.txt`` (appended lines) is written atomically. ``sweep run`` refuses a
+directory holding anything else (:func:`check_sweep_dir`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,26 @@ FIGURE_DIR = "figures"
 
 class SweepConflict(ValueError):
     """The directory holds runs of different settings."""
+
+
+def check_sweep_dir(out, parts) -> None:
+    """Refuse ``out`` if it is a file, lies under one, or holds entries a sweep does not write
+    (anything but ``sweep.json``, ``figures/``, ``.lock`` and the directories of the parts in
+    ``parts`` or in its manifest), e.g. ``--out .`` in a project folder."""
+    from ..rundir import OutDirError, check_out
+
+    out = check_out(out)
+    if not out.is_dir():
+        return
+    known = {MANIFEST, FIGURE_DIR, ".lock", *parts, *((read_manifest(out) or {}).get("parts")
+                                                       or {})}
+    other = sorted(p.name for p in out.iterdir()
+                   if p.name not in known and not (p.name.startswith(".")
+                                                    and p.name.endswith(".tmp")))
+    if other:
+        shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        raise OutDirError(f"{out} holds files spikealign did not create ({shown}); choose a "
+                          "new or empty directory for --out")
 
 
 def read_manifest(out) -> dict | None:

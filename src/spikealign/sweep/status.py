@@ -1,4 +1,8 @@
-"""``spikealign sweep status DIR``: what is done, failed, running, unfinished or missing."""
+"""``spikealign sweep status DIR``: what is done, failed, running, interrupted or missing.
+
+Every finished run's result files are verified against their checksums
+(:func:`spikealign.rundir.inspect`); a damaged one counts as failed and is listed by its path.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from pathlib import Path
 
 from ..io import read_json, read_status
 from .layout import read_manifest
-from .tasks import run_state
+from .tasks import run_info
 
-STATES = ("done", "failed", "running", "unfinished", "missing")
+STATES = ("done", "failed", "running", "interrupted", "missing")
 
 
 def _metric(run_dir: Path, key: str):
@@ -32,8 +36,8 @@ def summarize(out) -> dict:
         failed = []
         for r in entry["runs"]:
             run_dir = out / name / r["dir"]
-            state = run_state(run_dir, r["config_hash"])
-            state = "unfinished" if state == "conflict" else state
+            info = run_info(run_dir, r["config_hash"], entry.get("kind"))
+            state = {"conflict": "interrupted", "damaged": "failed"}.get(info.state, info.state)
             counts[state] += 1
             if state == "done":
                 st = read_status(run_dir) or {}
@@ -41,8 +45,8 @@ def summarize(out) -> dict:
             else:
                 remaining_s += r.get("cost_s", 0.0)
             if state == "failed":
-                st = read_status(run_dir) or {}
-                failed.append({"run": str(run_dir), "error": st.get("error", "")})
+                failed.append({"run": str(run_dir), "error": info.error(),
+                               "damaged": info.problems})
         parts[name] = {"runs": len(entry["runs"]), **counts, "cpu_s": cpu_s,
                        "estimated_remaining_cpu_s": remaining_s, "failed_runs": failed,
                        "scale": entry.get("scale"), "figure": entry.get("figure"),
@@ -66,7 +70,7 @@ def rerun_commands(summary: dict) -> list[str]:
     part names are presets; scale and ``--set`` values as recorded in the manifest)."""
     groups: dict[tuple, list[str]] = {}
     for name, p in summary["parts"].items():
-        if p["failed"] + p["unfinished"] + p["missing"]:
+        if p["failed"] + p["interrupted"] + p["missing"]:
             key = (p.get("scale") or "paper", json.dumps(p.get("overrides") or {},
                                                           sort_keys=True))
             groups.setdefault(key, []).append(name)
@@ -89,21 +93,22 @@ def format_duration(s: float) -> str:
 
 def format_summary(summary: dict, max_failed: int = 10) -> str:
     lines = [f"sweep {summary['dir']}"]
-    head = f"{'part':<18}{'scale':>7}{'runs':>6}" + "".join(f"{s:>11}" for s in STATES)
+    head = f"{'part':<18}{'scale':>7}{'runs':>6}" + "".join(f"{s:>12}" for s in STATES)
     lines.append(head + f"{'CPU time':>11}")
     rows = list(summary["parts"].items()) + [("total", summary["total"])]
     for name, p in rows:
         scale = p.get("scale") or ""
         lines.append(f"{name:<18}{scale:>7}{p['runs']:>6}"
-                     + "".join(f"{p[s]:>11}" for s in STATES)
+                     + "".join(f"{p[s]:>12}" for s in STATES)
                      + f"{format_duration(p['cpu_s']):>11}")
     failed = [f for p in summary["parts"].values() for f in p["failed_runs"]]
     for f in failed[:max_failed]:
-        lines.append(f"failed: {f['run']}: {f['error']}  (traceback: error.txt)")
+        where = "" if f.get("damaged") else "  (traceback: error.txt)"
+        lines.append(f"failed: {f['run']}: {f['error']}{where}")
     if len(failed) > max_failed:
         lines.append(f"... and {len(failed) - max_failed} more failed runs")
     t = summary["total"]
-    todo = t["failed"] + t["unfinished"] + t["missing"]
+    todo = t["failed"] + t["interrupted"] + t["missing"]
     if todo:
         eta = format_duration(t["estimated_remaining_cpu_s"])
         lines.append(f"{todo} runs to (re)run, about {eta} "

@@ -1,17 +1,21 @@
 """One task per run: idempotent, locked, with its traceback recorded on failure.
 
-:func:`execute` is what a Dask worker runs. It takes the run's lock (``flock`` on
-``<run>/.lock``; a second process working on the same run, e.g. a task duplicated after a lost
-connection or an orphan of a killed client, waits for the first), skips a finished run, and
-otherwise calls the kind's runner. Whatever the runner raises is recorded (``status.json``
-``failed`` with the error, ``error.txt`` with the traceback, a line in ``log.txt``) and
-returned, never raised, so one failing run does not stop the sweep. Runs stopped without a
-chance to record anything (a killed worker or client) keep ``status.json`` ``running``; the
-next sweep reruns them, and SSN runs resume from their last checkpoint.
+:func:`execute` is what a Dask worker runs. It takes the run's lock
+(:func:`spikealign.runlock.hold` on ``<run>/.lock``, waiting: a second process working on the
+same run, e.g. a task duplicated after a lost connection or an orphan of a killed client, waits
+for the first), skips a finished run, and otherwise calls the kind's runner. Whatever the
+runner raises is recorded (``status.json`` ``failed`` with the error, ``error.txt`` with the
+traceback, a line in ``log.txt``) and returned, never raised, so one failing run does not stop
+the sweep. Runs stopped without a chance to record anything (a killed worker or client) keep
+``status.json`` ``running`` with a free lock, i.e. interrupted; the next sweep reruns them,
+and SSN runs resume from their last checkpoint. A run whose runner recorded no checksums gets
+them from the wrapper (every file it wrote).
 
-Run states (:func:`run_state`): ``done``, ``failed``, ``running`` (status running and the lock
-is held), ``unfinished`` (status running or interrupted, nobody holds the lock), ``missing``
-(never started) and ``conflict`` (the directory holds a run of another config).
+Run states (:func:`run_state`, from :func:`spikealign.rundir.inspect`): ``done`` (result files
+present and matching their checksums), ``failed`` (also a damaged result, named by its path),
+``running`` (another process holds the lock), ``interrupted`` (stopped before the end, nobody
+holds the lock), ``missing`` (never started) and ``conflict`` (the directory holds a run of
+another config).
 """
 
 from __future__ import annotations
@@ -24,20 +28,16 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import rundir, runlock
 from ..io import atomic_write_json, atomic_write_text, read_json, read_status, write_status
 from . import kinds
 from .layout import MANIFEST, SweepConflict
 from .spec import RunSpec
 
-try:  # POSIX only; without it runs are not protected against duplicate execution
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
-
 SPEC_FILE = "spec.json"
 LOG_FILE = "log.txt"
 ERROR_FILE = "error.txt"
-LOCK_FILE = ".lock"
+LOCK_FILE = runlock.LOCK_FILE
 
 
 def _now() -> str:
@@ -56,46 +56,35 @@ def log(run_dir: Path, text: str) -> None:
 @contextlib.contextmanager
 def run_lock(run_dir: Path, wait: bool = True):
     """Exclusive lock of a run directory; yields False when ``wait=False`` and it is taken."""
-    if fcntl is None:  # pragma: no cover
-        yield True
-        return
-    fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
+            stack.enter_context(runlock.hold(run_dir, wait=wait))
+        except runlock.RunBusyError:
             yield False
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        yield True
 
 
 def read_spec_hash(run_dir: Path) -> str | None:
     return (read_json(Path(run_dir) / SPEC_FILE) or {}).get("config_hash")
 
 
-def run_state(run_dir: Path, config_hash: str | None = None) -> str:
-    """State of one run directory (module docstring); ``config_hash`` detects conflicts."""
+def run_info(run_dir: Path, config_hash: str | None = None,
+             kind: str | None = None) -> rundir.RunInfo:
+    """:func:`spikealign.rundir.inspect` of a sweep run; state ``conflict`` when the
+    directory's ``spec.json`` names another config than ``config_hash``."""
     run_dir = Path(run_dir)
-    status = read_status(run_dir)
-    if status is None:
-        return "missing"
     if config_hash is not None:
         have = read_spec_hash(run_dir)
         if have is not None and have != config_hash:
-            return "conflict"
-    state = status.get("state")
-    if state in ("done", "failed"):
-        return state
-    if (run_dir / LOCK_FILE).exists():
-        with run_lock(run_dir, wait=False) as got:
-            if not got:
-                return "running"
-    return "unfinished"
+            return rundir.RunInfo("conflict")
+    return rundir.inspect(run_dir, rundir.layout_of(kind))
+
+
+def run_state(run_dir: Path, config_hash: str | None = None, kind: str | None = None) -> str:
+    """State of one run directory (module docstring); ``config_hash`` detects conflicts."""
+    state = run_info(run_dir, config_hash, kind).state
+    return "failed" if state == "damaged" else state
 
 
 @dataclass
@@ -111,7 +100,7 @@ def plan(specs: list[RunSpec], out: Path) -> Plan:
     """Classify runs; raise :class:`SweepConflict` if a directory holds another config."""
     p = Plan()
     for spec in specs:
-        state = run_state(Path(out) / spec.rel_dir, spec.hash)
+        state = run_state(Path(out) / spec.rel_dir, spec.hash, spec.kind)
         if state == "conflict":
             raise SweepConflict(
                 f"{Path(out) / spec.rel_dir} holds a run of another config; use another --out, "
@@ -132,15 +121,18 @@ def execute(spec: dict, out: str) -> dict:
                 f"{out} is not visible on worker {socket.gethostname()}: the sweep directory "
                 "must be on a filesystem shared by the client and all workers"}
     run_dir.mkdir(parents=True, exist_ok=True)
-    with run_lock(run_dir):
-        state = run_state(run_dir, s.hash)
-        if state == "done":
+    with runlock.hold(run_dir, wait=True):
+        info = run_info(run_dir, s.hash, s.kind)
+        if info.state == "done":
             return {**base, "state": "skipped"}
-        if state == "conflict":
+        if info.state == "conflict":
             return {**base, "state": "failed", "error": f"{run_dir} holds another config"}
+        if info.state == "damaged":  # no longer a finished run; the runner starts it again
+            write_status(run_dir, "failed", error=info.error()[:500], finished=time.time())
+            (run_dir / rundir.CHECKSUM_FILE).unlink(missing_ok=True)
         atomic_write_json(run_dir / SPEC_FILE, s.to_dict())
         worker = _worker_address()
-        log(run_dir, f"start ({state}) on {_host()}{' worker ' + worker if worker else ''}")
+        log(run_dir, f"start ({info.state}) on {_host()}{' worker ' + worker if worker else ''}")
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             metrics = kinds.resolve(s.runner)(s.config, run_dir, label=s.label)
@@ -154,6 +146,9 @@ def execute(spec: dict, out: str) -> dict:
             log(run_dir, f"failed after {dt:.1f} s: {error}")
             return {**base, "state": "failed", "error": error, "runtime_s": dt}
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if not (run_dir / rundir.CHECKSUM_FILE).exists():
+            rundir.record_checksums(run_dir, rundir.result_files(run_dir), config_hash=s.hash,
+                                    family=s.kind)
         status = read_status(run_dir) or {}
         if status.get("state") == "done":
             status.pop("state")
@@ -173,7 +168,7 @@ def record_lost(spec: RunSpec, out: Path, error: str) -> None:
     with run_lock(run_dir, wait=False) as got:
         if not got:  # somebody still works on it
             return
-        if run_state(run_dir) == "done":
+        if run_state(run_dir, kind=spec.kind) == "done":
             return
         write_status(run_dir, "failed", error=error, finished=time.time())
         log(run_dir, f"failed (client): {error}")
