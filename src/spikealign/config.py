@@ -79,6 +79,19 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def split_set(item: str, example: str) -> tuple[str, list[str], object]:
+    """``--set KEY=VALUE`` as ``(key, dotted parts, value parsed as YAML)``; a malformed item
+    raises :class:`ConfigError` naming it (``example`` is a dotted key shown in the message)."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. {example}=...")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    parts = key.split(".")
+    if not all(parts):
+        raise ConfigError(f"--set {key!r}: empty key; expected a dotted path such as {example}")
+    return key, parts, parse_set_value(key, raw)
+
+
 def parse_set_value(key: str, raw: str):
     """The value of ``--set KEY=RAW`` parsed as YAML, or :class:`ConfigError` naming it."""
     try:

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import yaml
 
-from ..config import ConfigError, StrictModel, load_yaml, parse_set_value, validate
+from ..config import ConfigError, StrictModel, load_yaml, split_set, validate
 
 # -- recordable quantities -------------------------------------------------------------------
 
@@ -382,16 +382,7 @@ def preset_path(name: str) -> Path:
 def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
     """Apply ``dotted.key=value`` overrides (values parsed as YAML; list items by index)."""
     for item in overrides or ():
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. "
-                              "student_simulation_settings.num_epochs=10")
-        key, raw = item.split("=", 1)
-        key = key.strip()
-        parts = key.split(".")
-        if not all(parts):
-            raise ConfigError(f"--set {key!r}: empty key; expected a dotted path such as "
-                              "student_simulation_settings.num_epochs")
-        value = parse_set_value(key, raw)
+        key, parts, value = split_set(item, "student_simulation_settings.num_epochs")
         node = data
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1

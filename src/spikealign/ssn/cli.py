@@ -12,19 +12,11 @@ app = typer.Typer(no_args_is_help=True)
 def parse_overrides(pairs: list[str]) -> dict:
     """``a.b=value`` pairs (values parsed as YAML) to a nested dict; a malformed pair raises
     :class:`~spikealign.config.ConfigError` naming it."""
-    from ..config import ConfigError, parse_set_value
+    from ..config import ConfigError, split_set
 
     out: dict = {}
     for pair in pairs or []:
-        if "=" not in pair:
-            raise ConfigError(f"--set expects KEY=VALUE (got {pair!r})")
-        key, raw = pair.split("=", 1)
-        key = key.strip()
-        parts = key.split(".")
-        if not all(parts):
-            raise ConfigError(f"--set {key!r}: empty key; expected a dotted path such as "
-                              "lr.symm")
-        value = parse_set_value(key, raw)
+        key, parts, value = split_set(pair, "lr.symm")
         node = out
         for depth, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
