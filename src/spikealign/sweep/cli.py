@@ -71,7 +71,8 @@ def run_cmd(
                                  help="Draw the preset's figures at the end."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
-    """Run a sweep (skips finished runs; reruns failed, damaged and interrupted ones), then draw it."""
+    """Run a sweep (skips finished runs; reruns failed, damaged and interrupted ones), then
+    draw it."""
     from ..config import ConfigError
     from ..ssn.cli import parse_overrides
     from .engine import SlurmOptions, sweep
@@ -128,7 +129,8 @@ def status_cmd(
     directory: Path = typer.Argument(..., metavar="DIR", help="Sweep directory."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable summary."),
 ):
-    """Summarise a sweep directory: done / failed (incl. damaged results) / running / interrupted / missing runs."""
+    """Summarise a sweep directory: done / failed (incl. damaged results) / running /
+    interrupted / missing runs."""
     import json
 
     from .status import format_summary, summarize
