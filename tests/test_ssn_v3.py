@@ -279,3 +279,19 @@ def test_v2_presets_keep_the_main_branch_protocol():
         cfg = load_config(name)
         assert not (cfg.target_scaling or cfg.zero_diagonal or cfg.stdp.clip_amplitudes)
         assert cfg.stdp.noise_layout == "upstream" and cfg.val_factor == 1000
+
+
+def test_demo_directory_with_foreign_files_is_refused_before_any_run(tmp_path):
+    from spikealign.rundir import OutDirError
+    from spikealign.ssn.demo import check_demo_dir, run_demo
+
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(OutDirError, match="notes.txt"):
+        run_demo(tmp_path, workers=1, show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+    with pytest.raises(OutDirError, match="is a file"):
+        check_demo_dir(tmp_path / "notes.txt")
+    own = tmp_path / "demo"
+    (own / "sal").mkdir(parents=True)
+    (own / "summary.json").write_text("{}")
+    assert check_demo_dir(own) == own

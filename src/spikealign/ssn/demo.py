@@ -39,9 +39,30 @@ def _one(args):
                      label=f"demo {name:<4}", bar_position=position)
 
 
+#: what the demo writes into its directory (besides the temporary files of atomic writes)
+DEMO_FILES = {"comparison.png", "comparison.pdf", "summary.json"}
+
+
+def check_demo_dir(out_dir) -> Path:
+    """Refuse a demo directory that is a file, lies under one, or holds files the demo does not
+    write (one run directory per feedback mechanism and :data:`DEMO_FILES`); writes nothing."""
+    from ..rundir import OutDirError, check_out
+
+    out_dir = check_out(out_dir)
+    if out_dir.is_dir():
+        own = DEMO_FILES | set(DEMO_RUNS)
+        other = sorted(e.name for e in out_dir.iterdir()
+                       if e.name not in own and not e.name.startswith("."))
+        if other:
+            raise OutDirError(f"{out_dir} holds files the demo did not create "
+                              f"({', '.join(other[:5])}{', ...' if len(other) > 5 else ''}); "
+                              "choose a new or empty directory for --out")
+    return out_dir
+
+
 def run_demo(out_dir, *, overwrite: bool = False, workers: int | None = None,
              show_progress: bool = True) -> dict:
-    out_dir = Path(out_dir)
+    out_dir = check_demo_dir(out_dir)
     cfgs = demo_configs()
     workers = workers or min(len(cfgs), os.cpu_count() or 1)
     jobs = [(name, cfgs[name], out_dir / name, overwrite, show_progress, k)
