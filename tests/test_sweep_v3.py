@@ -185,3 +185,19 @@ def test_kp_lr_figure_from_a_sweep(tmp_path):
 def test_kp_lr_figure_without_runs_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="kp_lr_v3"):
         kp_lr_data(tmp_path)
+
+
+def test_figure_out_that_is_a_file_is_refused_with_one_line(tmp_path, capsys):
+    from spikealign.cli import main
+
+    out = tmp_path / "sw"
+    fake_sweep(out, "fig4_v3")
+    f = tmp_path / "f.txt"
+    f.write_text("mine")
+    for target in (f, f / "sub"):
+        with pytest.raises(SystemExit) as exc:
+            main(["figure", "4", str(out), "--out", str(target)])
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: --out") and "Traceback" not in err
+    assert f.read_text() == "mine"

@@ -53,5 +53,8 @@ def make_figure(fig_id: str, source: Path | None, out: Path, quick: bool) -> lis
     module, func, needs_source, _ = FIGURES[fig_id]
     if needs_source and source is None:
         raise ValueError(f"figure {fig_id}: give the directory of runs to draw from")
+    from .rundir import check_out
+
+    out = check_out(out)  # a file, or a path under one: one line before any work
     fn = getattr(importlib.import_module(module), func)
-    return fn(source=source, out=Path(out), quick=quick)
+    return fn(source=source, out=out, quick=quick)
