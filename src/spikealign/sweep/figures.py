@@ -96,6 +96,12 @@ class PartData:
     def rows(self, level: float) -> np.ndarray:
         return np.isclose(self.levels, level)
 
+    def final(self, level: float, key: str) -> np.ndarray:
+        """Last validation's ``dkl`` or ``asym`` of the runs at ``level`` (NaN: no result)."""
+        arr = self.dkls if key == "dkl" else self.asym
+        rows = self.rows(level)
+        return arr[rows, -1] if arr.shape[1] else np.full(int(rows.sum()), np.nan)
+
 
 def finished(run_dir: Path, kind: str | None) -> bool:
     """Whether the run is done with its result files intact (checksums verified); a damaged
@@ -230,17 +236,15 @@ def figure_data(source: Path, fig_id: str) -> dict:
         if fb not in parts:
             continue
         p = parts[fb]
-        finals = {"dkl": [], "asym": []}
+        finals = {"dkl": [], "asym": [], "inf": []}
         counts, planned = [], []
         for lv in levels:
             rows = p.rows(lv)
             planned.append(int(rows.sum()))
             counts.append(int(p.present[rows].sum()))
-            for key, arr in (("dkl", p.dkls), ("asym", p.asym)):
-                last = arr[rows, -1] if arr.shape[1] else np.full(rows.sum(), np.nan)
-                finals[key].append(quartiles(last))
-            finals.setdefault("inf", []).append(
-                int(count_infinite(p.dkls[rows, -1])) if p.dkls.shape[1] else 0)
+            for key in ("dkl", "asym"):
+                finals[key].append(quartiles(p.final(lv, key)))
+            finals["inf"].append(int(count_infinite(p.final(lv, "dkl"))))
         data[f"{fb}_count"] = np.array(counts)
         data[f"{fb}_planned"] = np.array(planned)
         for key in ("dkl", "asym"):

@@ -22,18 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_save_npz
-from .figures import PartData, count_infinite, load_part, quartiles
+from .figures import count_infinite, load_part, quartiles
 from .layout import read_manifest
 
 COLUMNS = (("syn_noise_kp_lr_v3", "syn_noise_sal_v3", "synaptic noise"),
            ("plast_noise_kp_lr_v3", "plast_noise_sal_v3", "plasticity noise"))
 LEVEL_STYLE = {0.4: ("x", "C0", "-."), 0.8: ("s", "C1", ":")}
-
-
-def _final(p: PartData, level: float, key: str) -> np.ndarray:
-    arr = p.dkls if key == "dkl" else p.asym
-    rows = p.rows(level)
-    return arr[rows, -1] if arr.shape[1] else np.full(int(rows.sum()), np.nan)
 
 
 def kp_lr_data(source: Path) -> dict:
@@ -57,11 +51,11 @@ def kp_lr_data(source: Path) -> dict:
         for lv in levels:
             tag = f"c{col}_{lv:g}"
             for key in ("dkl", "asym"):
-                finals = [_final(p, lv, key) for p in loaded]
+                finals = [p.final(lv, key) for p in loaded]
                 data[f"{tag}_{key}"] = np.array([quartiles(f[:, None])[:, 0] for f in finals]).T
             data[f"{tag}_n"] = np.array([int(p.present[p.rows(lv)].sum()) for p in loaded])
             data[f"{tag}_planned"] = np.array([int(p.rows(lv).sum()) for p in loaded])
-            data[f"{tag}_dkl_inf"] = np.array([int(count_infinite(_final(p, lv, "dkl")))
+            data[f"{tag}_dkl_inf"] = np.array([int(count_infinite(p.final(lv, "dkl")))
                                                for p in loaded])
             med = data[f"{tag}_dkl"][1]
             data[f"{tag}_best"] = np.int64(np.nanargmin(med)) if np.any(np.isfinite(med)) \
@@ -69,7 +63,7 @@ def kp_lr_data(source: Path) -> dict:
         if sal_part in parts:  # SAL reference lines from the figure 4/5 sweep
             p = load_part(source, sal_part, parts[sal_part])
             for lv in levels:
-                data[f"c{col}_{lv:g}_sal_dkl"] = quartiles(_final(p, lv, "dkl")[:, None])[:, 0]
+                data[f"c{col}_{lv:g}_sal_dkl"] = quartiles(p.final(lv, "dkl")[:, None])[:, 0]
     if not found:
         raise FileNotFoundError(
             f"{source}: no runs of the KP decay-rate study; run `spikealign sweep run kp_lr_v3 "
