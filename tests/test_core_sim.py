@@ -129,3 +129,40 @@ def test_bad_arguments():
         simulate(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0), engine="gpu")
     with pytest.raises(ValueError, match="t_ref"):
         SimParams(t_ref=0, tau_syn=10)
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_clamped_neurons_are_forced(engine):
+    """clamp 1: a spike at every step the neuron is free (0, min_isi, 2 min_isi, ...), whatever
+    its input; clamp 0: no spike even with a huge bias; free neurons still feel the clamped."""
+    p = SimParams(t_ref=4, tau_syn=4)
+    W = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [6.0, 0.0, 0.0]])
+    b = np.array([-30.0, 30.0, -4.0])
+    st = phase_statistics(W, b, 1000, p, np.random.default_rng(3), record=True, engine=engine,
+                          clamp=[1, 0, -1])
+    rec = st.spikes
+    np.testing.assert_array_equal(rec[rec[:, 1] == 0, 0], np.arange(0, 1000, p.min_isi))
+    assert st.counts[1] == 0
+    free = phase_statistics(W, b, 1000, p, np.random.default_rng(3), engine=engine,
+                            clamp=[0, 0, -1]).counts[2]
+    assert st.counts[2] > 3 * max(free, 1)
+
+
+def test_clamped_engines_identical():
+    W, b = random_net(9, 4, scale=1.5)
+    clamp = np.array([1, 0, -1, -1, 1, -1, 0, -1, -1])
+    for p in (SimParams(t_ref=10, tau_syn=10), SimParams(t_ref=6, tau_syn=9, psp="alpha")):
+        a = phase_statistics(W, b, 5000, p, np.random.default_rng(2), record=True, clamp=clamp)
+        r = phase_statistics(W, b, 5000, p, np.random.default_rng(2), record=True, clamp=clamp,
+                             engine="reference")
+        np.testing.assert_array_equal(a.spikes, r.spikes)
+
+
+def test_bad_clamp():
+    p = SimParams(t_ref=10, tau_syn=10)
+    with pytest.raises(ValueError, match="clamp"):
+        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
+                         clamp=[2, 0])
+    with pytest.raises(ValueError, match="clamp"):
+        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
+                         clamp=[1])

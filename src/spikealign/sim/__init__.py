@@ -22,6 +22,18 @@ ENGINES = ("fast", "reference")
 __all__ = ["ENGINES", "PhaseStats", "SimParams", "simulate", "phase_statistics"]
 
 
+def check_clamp(clamp, n: int) -> np.ndarray:
+    """``clamp`` as an int8 array of length ``n`` (None: all free), values in {-1, 0, 1}."""
+    if clamp is None:
+        return np.full(n, -1, dtype=np.int8)
+    c = np.asarray(clamp)
+    if c.shape != (n,):
+        raise ValueError(f"clamp must have shape ({n},) (got {c.shape})")
+    if not np.all(np.isin(c, (-1, 0, 1))):
+        raise ValueError("clamp values must be -1 (free), 0 (silent) or 1 (forced on)")
+    return c.astype(np.int8)
+
+
 def _check(W, b, n_steps, engine):
     W = np.ascontiguousarray(W, dtype=float)
     b = np.ascontiguousarray(b, dtype=float)
@@ -46,7 +58,7 @@ def simulate(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
 def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Generator, *,
                      windows: tuple[Window, ...] = (), n_last_stdp: int = 1,
                      sample_every: int = 0, record: bool = False,
-                     engine: str = "fast") -> PhaseStats:
+                     engine: str = "fast", clamp=None) -> PhaseStats:
     """Simulate from rest and return :class:`PhaseStats`.
 
     windows:       STDP windows whose pair sums (``spikealign.stdp.pair_stdp`` with
@@ -54,13 +66,17 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
     sample_every:  read the binary state every so many steps (0: do not); neuron ``i`` is on
                    if it spiked within the last ``t_ref`` steps (``spikealign.spikes``).
     record:        also return the spike record.
+    clamp:         per neuron -1 (free), 0 (forced silent: never spikes) or 1 (forced on:
+                   spikes at every step it is not refractory, i.e. every ``min_isi`` steps
+                   from step 0); None: all free.
     """
     W, b = _check(W, b, n_steps, engine)
     n = len(b)
+    clamp = check_clamp(clamp, n)
     if n_last_stdp < 1:
         raise ValueError(f"n_last_stdp must be >= 1 (got {n_last_stdp})")
     if engine == "reference":
-        spikes = simulate_reference(W, b, n_steps, params, rng)
+        spikes = simulate_reference(W, b, n_steps, params, rng, clamp)
         stdp = np.array([pair_stdp_reference(spikes, n, w, n_last_stdp) for w in windows])
         stdp = stdp.reshape(len(windows), n, n)
         states = (state_histogram(spikes, n, params.t_ref, n_steps, sample_every)
@@ -76,6 +92,6 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
     times, ids, _ = run_phase(int(n_steps), W, b, params.log_t_ref, int(params.min_isi),
                               int(params.t_ref), table, changes, binary,
                               int(params.n_last_psp), rng, codes, utau, pars, int(n_last_stdp), S,
-                              int(sample_every), hist, counts, bool(record))
+                              int(sample_every), hist, counts, bool(record), clamp)
     spikes = np.stack([times, ids], axis=1) if record else None
     return PhaseStats(counts, S, hist if sample_every > 0 else None, spikes)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from ..neuron import hazard_quanta, threshold_quanta
+from ..neuron import HAZARD_QUANTA_MAX, hazard_quanta, threshold_quanta
 from ..stdp import window_value
 from .params import SimParams, change_ages
 
@@ -30,9 +30,12 @@ MAX_CACHED_NEURONS = 12
 
 
 @njit(cache=True)
-def _potential_hazards(W, b, psp, log_t_ref, hq):  # pragma: no cover - compiled
+def _potential_hazards(W, b, psp, log_t_ref, clamp, hq):  # pragma: no cover - compiled
     n = b.shape[0]
     for i in range(n):
+        if clamp[i] >= 0:  # forced: silent (0) or spiking whenever free (1)
+            hq[i] = HAZARD_QUANTA_MAX if clamp[i] == 1 else 0
+            continue
         u = b[i]
         for j in range(n):
             u += W[i, j] * psp[j]
@@ -57,8 +60,11 @@ def _advance(t, stop, n, acc, hq, thr, free_at):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n_last_psp,
-              rng, codes, utau, pars, n_last_stdp, S, sample_every, hist, counts, record):
+              rng, codes, utau, pars, n_last_stdp, S, sample_every, hist, counts, record,
+              clamp):
     """Simulate ``n_steps`` from rest; accumulate statistics in place.
+
+    clamp[i]: -1 free, 0 forced silent, 1 forced to spike whenever not refractory.
 
     S[k] += pair-STDP of window k (codes[k], pars[k]); hist += state counts sampled every
     ``sample_every`` steps (0: off); counts += spike counts. Returns ``(times, ids, n_spikes)``
@@ -80,7 +86,7 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
         thr[i] = threshold_quanta(rng.standard_exponential())
     psp = np.zeros(n)
     hq = np.empty(n, dtype=np.int64)
-    _potential_hazards(W, b, psp, log_t_ref, hq)
+    _potential_hazards(W, b, psp, log_t_ref, clamp, hq)
 
     use_cache = binary and n <= 12
     if use_cache:
@@ -165,14 +171,14 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
             if changed:
                 if use_cache:
                     if not cached[mask]:
-                        _potential_hazards(W, b, psp, log_t_ref, hq)
+                        _potential_hazards(W, b, psp, log_t_ref, clamp, hq)
                         cache[mask, :] = hq
                         cached[mask] = True
                     else:
                         for i in range(n):
                             hq[i] = cache[mask, i]
                 else:
-                    _potential_hazards(W, b, psp, log_t_ref, hq)
+                    _potential_hazards(W, b, psp, log_t_ref, clamp, hq)
 
         # quiet steps up to the next event or the end, or the first spike
         stop = min(next_evt, n_steps)

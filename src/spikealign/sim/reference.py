@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..neuron import hazard_quanta_py, threshold_quanta_py
+from ..neuron import HAZARD_QUANTA_MAX, hazard_quanta_py, threshold_quanta_py
 from ..spikes import as_record
 from .params import SimParams
 
 
-def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Generator):
-    """Simulate ``n_steps`` steps from rest; returns the spike record ``(time, neuron)``."""
+def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
+                       clamp=None):
+    """Simulate ``n_steps`` steps from rest; returns the spike record ``(time, neuron)``.
+
+    ``clamp[i]``: -1 (or ``clamp=None``) free; 0 forced silent (hazard 0: never spikes);
+    1 forced on (hazard ``HAZARD_QUANTA_MAX``: spikes at every step it is not refractory).
+    """
     W = np.asarray(W, dtype=float)
     b = np.asarray(b, dtype=float)
     n = len(b)
@@ -50,7 +55,10 @@ def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Gen
         for i in range(n):
             if t < free_at[i]:
                 continue
-            acc[i] += hazard_quanta_py(u[i], log_t_ref)
+            if clamp is not None and clamp[i] >= 0:
+                acc[i] += HAZARD_QUANTA_MAX if clamp[i] == 1 else 0
+            else:
+                acc[i] += hazard_quanta_py(u[i], log_t_ref)
             if acc[i] > thr[i]:
                 times.append(t)
                 ids.append(i)

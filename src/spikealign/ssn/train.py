@@ -92,11 +92,12 @@ def _train_cycles(n_cycles, W, b, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_sy
     S_out = np.zeros((2, n, n))
     counts = np.zeros(n, dtype=np.int64)
     hist = np.zeros(0, dtype=np.int64)
+    free = np.full(n, -1, dtype=np.int8)
     for _ in range(n_cycles):
         S[:] = 0.0
         counts[:] = 0
         run_phase(dur, W, b, log_t_ref, min_isi, t_ref, table, changes, binary, n_last_psp,
-                  rng, codes, utau, pars, n_last_stdp, S, 0, hist, counts, False)
+                  rng, codes, utau, pars, n_last_stdp, S, 0, hist, counts, False, free)
         S_out[0] = S[0]
         if codes.shape[0] > 1:
             S_out[1] = S[1]
