@@ -18,8 +18,10 @@ import importlib.util
 
 INSTALL_HINT = "spikealign deep needs torch: pip install -e '.[deep]' (installs torch==2.13.0)"
 
-ALGOS = ("bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd")
-DATASETS = ("mnist", "fmnist", "cifar10", "svhn")
+ALGOS = ("bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd", "dfa", "usf", "brsf", "frsf",
+         "stdwi")
+DATASETS = ("mnist", "fmnist", "cifar10", "svhn", "digits")
+MODELS = ("convnet", "mlp", "lenet5")
 
 
 class TorchMissingError(ValueError):
@@ -39,10 +41,17 @@ def require_torch():
     return torch
 
 
-def __getattr__(name):
-    if name in ("train_run", "TrainConfig"):
-        require_torch()
-        from . import train
+#: lazily imported public names -> their module (torch is imported on first use)
+_LAZY = {"train_run": "train", "TrainConfig": "train", "convert": "conversion",
+         "alignment": "conversion", "param_groups": "conversion",
+         "UnconvertibleError": "conversion",
+         "Aligner": "aligner", "build_model": "models"}
 
-        return getattr(train, name)
+
+def __getattr__(name):
+    if name in _LAZY:
+        require_torch()
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'spikealign.deep' has no attribute {name!r}")

@@ -21,7 +21,12 @@ fmnist       (the same four names)                                   FashionMNIS
                                                                      ``.``
 cifar10      data_batch_1..5, test_batch                              cifar-10-batches-py
 svhn         train_32x32.mat, test_32x32.mat                          ``.``, svhn, SVHN
+digits       (none: scikit-learn's 8x8 digits, ``load_digits``)       (shipped with sklearn)
 ===========  ======================================================  =========================
+
+``digits`` (1797 images of 8x8 pixels, values 0..16 scaled to 0..255) needs scikit-learn
+(``pip install scikit-learn``) and nothing else: a fixed split (permutation of
+``numpy.random.default_rng(0)``) gives 1437 training and 360 test images; no augmentation.
 
 Missing files raise :class:`DataMissingError` with one line naming the files and folders.
 
@@ -60,6 +65,7 @@ FOLDERS = {
                "."],
     "cifar10": ["cifar-10-batches-py"],
     "svhn": [".", "svhn", "SVHN"],
+    "digits": [],
 }
 
 
@@ -80,7 +86,9 @@ SPECS = {
     "fmnist": DatasetSpec(1, (28, 28), (0.29,), (0.32,), 0, True),
     "cifar10": DatasetSpec(3, (32, 32), (0.49, 0.48, 0.44), (0.20, 0.20, 0.20), 4, True),
     "svhn": DatasetSpec(3, (32, 32), (0.44, 0.44, 0.47), (0.12, 0.12, 0.11), 4, True),
+    "digits": DatasetSpec(1, (8, 8), (0.31,), (0.38,), 0, False),
 }
+DIGITS_TEST = 360
 
 
 class DataMissingError(FileNotFoundError):
@@ -205,6 +213,8 @@ def find_dataset(name: str, data_dir=None) -> Path:
     """The folder holding data set ``name`` (module docstring) or :class:`DataMissingError`."""
     if name not in SPECS:
         raise ValueError(f"dataset must be one of {', '.join(SPECS)} (got {name!r})")
+    if name == "digits":
+        return _digits_dir()
     candidates = [root / sub for root in search_roots(name, data_dir) for sub in FOLDERS[name]]
     candidates += SYSTEM_DIRS.get(name, [])
     for folder in candidates:
@@ -224,13 +234,41 @@ def missing_message(name: str, data_dir=None) -> str:
     else:
         files = ", ".join(SVHN_FILES.values())
         folder = where
+    if name == "digits":
+        return "digits: needs scikit-learn (pip install scikit-learn)"
     extra = " or apt-get install dataset-fashion-mnist," if name == "fmnist" else ""
     return (f"{name}: data not found; put {files} into {folder} (--data-dir DATA_DIR),"
             f"{extra} or run `spikealign data fetch {name}`")
 
 
+def _digits_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or spec.origin is None:
+        raise DataMissingError("digits: needs scikit-learn (pip install scikit-learn); its "
+                               "8x8 digits ship with it, nothing is downloaded")
+    return Path(spec.origin).parent / "datasets" / "data"
+
+
+def read_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits: 1437 train / 360 test images (N, 1, 8, 8) uint8 (module
+    docstring)."""
+    _digits_dir()
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[:, None]
+    y = d.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(y))
+    test, train = order[:DIGITS_TEST], order[DIGITS_TEST:]
+    return x[train], y[train], x[test], y[test]
+
+
 def load_arrays(name: str, data_dir=None):
     """``(train_x, train_y, test_x, test_y)`` as uint8 images (N, C, H, W) and int64 labels."""
+    if name == "digits":
+        return read_digits()
     folder = find_dataset(name, data_dir)
     if name in ("mnist", "fmnist"):
         return read_idx_dataset(folder)

@@ -169,11 +169,13 @@ class SALNet:
 
     def load_from_fc(self, fc_layers):
         """Copy W, b of fc_1..fc_{D-1} and ``B_l = fc_{l+1}.fb_weight^T``; ``b_0`` keeps its
-        own (random) value: the conv net has no counterpart (upstream)."""
+        own (random) value: the conv net has no counterpart (upstream). A layer without
+        bias gives ``b_l = 0``."""
         with torch.no_grad():
             for l, layer in enumerate(fc_layers, start=1):
                 self.W[l] = layer.weight.detach().to(self.dtype).clone()
-                self.b[l] = layer.bias.detach().to(self.dtype).clone()
+                self.b[l] = (layer.bias.detach().to(self.dtype).clone()
+                             if layer.bias is not None else torch.zeros_like(self.b[l]))
                 self.B[l - 1] = layer.fb_weight.detach().t().to(self.dtype).contiguous()
 
     def store_to_fc(self, fc_layers):

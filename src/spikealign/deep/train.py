@@ -2,16 +2,25 @@
 
 Per epoch (upstream ``main_salnet.py``, section 4.4 of the reference):
 
-1. SAL: copy fc weights, biases and feedback weights into the SALNet (its state persists
-   across epochs), run ``sal.n_iterations`` phases of ``sal.len_epoch * sal.t_ref`` steps, each
-   followed by one update of B, copy B back. RDD: reset the RDD net, copy the weights, run one
-   phase of ``rdd.rdd_time`` s (:func:`spikealign.deep.rdd.rdd_phase`), copy B back.
+0. The model: ``model`` (:mod:`.models`: ``convnet``, the paper's conv net, ``mlp``,
+   ``lenet5`` or ``module:function``) converted for ``algo``
+   (:func:`spikealign.deep.conversion.convert`).
+1. The spiking phase (:class:`spikealign.deep.aligner.Aligner` on fc1..fc3 of the conv net,
+   on the chain of converted linear layers otherwise). SAL: copy fc weights, biases and
+   feedback weights into the SALNet (its state persists across epochs), run
+   ``sal.n_iterations`` phases of ``sal.len_epoch * sal.t_ref`` steps, each followed by one
+   update of B, copy B back. RDD: reset the RDD net, copy the weights, run one phase of
+   ``rdd.rdd_time`` s (:func:`spikealign.deep.rdd.rdd_phase`), copy B back. STDWI:
+   ``stdwi.duration_ms`` per layer. With ``align_every: N`` the phase runs every N training
+   batches instead.
 2. One epoch of SGD (lr, momentum; weight decay only for KP's W and B) over the shuffled,
    augmented training set; then the test set.
 3. ``metrics.json`` (atomic) with, per epoch, the mean train/test loss, accuracy (%), time,
    and per FC layer the angle, correlation, sign agreement and var between W and B (B := W for
    BP layers; for SCFA B = |B0| as upstream, plus ``align_effective`` with sign(W) |B0|); SAL
-   and RDD runs also record the alignment right after the phase (``align_after_phase``).
+   and RDD runs also record the alignment right after the phase (``align_after_phase``);
+   ``alignment``: :func:`spikealign.deep.conversion.alignment` of every converted layer
+   (W against ``effective_feedback()``), by qualified name.
 4. ``checkpoints/last.pt`` every epoch and ``checkpoints/epoch_XXX.pt`` every
    ``checkpoint_every`` epochs: model, optimiser, SALNet / RDD state and every generator, so a
    run resumes from its last checkpoint with the same numbers it would have produced.
@@ -38,10 +47,12 @@ from ..io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ..progress import progress as make_bar
 from . import ALGOS, DATASETS
 from .align import alignment
-from .convnet import ConvNet, loss_fn
+from .aligner import Aligner
+from .conversion import alignment as model_alignment
+from .conversion import converted_layers, param_groups
+from .convnet import ConvNet, fc_pairs, loss_fn
 from .data import SPECS, BatchLoader, limit, load_arrays
-from .rdd import RDDNet, rdd_phase, rdd_steps
-from .salnet import SALNet
+from .models import build_model, resolve
 
 
 class SALConfig(StrictModel):
@@ -58,9 +69,15 @@ class RDDConfig(StrictModel):
     update_every: int = Field(10_000, ge=1)
 
 
+class STDWIConfig(StrictModel):
+    duration_ms: float = Field(2000.0, gt=0, description="ms of STDWI per layer and phase")
+
+
 class TrainConfig(StrictModel):
     algo: Literal[ALGOS]
     dataset: Literal[DATASETS] = "fmnist"
+    model: str = Field("convnet", min_length=1,
+                       description="convnet | mlp | lenet5 | module:function")
     epochs: int = Field(100, ge=0)
     seed: int = Field(0, ge=0)
     batch_size: int = Field(128, ge=2)
@@ -75,6 +92,9 @@ class TrainConfig(StrictModel):
     checkpoint_every: int = Field(10, ge=1)
     sal: SALConfig = SALConfig()
     rdd: RDDConfig = RDDConfig()
+    stdwi: STDWIConfig = STDWIConfig()
+    align_every: int | None = Field(None, ge=1, description="sal/rdd/stdwi: run the phase "
+                                    "every N training batches instead of before each epoch")
 
     def kp_weight_decay(self) -> float:
         return 0.001 if self.weight_decay is None else self.weight_decay
@@ -90,10 +110,21 @@ def _seeds(seed: int) -> dict[str, int]:
             zip(names, kids, strict=True)}
 
 
-def _align_all(net: ConvNet) -> dict:
-    out = {"align": [alignment(w, b) for w, b in net.fc_pairs()]}
-    if net.fc_kind == "scfa":
-        out["align_effective"] = [alignment(w, b) for w, b in net.fc_pairs(effective=True)]
+def fc_layers(net) -> list:
+    """The FC layers logged under ``align``: fc1..fc3 of the conv net, else every converted
+    linear layer in ``named_modules`` order."""
+    if isinstance(net, ConvNet):
+        return net.fc_layers
+    return [m for m in converted_layers(net).values() if isinstance(m, torch.nn.Linear)
+            or hasattr(m, "in_features")]
+
+
+def _align_all(net) -> dict:
+    fcs = fc_layers(net)
+    out = {"align": [alignment(w, b) for w, b in fc_pairs(fcs)]}
+    if any(getattr(f, "mode", "") in ("scfa", "brsf") for f in fcs):
+        out["align_effective"] = [alignment(w, b) for w, b in fc_pairs(fcs, effective=True)]
+    out["alignment"] = model_alignment(net)
     return out
 
 
@@ -109,10 +140,10 @@ def _evaluate(net, loader, double_softmax):
     return loss / max(total, 1), 100.0 * correct / max(total, 1)
 
 
-def _train_epoch(net, opt, loader, double_softmax, bar):
+def _train_epoch(net, opt, loader, double_softmax, bar, after_batch=None):
     net.train()
     total, loss, correct = 0, 0.0, 0
-    for x, y in loader:
+    for i, (x, y) in enumerate(loader):
         opt.zero_grad(set_to_none=True)
         out = net(x)
         batch_loss = loss_fn(out, y, double_softmax)
@@ -121,6 +152,8 @@ def _train_epoch(net, opt, loader, double_softmax, bar):
         loss += float(batch_loss.detach()) * len(y)
         correct += int((out.detach().argmax(1) == y).sum())
         total += len(y)
+        if after_batch is not None:
+            after_batch(i)
         if bar is not None:
             bar.update(1)
     return loss / max(total, 1), 100.0 * correct / max(total, 1)
@@ -141,70 +174,51 @@ class _Run:
         self.train_loader = BatchLoader(tx, ty, spec, cfg.batch_size, True, self.g_data)
         self.test_loader = BatchLoader(vx, vy, spec, cfg.test_batch_size, False)
         g_init = torch.Generator().manual_seed(seeds["init"])
-        self.net = ConvNet(cfg.algo, spec.channels, spec.shape, generator=g_init)
-        self.opt = torch.optim.SGD(self.net.param_groups(cfg.kp_weight_decay()), lr=cfg.lr,
+        self.net = build_model(cfg.model, cfg.algo, spec.channels, spec.shape, 10, g_init,
+                               seeds["init"])
+        fcs = fc_layers(self.net)
+        self.sizes = [fcs[0].in_features] + [f.out_features for f in fcs] if fcs else []
+        self.opt = torch.optim.SGD(param_groups(self.net, cfg.kp_weight_decay()), lr=cfg.lr,
                                    momentum=cfg.momentum)
-        self.salnet = None
-        self.rddnet = None
-        self.rdd_rng = None
-        if cfg.algo == "sal":
-            s = cfg.sal
-            self.salnet = SALNet(self.net.sizes, t_ref=s.t_ref, sal_lr=s.sal_lr,
-                                 batch_size=s.batch_size, buffer_length=s.buffer_length,
-                                 generator=torch.Generator().manual_seed(seeds["sal"]))
-        if cfg.algo == "rdd":
-            self.rddnet = RDDNet(self.net.sizes)
-            self.rdd_rng = np.random.default_rng(seeds["rdd"])
+        self.aligner = None
+        if cfg.algo in ("sal", "rdd", "stdwi"):
+            chain = ["fc1", "fc2", "fc3"] if isinstance(self.net, ConvNet) else None
+            options = {"sal": cfg.sal, "rdd": cfg.rdd, "stdwi": cfg.stdwi}[cfg.algo]
+            options = options.model_dump()
+            self.aligner = Aligner(
+                self.net, cfg.algo, chain=chain, every=cfg.align_every,
+                generator=torch.Generator().manual_seed(seeds["sal"]),
+                rng=np.random.default_rng(seeds["sal" if cfg.algo == "stdwi" else "rdd"]),
+                **options)
 
     # -- phases --------------------------------------------------------------------------
     def phase(self, show: bool) -> float:
-        cfg = self.cfg
+        """The spiking phase before an epoch (:class:`spikealign.deep.aligner.Aligner`);
+        none when the aligner steps every ``align_every`` batches instead."""
         t0 = time.perf_counter()
-        fcs = self.net.fc_layers
-        if self.salnet is not None:
-            s = cfg.sal
-            steps = s.len_epoch * s.t_ref
-            bar = make_bar(steps * s.n_iterations, "SAL phase", "step", disable=not show,
-                           leave=False)
-            self.salnet.load_from_fc(fcs)
-            for _ in range(s.n_iterations):
-                self.salnet.phase(steps, bar)
-            self.salnet.store_to_fc(fcs)
-            bar.close()
-        elif self.rddnet is not None:
-            steps = rdd_steps(cfg.rdd.rdd_time)
-            bar = make_bar(steps, "RDD phase", "step", disable=not show, leave=False)
-            self.rddnet.reset()
-            W = [None] + [f.weight.detach().double().numpy() for f in fcs]
-            B = [f.fb_weight.detach().double().numpy().T for f in fcs]
-            self.rddnet.set_weights(W, B)
-            rdd_phase(self.rddnet, steps, self.rdd_rng, bar, cfg.rdd.update_every)
-            with torch.no_grad():
-                for f, b in zip(fcs, self.rddnet.feedback(), strict=True):
-                    f.fb_weight.copy_(torch.from_numpy(b.T.copy()))
-            bar.close()
+        if self.aligner is not None and self.cfg.align_every is None:
+            self.aligner.step(progress=show)
         return time.perf_counter() - t0
+
+    def after_batch(self, show: bool):
+        if self.aligner is None or self.cfg.align_every is None:
+            return None
+        return lambda i: self.aligner.maybe_step(i, progress=False)
 
     # -- checkpoints -----------------------------------------------------------------------
     def state(self, epoch: int, metrics: dict) -> dict:
         st = {"epoch": epoch, "model": self.net.state_dict(), "opt": self.opt.state_dict(),
               "g_data": self.g_data.get_state(), "metrics": metrics}
-        if self.salnet is not None:
-            st["salnet"] = self.salnet.state_dict()
-        if self.rddnet is not None:
-            st["rdd"] = self.rddnet.state_dict()
-            st["rdd_rng"] = self.rdd_rng.bit_generator.state
+        if self.aligner is not None:
+            st["aligner"] = self.aligner.state_dict()
         return st
 
     def load(self, st: dict):
         self.net.load_state_dict(st["model"])
         self.opt.load_state_dict(st["opt"])
         self.g_data.set_state(st["g_data"])
-        if self.salnet is not None:
-            self.salnet.load_state_dict(st["salnet"])
-        if self.rddnet is not None:
-            self.rddnet.load_state_dict(st["rdd"])
-            self.rdd_rng.bit_generator.state = st["rdd_rng"]
+        if self.aligner is not None:
+            self.aligner.load_state_dict(st["aligner"])
 
 
 def _save_checkpoint(paths: list[Path], state: dict):
@@ -251,6 +265,10 @@ def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
         if threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {threads})")
         torch.set_num_threads(int(threads))
+    try:
+        resolve(cfg.model)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     out = rundir.check_out(out_dir)
     cfg_text = dump_yaml(cfg)
     chash = hashlib.sha256(cfg_text.encode()).hexdigest()[:16]
@@ -270,7 +288,8 @@ def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Pa
     """The epochs of :func:`train_run` (from ``ckpt`` when given) and the final model."""
     run = _Run(cfg, data_dir)
     metrics = {"config": cfg.model_dump(mode="json"), "algo": cfg.algo,
-               "dataset": cfg.dataset, "seed": cfg.seed, "fc_sizes": run.net.sizes,
+               "dataset": cfg.dataset, "seed": cfg.seed, "model": cfg.model,
+               "fc_sizes": run.sizes,
                "torch_threads": torch.get_num_threads(), "init": _align_all(run.net),
                "epochs": []}
     start = 0
@@ -283,14 +302,15 @@ def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Pa
     for epoch in range(start + 1, cfg.epochs + 1):
         rec: dict = {"epoch": epoch}
         rec["phase_time_s"] = run.phase(progress)
-        if cfg.algo in ("sal", "rdd"):
+        if cfg.algo in ("sal", "rdd", "stdwi") and cfg.align_every is None:
             rec["align_after_phase"] = _align_all(run.net)["align"]
         t0 = time.perf_counter()
         bbar = make_bar(len(run.train_loader), f"epoch {epoch}", "batch",
                         disable=not progress, leave=False)
         rec["train_loss"], rec["train_acc"] = _train_epoch(run.net, run.opt,
                                                            run.train_loader,
-                                                           cfg.double_softmax, bbar)
+                                                           cfg.double_softmax, bbar,
+                                                           run.after_batch(progress))
         bbar.close()
         rec["train_time_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()

@@ -1,0 +1,300 @@
+"""Weight-transport-free training for any PyTorch model: :func:`convert`, :func:`alignment`,
+:func:`param_groups`.
+
+``convert(model, algo)`` returns a deep copy of ``model`` (the original is untouched) whose
+:class:`torch.nn.Linear` and :class:`torch.nn.Conv2d` layers learn with rule ``algo``; the
+forward pass is unchanged (the converted layers keep the very ``weight`` / ``bias``
+parameters of the copy). Every converted layer has ``effective_feedback()``: the matrix (conv:
+kernel) its backward pass uses in place of ``W``, shaped like ``W``.
+
+==========  =====================  ==================================================
+algo        linear layers          conv layers
+==========  =====================  ==================================================
+``bp``      exact (LinearBP)       exact (Conv2dBP)
+``fa``      FA, fixed random B     FA
+``dfa``     DFA: ``grad_x = e D``  FA (DFA is defined here for linear layers only)
+``usf``     sign(W) s              sign(W) s, ``s = sqrt(2/(fan_in+fan_out))``
+``brsf``    |M| sign(W)            |M| sign(W), ``M`` redrawn every batch
+``frsf``    |B0| sign(W)           |B0| sign(W) (``scfa`` is a synonym)
+``kp``      B learns like W        B learns like W (weight decay: :func:`param_groups`)
+``sal``     FA, B set by SAL       FA (fixed); the :class:`~.aligner.Aligner` aligns
+``rdd``     FA, B set by RDD       the chain of linear layers
+``stdwi``   FA, B set by STDWI     FA
+==========  =====================  ==================================================
+
+``algo`` may also be a dict ``{qualified name: algo}`` (names as ``model.named_modules()``
+gives them); layers it leaves out stay exact and are listed under ``skipped``. ``layers``
+(names or a predicate ``f(name, module) -> bool``) restricts a string ``algo`` the same way.
+
+Feedback initialisation: for each converted layer in ``named_modules()`` order (a shared
+layer once, at its first name), ``B`` is drawn from ``generator`` (or
+``torch.Generator().manual_seed(seed)``) as U(+-1/sqrt(fan_in)) with the shape of ``W``
+(DFA: ``D`` of shape ``(n_outputs, in_features)``, U(+-1/sqrt(in_features))); ``frsf`` keeps
+``|B|``; ``brsf`` draws one int64 seed for its per-batch stream instead; ``bp`` and ``usf``
+draw nothing. ``feedback={name: tensor}`` gives a layer's initial ``B`` instead of drawing it.
+``n_outputs`` (DFA) defaults to the ``out_features`` of the last converted linear layer.
+
+Layers that hold parameters but cannot be converted (anything other than Linear / Conv2d
+with zero padding, e.g. Conv1d, Bilinear, LSTM, MultiheadAttention) raise
+:class:`UnconvertibleError` naming them; with ``strict=False`` they are kept exact, listed in
+``model.conversion_report["unconvertible"]`` and announced by a warning. Normalisation layers
+and embeddings (their backward transports no weight matrix) are kept exact and listed under
+``kept``. Shared layers (one module object used at several places) stay shared.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from . import align as _align
+from .layers import (
+    CONV_CLASSES,
+    LINEAR_CLASSES,
+    Conv2dBP,
+    Conv2dFA,
+    DFAContext,
+    LinearBP,
+    LinearDFA,
+    LinearFA,
+    _uniform_,
+    fans,
+)
+
+CONVERT_ALGOS = ("bp", "fa", "dfa", "usf", "brsf", "frsf", "kp", "sal", "rdd", "stdwi")
+SYNONYMS = {"scfa": "frsf"}
+#: algo -> (linear layer mode, conv layer mode)
+MODES = {"bp": ("bp", "bp"), "fa": ("fa", "fa"), "dfa": ("dfa", "fa"), "usf": ("usf", "usf"),
+         "brsf": ("brsf", "brsf"), "frsf": ("scfa", "scfa"), "kp": ("kp", "kp"),
+         "sal": ("fa", "fa"), "rdd": ("fa", "fa"), "stdwi": ("fa", "fa")}
+#: layers kept exact on purpose: their backward transports no weight matrix
+KEEP_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.Embedding,
+              nn.PReLU)
+FEEDBACK_TYPES = (LinearFA, LinearBP, Conv2dFA, Conv2dBP)
+
+
+class UnconvertibleError(ValueError):
+    """The model holds layers with parameters that :func:`convert` cannot convert."""
+
+
+def _canon(algo: str) -> str:
+    algo = SYNONYMS.get(algo, algo)
+    if algo not in CONVERT_ALGOS:
+        raise ValueError(f"algo must be one of {', '.join(CONVERT_ALGOS)} (got {algo!r})")
+    return algo
+
+
+def is_converted(module: nn.Module) -> bool:
+    return isinstance(module, FEEDBACK_TYPES) and hasattr(module, "effective_feedback")
+
+
+def _convertible(m: nn.Module) -> str | None:
+    """``"linear"``, ``"conv"`` or None."""
+    if type(m) in (nn.Linear, LinearBP):
+        return "linear"
+    if type(m) in (nn.Conv2d, Conv2dBP) and m.padding_mode == "zeros" and \
+            (not isinstance(m.padding, str) or m.padding == "valid"):
+        return "conv"
+    return None
+
+
+def _own_params(m: nn.Module) -> bool:
+    return any(True for _ in m.parameters(recurse=False))
+
+
+def _plan(model: nn.Module, algo, layers) -> tuple[dict, dict]:
+    """``({name: (module, algo, kind)}, report)`` over ``model.named_modules()``."""
+    if isinstance(algo, dict):
+        per = {k: _canon(v) for k, v in algo.items()}
+        names = {n for n, _ in model.named_modules(remove_duplicate=False)}
+        unknown = sorted(set(per) - names)
+        if unknown:
+            raise ValueError(f"convert: no layer named {', '.join(unknown)}")
+    else:
+        per = None
+        algo = _canon(algo)
+    if layers is not None and not callable(layers):
+        wanted = set(layers)
+        names = {n for n, _ in model.named_modules(remove_duplicate=False)}
+        unknown = sorted(wanted - names)
+        if unknown:
+            raise ValueError(f"convert: layers names no layer {', '.join(unknown)}")
+        layers = set(wanted)
+    plan, report = {}, {"converted": {}, "skipped": [], "kept": [], "unconvertible": []}
+    seen = set()
+    for name, m in model.named_modules():
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        kind = _convertible(m)
+        if kind is None:
+            if isinstance(m, FEEDBACK_TYPES):
+                report["kept"].append(name)        # already converted
+            elif isinstance(m, KEEP_TYPES):
+                if _own_params(m):
+                    report["kept"].append(name)
+            elif _own_params(m):
+                report["unconvertible"].append(f"{name} ({type(m).__name__})")
+            continue
+        a = per.get(name) if per is not None else algo
+        if a is not None and layers is not None:
+            ok = layers(name, m) if callable(layers) else name in layers
+            a = a if ok else None
+        if a is None:
+            report["skipped"].append(name)
+            continue
+        plan[name] = (m, a, kind)
+    return plan, report
+
+
+def _fb_shape(m, a, kind, n_outputs):
+    if a == "dfa" and kind == "linear":
+        return (n_outputs, m.in_features)
+    return tuple(m.weight.shape)
+
+
+def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None,
+             seed: int | None = None, layers=None, strict: bool = True,
+             feedback: dict | None = None, n_outputs: int | None = None) -> nn.Module:
+    """:func:`convert` in place (no copy); returns ``model``."""
+    if generator is None:
+        generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    plan, report = _plan(model, algo, layers)
+    if report["unconvertible"]:
+        msg = (f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
+               "nn.Linear and nn.Conv2d (zero padding) layers are converted")
+        if strict:
+            raise UnconvertibleError(msg + "; pass strict=False to keep them exact")
+        warnings.warn(msg + "; kept exact (strict=False)", stacklevel=3)
+    feedback = dict(feedback or {})
+    context = None
+    if any(a == "dfa" and k == "linear" for _, a, k in plan.values()):
+        if n_outputs is None:
+            lin = [m for m, a, k in plan.values() if k == "linear"]
+            n_outputs = lin[-1].out_features
+        context = DFAContext()
+    new = {}
+    for name, (m, a, kind) in plan.items():
+        mode = MODES[a][0 if kind == "linear" else 1]
+        cls = (LINEAR_CLASSES if kind == "linear" else CONV_CLASSES)[mode]
+        kw = {}
+        fb = None
+        if mode == "brsf":
+            kw["seed"] = int(torch.randint(0, 2**62, (1,), generator=generator))
+            fb = torch.zeros_like(m.weight)
+        elif mode not in ("bp", "usf"):
+            shape = _fb_shape(m, a, kind, n_outputs)
+            if name in feedback:
+                fb = torch.as_tensor(feedback.pop(name))
+                if tuple(fb.shape) != shape:
+                    raise ValueError(f"convert: feedback[{name!r}] has shape "
+                                     f"{tuple(fb.shape)}, expected {shape}")
+            else:
+                fb = torch.empty(shape, dtype=m.weight.dtype)
+                _uniform_(fb, shape[1] if mode == "dfa" else fans(m.weight)[0], generator)
+        if mode == "dfa":
+            kw["context"] = context
+        if isinstance(m.padding if kind == "conv" else 0, str):
+            m.padding = (0, 0)                            # "valid"
+        layer = cls.from_layer(m, fb, **kw)
+        if fb is not None and hasattr(layer, "fb_weight") and layer.fb_weight is not None:
+            layer.fb_weight.data = layer.fb_weight.data.to(m.weight.device)
+        layer.train(m.training)
+        layer.algo = a
+        new[id(m)] = layer
+        report["converted"][name] = a
+    if feedback:
+        raise ValueError(f"convert: feedback given for layers not converted: "
+                         f"{', '.join(sorted(feedback))}")
+    for parent in model.modules():
+        for child_name, child in list(parent._modules.items()):
+            if child is not None and id(child) in new:
+                parent._modules[child_name] = new[id(child)]
+    model = new.get(id(model), model)                   # the model is itself one layer
+    if context is not None:
+        model.register_forward_hook(context)
+    model.conversion_report = report
+    return model
+
+
+def convert(model: nn.Module, algo, *, generator: torch.Generator | None = None,
+            seed: int | None = None, layers: list[str] | Callable | None = None,
+            strict: bool = True, feedback: dict | None = None,
+            n_outputs: int | None = None) -> nn.Module:
+    """A deep copy of ``model`` whose Linear / Conv2d layers learn with ``algo`` (module
+    docstring); ``model`` itself is not modified. The copy has ``conversion_report``:
+    ``{"converted": {name: algo}, "skipped": [...], "kept": [...], "unconvertible": [...]}``.
+    """
+    return convert_(copy.deepcopy(model), algo, generator=generator, seed=seed, layers=layers,
+                    strict=strict, feedback=feedback, n_outputs=n_outputs)
+
+
+def converted_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """``{qualified name: layer}`` of the converted layers (``named_modules`` order; a shared
+    layer once, at its first name)."""
+    return {n: m for n, m in model.named_modules() if is_converted(m)}
+
+
+def linear_chain(model: nn.Module, names: list[str] | None = None) -> list[tuple[str, nn.Module]]:
+    """The chain of converted linear layers the spiking aligners work on: ``names`` in that
+    order, or every converted linear layer with a weight-shaped ``fb_weight`` in
+    ``named_modules`` order. Consecutive sizes must match (``in_features`` of one layer =
+    ``out_features`` of the one before)."""
+    layers = dict(model.named_modules())
+    if names is None:
+        chain = [(n, m) for n, m in converted_layers(model).items()
+                 if isinstance(m, LinearFA) and not isinstance(m, LinearDFA)
+                 and getattr(m, "fb_weight", None) is not None]
+    else:
+        missing = [n for n in names if n not in layers]
+        if missing:
+            raise ValueError(f"chain: no layer named {', '.join(missing)}")
+        chain = [(n, layers[n]) for n in names]
+        bad = [n for n, m in chain if not isinstance(m, LinearFA)
+               or getattr(m, "fb_weight", None) is None or isinstance(m, LinearDFA)]
+        if bad:
+            raise ValueError(f"chain: {', '.join(bad)} are not converted linear layers with a "
+                             "feedback matrix (convert with fa, sal, rdd, stdwi, kp or frsf)")
+    if not chain:
+        raise ValueError("chain: the model has no converted linear layer with a feedback "
+                         "matrix (convert it with algo 'sal', 'rdd', 'stdwi' or 'fa' first)")
+    for (n0, a), (n1, b) in zip(chain, chain[1:], strict=False):
+        if b.in_features != a.out_features:
+            raise ValueError(f"chain: {n1} takes {b.in_features} inputs but {n0} gives "
+                             f"{a.out_features}; pass the chain explicitly")
+    return chain
+
+
+def alignment(model: nn.Module) -> dict[str, dict[str, float]]:
+    """Per converted layer (qualified name), W against ``effective_feedback()``: ``angle``
+    (degrees), ``corr`` (Pearson), ``sign`` and ``sign_agreement`` (mean sign(W) sign(B)) and
+    ``var`` (variance of W - B); see :mod:`.align`."""
+    out = {}
+    for name, layer in converted_layers(model).items():
+        w = layer.weight.detach()
+        b = layer.effective_feedback()
+        a = _align.alignment(w, b)
+        a["sign_agreement"] = a["sign"]
+        out[name] = a
+    return out
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """SGD parameter groups: the weights of KP layers and their feedback weights with
+    ``weight_decay`` (two groups, in that order), every other trainable parameter without
+    (Kolen-Pollack needs the same decay on W and B); frozen parameters are left out. Without
+    KP layers: one group without weight decay."""
+    kp = [m for m in converted_layers(model).values() if getattr(m, "mode", "") == "kp"]
+    w = [m.weight for m in kp]
+    b = [m.fb_weight for m in kp]
+    ids = {id(p) for p in w + b}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    if kp:
+        return [{"params": w, "weight_decay": weight_decay},
+                {"params": b, "weight_decay": weight_decay},
+                {"params": rest, "weight_decay": 0.0}]
+    return [{"params": rest, "weight_decay": 0.0}]
