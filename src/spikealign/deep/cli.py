@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from . import ALGOS, DATASETS, INSTALL_HINT, torch_available
+from . import ALGOS, DATASETS, INSTALL_HINT, MODELS, torch_available
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
@@ -32,10 +32,13 @@ def _choice(value: str, allowed, name: str) -> str:
 def train(
     algo: Annotated[str, typer.Option(help=f"One of {', '.join(ALGOS)}.")],
     dataset: Annotated[str, typer.Option(help=f"One of {', '.join(DATASETS)}.")] = "fmnist",
+    model: Annotated[str, typer.Option(help=f"One of {', '.join(MODELS)} or module:function "
+                                       "(function(in_channels, input_shape, n_classes) -> "
+                                       "nn.Module).")] = "convnet",
     epochs: Annotated[int | None, typer.Option(help="Epochs (default 100).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random stream.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Run directory "
-                                             "(default runs/deep/ALGO_DATASET_sSEED).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default "
+                                             "runs/deep/[MODEL_]ALGO_DATASET_sSEED).")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Folder with the data set files.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch.set_num_threads.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML with more TrainConfig fields.")] = None,
@@ -45,7 +48,8 @@ def train(
     no_resume: Annotated[bool, typer.Option(help="Start over instead of resuming.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ):
-    """Train the conv net with one feedback algorithm; resumes an unfinished run in OUT."""
+    """Train a model (the paper's conv net by default) with one feedback algorithm; resumes an
+    unfinished run in OUT."""
     _need_torch()
     _choice(algo, ALGOS, "--algo")
     _choice(dataset, DATASETS, "--dataset")
@@ -61,13 +65,22 @@ def train(
         raise ConfigError(f"--threads: must be >= 1 (got {threads})")
     fields = load_yaml(config) if config is not None else {}
     fields.update(algo=algo, dataset=dataset, seed=seed)
+    if model != "convnet" or "model" not in fields:
+        fields["model"] = model
     if epochs is not None:
         fields["epochs"] = epochs
     if double_softmax:
         fields["double_softmax"] = True
     cfg = validate(TrainConfig, fields, str(config) if config is not None else "deep train")
     find_dataset(cfg.dataset, data_dir)  # missing files: one line saying where to put them
-    out = out or Path("runs/deep") / f"{algo}_{dataset}_s{seed}"
+    from .models import resolve
+
+    try:
+        resolve(cfg.model)
+    except ValueError as exc:
+        raise ConfigError(f"--{exc}") from None
+    prefix = "" if cfg.model == "convnet" else cfg.model.replace(":", "-").replace("/", "-") + "_"
+    out = out or Path("runs/deep") / f"{prefix}{algo}_{dataset}_s{seed}"
     m = train_run(cfg, out, data_dir=data_dir, progress=not quiet, threads=threads,
                   resume=not no_resume, overwrite=overwrite)
     if m["epochs"]:

@@ -216,6 +216,8 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
                 parent._modules[child_name] = new[id(child)]
     model = new.get(id(model), model)                   # the model is itself one layer
     if context is not None:
+        # the chain order until a forward pass records the call order
+        context.order = [m for m in new.values() if isinstance(m, LinearDFA)]
         model.register_forward_hook(context)
     model.conversion_report = report
     return model

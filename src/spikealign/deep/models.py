@@ -14,9 +14,10 @@
   (on ``PYTHONPATH``). Its ``nn.Linear`` / ``nn.Conv2d`` layers are converted with
   :func:`spikealign.deep.conversion.convert`; layers that cannot be converted are an error.
 
-Every model but ``convnet`` is built with torch's global RNG forked and seeded with the run's
-init seed (so its default initialisation is reproducible and leaves the global state alone),
-then converted with the init generator (:func:`build_model`).
+Every model but ``convnet`` is built with torch's global RNG forked and seeded with a seed
+drawn first from the run's init generator (so its default initialisation is reproducible,
+independent of the feedback matrices, and leaves the global state alone), then converted with
+the same generator (:func:`build_model`).
 """
 
 from __future__ import annotations
@@ -84,15 +85,17 @@ def plan_for(algo: str) -> str | dict:
 
 
 def build_model(spec: str, algo: str, in_channels: int, input_shape, n_classes: int,
-                generator: torch.Generator, init_seed: int) -> nn.Module:
+                generator: torch.Generator) -> nn.Module:
     """Model ``spec`` (module docstring) converted for training algo ``algo``."""
     builder = resolve(spec)
     if builder is None:
         from .convnet import ConvNet
 
         return ConvNet(algo, in_channels, tuple(input_shape), generator=generator)
+    # not the init seed itself: the generator would then replay the weights as B
+    build_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(init_seed))
+        torch.manual_seed(build_seed)
         model = builder(in_channels, tuple(input_shape), n_classes)
     if not isinstance(model, nn.Module):
         raise ValueError(f"model: {spec} returned {type(model).__name__}, not a torch.nn.Module")

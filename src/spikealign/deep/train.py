@@ -174,8 +174,7 @@ class _Run:
         self.train_loader = BatchLoader(tx, ty, spec, cfg.batch_size, True, self.g_data)
         self.test_loader = BatchLoader(vx, vy, spec, cfg.test_batch_size, False)
         g_init = torch.Generator().manual_seed(seeds["init"])
-        self.net = build_model(cfg.model, cfg.algo, spec.channels, spec.shape, 10, g_init,
-                               seeds["init"])
+        self.net = build_model(cfg.model, cfg.algo, spec.channels, spec.shape, 10, g_init)
         fcs = fc_layers(self.net)
         self.sizes = [fcs[0].in_features] + [f.out_features for f in fcs] if fcs else []
         self.opt = torch.optim.SGD(param_groups(self.net, cfg.kp_weight_decay()), lr=cfg.lr,
