@@ -13,7 +13,9 @@ matching; or the qualified names given as ``chain``) of sizes ``[n_0, n_1, ..., 
 * ``rdd``: reset the RDD network (:mod:`.rdd`), copy W and B, run one phase of ``rdd_time``
   simulated seconds with updates every ``update_every`` steps, copy B back;
 * ``stdwi``: per layer independently, ``duration_ms`` of STDWI (:mod:`.stdwi`) starting from
-  its current B (STDWI infers one layer pair at a time).
+  its current B (STDWI infers one layer pair at a time); the simulated layer uses W rescaled
+  to standard deviation ``1/sqrt(in_features)`` (the scale of figure 7) and the inferred B is
+  rescaled to the Frobenius norm B had before (STDWI sets its direction, not its size).
 
 Call :meth:`step` between epochs or :meth:`maybe_step` with the batch index every batch (it
 steps every ``every`` batches). A tqdm bar (:func:`spikealign.progress.progress`) shows the
@@ -143,9 +145,14 @@ class Aligner:
         from .stdwi import stdwi
 
         for f in self.layers:
-            B, *_ = stdwi(f.weight.detach().double().cpu().numpy(),
-                          f.fb_weight.detach().double().cpu().numpy(),
-                          self.options["duration_ms"], self.rng)
+            W = f.weight.detach().double().cpu().numpy()
+            B0 = f.fb_weight.detach().double().cpu().numpy()
+            sd = W.std()
+            Ws = W / (sd * np.sqrt(W.shape[1])) if sd > 0 else W
+            B, *_ = stdwi(Ws, B0, self.options["duration_ms"], self.rng)
+            nb, n0 = np.linalg.norm(B), np.linalg.norm(B0)
+            if nb > 0 and n0 > 0:
+                B = B * (n0 / nb)
             with torch.no_grad():
                 f.fb_weight.copy_(torch.from_numpy(B))
             bar.update(1)

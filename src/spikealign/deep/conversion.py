@@ -28,7 +28,7 @@ gives them); layers it leaves out stay exact and are listed under ``skipped``. `
 
 Feedback initialisation: for each converted layer in ``named_modules()`` order (a shared
 layer once, at its first name), ``B`` is drawn from ``generator`` (or
-``torch.Generator().manual_seed(seed)``) as U(+-1/sqrt(fan_in)) with the shape of ``W``
+:func:`default_generator` ``(seed)``) as U(+-1/sqrt(fan_in)) with the shape of ``W``
 (DFA: ``D`` of shape ``(n_outputs, in_features)``, U(+-1/sqrt(in_features))); ``frsf`` keeps
 ``|B|``; ``brsf`` draws one int64 seed for its per-batch stream instead; ``bp`` and ``usf``
 draw nothing. ``feedback={name: tensor}`` gives a layer's initial ``B`` instead of drawing it.
@@ -86,6 +86,17 @@ def _canon(algo: str) -> str:
     if algo not in CONVERT_ALGOS:
         raise ValueError(f"algo must be one of {', '.join(CONVERT_ALGOS)} (got {algo!r})")
     return algo
+
+
+def default_generator(seed: int | None = None) -> torch.Generator:
+    """The generator of ``convert(..., seed=seed)``: seeded with a 63-bit key derived from
+    ``seed`` (default 0) by ``numpy.random.SeedSequence``, so that ``seed=s`` after
+    ``torch.manual_seed(s)`` does not replay the model's own initial weights as ``B``."""
+    import numpy as np
+
+    key = np.random.SeedSequence([0 if seed is None else int(seed), 14]).generate_state(
+        1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(key >> 1))
 
 
 def is_converted(module: nn.Module) -> bool:
@@ -162,7 +173,7 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
              feedback: dict | None = None, n_outputs: int | None = None) -> nn.Module:
     """:func:`convert` in place (no copy); returns ``model``."""
     if generator is None:
-        generator = torch.Generator().manual_seed(0 if seed is None else int(seed))
+        generator = default_generator(seed)
     plan, report = _plan(model, algo, layers)
     if report["unconvertible"]:
         msg = (f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
