@@ -37,6 +37,7 @@ SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("deep", "spikealign.deep.cli", "Deep networks: weight-transport benchmark (figs 7-9)."),
     ("data", "spikealign.deep.data_cli", "Data sets: checksum-verified downloads, look-ups."),
     ("sweep", "spikealign.sweep.cli", "Paper-scale sweeps on Dask (figures 4, 5, 6)."),
+    ("bm", "spikealign.bm.cli", "Spiking Boltzmann machines with hidden units, SAL/KP."),
 ]
 
 for _name, _module, _help in SUBCOMMANDS:

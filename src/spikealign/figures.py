@@ -39,6 +39,9 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
            "PSP shapes: STDDs, attractor lines and their deviation from the diagonal"),
     "12": ("spikealign.principle.figures", "figure_12", False,
            "Proof illustration: delta(t) and Delta(t)"),
+    "bm": ("spikealign.bm.figures", "figure_bm", True,
+           "spiking Boltzmann machine: score and asymmetry without alignment, with SAL and KP "
+           "under synaptic and plasticity noise (from `spikealign bm sweep digits|bars`)"),
 }
 
 

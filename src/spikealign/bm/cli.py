@@ -1,0 +1,107 @@
+"""``spikealign bm ...``: train, presets, check, sweep, figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``a.b=value`` pairs (values parsed as YAML) to a nested dict (as ``ssn``)."""
+    from ..ssn.cli import parse_overrides as _parse
+
+    return _parse(pairs)
+
+
+@app.command("train")
+def train_cmd(
+    config: str = typer.Argument(..., help="YAML file or preset name (spikealign bm presets)."),
+    out: Path | None = typer.Option(None, "--out", help="Run directory [runs/bm/<name>]."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a key, e.g. --set lr.symm=0.2"),
+    engine: str = typer.Option("fast", help="fast (numba) or reference (slow, readable)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a finished run."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+):
+    """Train one spiking Boltzmann machine; writes metrics.json, results.npz, config.yaml and
+    figure.png/pdf into the run directory (an interrupted run resumes)."""
+    from ..config import ConfigError
+    from .config import load_config
+    from .run import run
+
+    cfg = load_config(config, overrides=parse_overrides(set_))
+    if engine not in ("fast", "reference"):
+        raise ConfigError(f"--engine: must be fast or reference (got {engine!r})")
+    name = Path(config).stem
+    out = out or Path("runs") / "bm" / name
+    m = run(cfg, out, engine=engine, overwrite=overwrite, show_progress=not quiet, label=name)
+    parts = [f"{out}:"]
+    if m["test_accuracy"] is not None:
+        parts.append(f"test accuracy {m['test_accuracy']:.3f}")
+    if m["dkl_sampled"] is not None:
+        parts.append(f"D_KL sampled {m['dkl_sampled']:.4g}, exact {m['dkl_exact']:.4g}")
+    parts.append(f"asymmetry {m['asymmetry']:.4g}, feedback {m['feedback']}, "
+                 f"{m['runtime_s']:.1f} s")
+    typer.echo(" ".join(parts))
+
+
+@app.command("presets")
+def presets_cmd():
+    """List the shipped configs and the sweep presets."""
+    from .config import PRESET_DIR, load_config, presets
+    from .sweep import SWEEPS
+
+    for name in presets():
+        cfg = load_config(name)
+        first = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
+        typer.echo(f"{name:<16} task={cfg.task:<7} hidden={cfg.network.n_hidden:<4} "
+                   f"epochs={cfg.epochs:<4} feedback={cfg.feedback:<5} {first}")
+    for name, sw in SWEEPS.items():
+        typer.echo(f"sweep {name:<10} {len(sw.runs())} runs: {sw.description}")
+
+
+@app.command("check")
+def check_cmd(
+    config: str = typer.Argument(..., help="YAML file or preset name."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a key."),
+):
+    """Validate a config and print it resolved."""
+    from ..config import dump_yaml
+    from .config import load_config
+
+    cfg = load_config(config, overrides=parse_overrides(set_))
+    typer.echo(dump_yaml(cfg))
+    typer.echo(f"# task {cfg.task}, {cfg.epochs} epochs, feedback: {cfg.feedback}")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    name: str = typer.Argument(..., help="Sweep preset (spikealign bm presets)."),
+    out: Path = typer.Option(..., "--out", help="Directory of the sweep (one run per folder)."),
+    workers: int = typer.Option(1, help="Parallel processes."),
+    seeds: int = typer.Option(0, help="Seeds per condition (0: the preset's)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+):
+    """Run a grid of bm runs resumably (finished runs are kept, interrupted ones resume)."""
+    from ..config import ConfigError
+    from .sweep import run_sweep
+
+    if workers < 1 or seeds < 0:
+        raise ConfigError("--workers must be >= 1 and --seeds >= 0")
+    rows = run_sweep(name, out, workers=workers, seeds=seeds or None, show_progress=not quiet)
+    for row in rows:
+        typer.echo(row)
+
+
+@app.command("figure")
+def figure_cmd(
+    source: Path = typer.Argument(..., help="Sweep directory (spikealign bm sweep)."),
+    out: Path = typer.Option(Path("figures"), "--out", help="Output directory."),
+):
+    """The experiment figure of a sweep: accuracy / D_KL and asymmetry per condition."""
+    from .figures import figure_bm
+
+    for p in figure_bm(source, out, quick=False):
+        typer.echo(str(p))

@@ -1,0 +1,270 @@
+"""Wake-sleep STDP training of a spiking Boltzmann machine, with SAL and Kolen-Pollack.
+
+One update (a minibatch of ``B`` data samples):
+
+1. Wake phases: for each sample, simulate ``wake_steps`` steps from rest with the visible
+   (and label) units clamped to the sample and the hidden units free. Coactivations from pair
+   STDP with the triangular window (width ``tau = t_ref``, amplitudes ``1 + eta_ij``):
+   ``C_wake = mean_samples(S_ws) / D_wake * t_ref`` (each pair adds the overlap of the two
+   on-windows / t_ref, as :mod:`spikealign.ssn.train`), on-fractions
+   ``m_wake = mean_samples(counts) / D_wake * t_ref``.
+2. Sleep phases: ``sleep_phases`` free phases of ``sleep_steps`` steps from rest; ``C_sleep``,
+   ``m_sleep`` the same way, and the SAL sums ``S_sal`` (anti-Hebbian triangular window) on the
+   same sleep spikes.
+3. ``W <- W + lr_w (C_wake - C_sleep)``, ``b <- b + lr_b (m_wake - m_sleep)``.
+4. Kolen-Pollack (``lr.kp > 0``): ``W <- (1 - lr_kp) W``.
+5. SAL (``lr.symm > 0``): ``W <- W + lr_symm mean_phases(S_sal) / D_sleep * t_ref``.
+6. Clip ``W`` to ``[-max_w, max_w]``, ``b`` to ``[-max_b, max_b]``; ``W := 0`` where no synapse
+   exists (``mask``).
+
+The rule is local: ``W_ij`` (synapse ``j -> i``) and ``W_ji`` are separate parameters, each
+updated from the spikes of ``i`` and ``j`` through its own (noisy) window. Both get the same
+expected gradient, so an initial difference (synaptic noise) never shrinks and different
+amplitudes (plasticity noise) let the two drift apart; SAL and KP shrink the differences.
+
+Randomness: the initial weights and the four noise matrices of the rules come from
+``Generator(seed.init)`` (:func:`make_setup`); the minibatch order and all spikes from
+``Generator(seed.sim)``, whose state is checkpointed, so a resumed run ends bit-identical;
+evaluations use their own generators (``seed.sim``, epoch), so they change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..sim import SimParams
+from ..stdp import Window, forward_backward, truncated_normal
+from .config import BMConfig
+from .data import Dataset, load_task
+from .model import BoltzmannMachine, initial_parameters, make_mask, pair_asymmetry
+
+
+def sim_params(cfg: BMConfig) -> SimParams:
+    """Neuron parameters; ``min_isi`` defaults to ``t_ref`` (config docstring)."""
+    sp = cfg.sim
+    return SimParams(t_ref=sp.t_ref, tau_syn=sp.tau_syn, psp=sp.psp,
+                     min_isi=sp.min_isi or sp.t_ref)
+
+
+def noisy_amplitudes(rng: np.random.Generator, sigma: float, n: int) -> np.ndarray:
+    """``1 + eta``: forward synapses (``i < j``) from one truncated-normal draw, backward from
+    a second (:func:`spikealign.stdp.forward_backward`)."""
+    fwd = truncated_normal(rng, sigma, (n, n))
+    bwd = truncated_normal(rng, sigma, (n, n))
+    return 1.0 + forward_backward(fwd, bwd)
+
+
+def make_rules(n: int, tau: float, ws_noise: float, sal_noise: float,
+               rng: np.random.Generator) -> tuple[Window, Window]:
+    """Coactivation (triangular, ``a = 1 + eta``) and SAL (``-a'`` causal, ``+a'`` anti-causal)
+    windows with per-synapse amplitudes ("plasticity noise")."""
+    a_ws = noisy_amplitudes(rng, ws_noise, n)
+    a_sal = noisy_amplitudes(rng, sal_noise, n)
+    return Window("tri", a_ws, a_ws, tau, tau), Window("tri", -a_sal, a_sal, tau, tau)
+
+
+@dataclass
+class Setup:
+    """Everything fixed for a run: data, mask, initial parameters and the rules."""
+
+    data: Dataset
+    mask: np.ndarray
+    W0: np.ndarray
+    b0: np.ndarray
+    ws_rule: Window
+    sal_rule: Window
+    n_visible: int
+    n_label: int
+
+
+def make_setup(cfg: BMConfig, data: Dataset | None = None) -> Setup:
+    d = data if data is not None else load_task(
+        cfg.task, threshold=cfg.data.threshold, size=cfg.data.size, n_train=cfg.data.n_train,
+        n_test=cfg.data.n_test)
+    n_label = d.n_classes
+    n_data = d.n_visible + n_label
+    mask = make_mask(n_data, cfg.network.n_hidden, cfg.network.connectivity)
+    n = mask.shape[0]
+    rng = np.random.default_rng(cfg.seed.init)
+    W0, b0 = initial_parameters(mask, rng, cfg.init.weight, cfg.init.synaptic_noise)
+    if cfg.init.visible_bias == "data":
+        p = np.clip(d.x_train.mean(0), 0.02, 0.98)
+        b0[:d.n_visible] = np.log(p / (1 - p))
+        if n_label:
+            b0[d.n_visible:n_data] = np.log(1.0 / (n_label - 1))
+    ws, sal = make_rules(n, cfg.stdp_tau, cfg.stdp.noise, cfg.sal_noise, rng)
+    return Setup(d, mask, W0, b0, ws, sal, d.n_visible, n_label)
+
+
+def apply_update(W, b, mask, C_wake, C_sleep, m_wake, m_sleep, S_sal, *, lr_w, lr_b,
+                 lr_kp=0.0, lr_symm=0.0, max_w=np.inf, max_b=np.inf):
+    """Steps 3-6 of an update (module docstring); ``S_sal`` already divided by the sleep
+    length and multiplied by ``t_ref``. Returns new ``(W, b)``."""
+    W = W + lr_w * (C_wake - C_sleep)
+    b = b + lr_b * (m_wake - m_sleep)
+    if lr_kp > 0:
+        W = (1.0 - lr_kp) * W
+    if lr_symm > 0:
+        W = W + lr_symm * S_sal
+    W = np.where(mask, np.clip(W, -max_w, max_w), 0.0)
+    return W, np.clip(b, -max_b, max_b)
+
+
+def moments(stats_list, n_steps: int, t_ref: int, window: int = 0):
+    """``(C, m)`` averaged over phases: ``C = S[window] / D t_ref``, ``m = counts / D t_ref``."""
+    S = np.mean([s.stdp[window] for s in stats_list], axis=0)
+    c = np.mean([s.counts for s in stats_list], axis=0)
+    return S / n_steps * t_ref, c / n_steps * t_ref
+
+
+@dataclass
+class TrainState:
+    """Everything that evolves during training; enough to resume bit-identically."""
+
+    W: np.ndarray
+    b: np.ndarray
+    epoch: int  # epochs finished
+    rng: np.random.Generator
+    asym: list = field(default_factory=list)  # after each epoch (index 0: initial)
+    eval_epochs: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    completion: list = field(default_factory=list)
+    dkl_sampled: list = field(default_factory=list)
+    dkl_exact: list = field(default_factory=list)
+    n_eval: list = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    LISTS = ("asym", "eval_epochs", "accuracy", "completion", "dkl_sampled", "dkl_exact",
+             "n_eval")
+
+    def to_arrays(self) -> dict:
+        out = {"W": self.W, "b": self.b, "epoch": np.int64(self.epoch),
+               "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
+               "elapsed_s": np.float64(self.elapsed_s)}
+        for k in self.LISTS:
+            out[k] = np.array(getattr(self, k), dtype=float)
+        return out
+
+    @classmethod
+    def from_arrays(cls, a) -> TrainState:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(str(a["rng_state"]))
+        lists = {k: [float(v) for v in a[k]] for k in cls.LISTS}
+        lists["eval_epochs"] = [int(v) for v in lists["eval_epochs"]]
+        lists["n_eval"] = [int(v) for v in lists["n_eval"]]
+        return cls(W=np.array(a["W"]), b=np.array(a["b"]), epoch=int(a["epoch"]), rng=rng,
+                   elapsed_s=float(a["elapsed_s"]), **lists)
+
+
+class Trainer:
+    """Runs the updates of one config; holds configuration, not evolving state."""
+
+    def __init__(self, cfg: BMConfig, engine: str = "fast", setup: Setup | None = None):
+        if engine not in ("fast", "reference"):
+            raise ValueError(f"engine must be 'fast' or 'reference' (got {engine!r})")
+        self.cfg = cfg
+        self.engine = engine
+        self.setup = setup if setup is not None else make_setup(cfg)
+        self.params = sim_params(cfg)
+        self.t_ref = cfg.sim.t_ref
+        self.sleep_windows = ((self.setup.ws_rule, self.setup.sal_rule) if cfg.lr.symm > 0
+                              else (self.setup.ws_rule,))
+
+    def network(self, state: TrainState) -> BoltzmannMachine:
+        s = self.setup
+        return BoltzmannMachine(state.W, state.b, s.n_visible, s.n_label, s.mask, self.params,
+                                clamping=self.cfg.clamping, clamp_bias=self.cfg.clamp_bias,
+                                engine=self.engine)
+
+    def initial_state(self) -> TrainState:
+        s = self.setup
+        st = TrainState(W=s.W0.copy(), b=s.b0.copy(), epoch=0,
+                        rng=np.random.default_rng(self.cfg.seed.sim))
+        st.asym.append(pair_asymmetry(st.W, s.mask))
+        return st
+
+    # -- phases ------------------------------------------------------------------------------
+    def wake(self, net: BoltzmannMachine, xs, ys, rng):
+        """Stats of one wake phase per sample (data units clamped, hidden free)."""
+        cfg = self.cfg
+        out = []
+        for k in range(len(xs)):
+            clamp = net.clamp_vector(xs[k], None if ys is None else ys[k])
+            out.append(net.phase(cfg.wake_steps, rng, clamp, windows=(self.setup.ws_rule,),
+                                 n_last_stdp=cfg.stdp.num_last_spikes))
+        return out
+
+    def sleep(self, net: BoltzmannMachine, rng):
+        cfg = self.cfg
+        return [net.phase(cfg.sleep_steps, rng, None, windows=self.sleep_windows,
+                          n_last_stdp=cfg.stdp.num_last_spikes)
+                for _ in range(cfg.sleep_phases)]
+
+    def update(self, state: TrainState, wake_stats, sleep_stats) -> None:
+        """Steps 3-6 from the phase statistics (module docstring)."""
+        cfg = self.cfg
+        C_w, m_w = moments(wake_stats, cfg.wake_steps, self.t_ref)
+        C_s, m_s = moments(sleep_stats, cfg.sleep_steps, self.t_ref)
+        S_sal = (moments(sleep_stats, cfg.sleep_steps, self.t_ref, window=1)[0]
+                 if cfg.lr.symm > 0 else None)
+        state.W, state.b = apply_update(
+            state.W, state.b, self.setup.mask, C_w, C_s, m_w, m_s, S_sal, lr_w=cfg.lr.weight,
+            lr_b=cfg.lr.bias, lr_kp=cfg.lr.kp, lr_symm=cfg.lr.symm, max_w=cfg.max_w,
+            max_b=cfg.max_b)
+
+    def minibatch(self, state: TrainState, idx) -> None:
+        d = self.setup.data
+        net = self.network(state)
+        ys = None if d.y_train is None else d.y_train[idx]
+        wake = self.wake(net, d.x_train[idx], ys, state.rng)
+        sleep = self.sleep(net, state.rng)
+        self.update(state, wake, sleep)
+
+    def n_batches(self) -> int:
+        n = len(self.setup.data.x_train)
+        return -(-n // self.cfg.batch_size)
+
+    def epoch(self, state: TrainState, on_batch=None) -> None:
+        """One pass over the training set in a random order (the last batch may be smaller);
+        then the asymmetry, and an evaluation when due."""
+        t0 = time.perf_counter()
+        n = len(self.setup.data.x_train)
+        order = state.rng.permutation(n)
+        bs = self.cfg.batch_size
+        for start in range(0, n, bs):
+            self.minibatch(state, order[start:start + bs])
+            if on_batch:
+                on_batch(1)
+        state.epoch += 1
+        state.asym.append(pair_asymmetry(state.W, self.setup.mask))
+        if state.epoch % self.cfg.eval.every == 0 or self.done(state):
+            self.evaluate(state)
+        state.elapsed_s += time.perf_counter() - t0
+
+    def evaluate(self, state: TrainState) -> None:
+        from .evaluate import evaluate
+
+        res = evaluate(self.network(state), self.setup.data, self.cfg, epoch=state.epoch,
+                       final=self.done(state))
+        state.eval_epochs.append(state.epoch)
+        state.accuracy.append(res["accuracy"])
+        state.completion.append(res["completion"])
+        state.dkl_sampled.append(res["dkl_sampled"])
+        state.dkl_exact.append(res["dkl_exact"])
+        state.n_eval.append(res["n_eval"])
+
+    def done(self, state: TrainState) -> bool:
+        return state.epoch >= self.cfg.epochs
+
+
+def train(cfg: BMConfig, engine: str = "fast") -> tuple[TrainState, Trainer]:
+    """Train from scratch without writing anything (:mod:`spikealign.bm.run` for runs)."""
+    trainer = Trainer(cfg, engine)
+    state = trainer.initial_state()
+    while not trainer.done(state):
+        trainer.epoch(state)
+    return state, trainer

@@ -1,0 +1,79 @@
+"""Ground truth of the spiking Boltzmann machine: free sampling of a small network with hidden
+units against its exact Boltzmann distribution marginalised over the hidden units, and clamped
+sampling against the exact conditional distribution."""
+
+import numpy as np
+import pytest
+
+from spikealign import boltzmann as bz
+from spikealign.bm.evaluate import visible_marginal_exact, visible_marginal_sampled
+from spikealign.bm.model import BoltzmannMachine, make_mask
+from spikealign.sim import SimParams
+
+PARAMS = SimParams(t_ref=10, tau_syn=11, min_isi=10)
+SAMPLE_EVERY = 5
+
+
+def small_rbm(seed, n_vis=3, n_hid=2):
+    rng = np.random.default_rng(seed)
+    mask = make_mask(n_vis, n_hid, "rbm")
+    W = np.where(mask, bz.copy_triu(rng.uniform(-1, 1, (n_vis + n_hid,) * 2)), 0.0)
+    b = rng.uniform(-1, 1, n_vis + n_hid)
+    return BoltzmannMachine(W, b, n_vis, 0, mask, PARAMS)
+
+
+def bound(n_states, steps):
+    """Allowed D_KL: the sampling noise of a D_KL estimate, (K - 1) / (2 n_eff), with
+    n_eff = samples / 4 (correlation time ~ 2 read-outs = t_ref) times a safety factor 10,
+    plus an allowance of 5e-3 for the discrete-time bias of neural sampling (measured with
+    these parameters, min_isi = t_ref and a PSP as long as the on-state: 1e-4 free, 1e-3
+    clamped; the SSN's min_isi = t_ref + 1 gives 6e-3 .. 2e-2 here)."""
+    n_eff = steps / SAMPLE_EVERY / 4
+    return 10 * (n_states - 1) / (2 * n_eff) + 0.005
+
+
+def free_dkl(seed, steps):
+    net = small_rbm(seed)
+    hist = net.sample(steps, np.random.default_rng(seed + 100), sample_every=SAMPLE_EVERY)
+    q = visible_marginal_sampled(hist, net.n, net.n_visible)
+    p = visible_marginal_exact(net.W, net.b, net.n_visible)
+    return bz.kl_divergence(p, q)
+
+
+def test_free_sampling_matches_exact_visible_marginal():
+    steps = 2_000_000
+    assert free_dkl(3, steps) < bound(8, steps)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(10, 16))
+def test_free_sampling_matches_exact_visible_marginal_many_seeds(seed):
+    steps = 20_000_000
+    assert free_dkl(seed, steps) < bound(8, steps)
+
+
+def exact_conditional(net, clamped_values):
+    """p(free units | clamped visible units) by enumeration, over the free units' states."""
+    p, states = bz.exact_distribution(net.W, net.b)
+    k = len(clamped_values)
+    keep = np.all(states[:, :k] == np.asarray(clamped_values), axis=1)
+    cond = p[keep]
+    return cond / cond.sum()
+
+
+@pytest.mark.parametrize("clamping", ["forced", "bias"])
+def test_clamped_sampling_matches_exact_conditional(clamping):
+    # clamp visible units 0 and 1 of a 3 + 2 RBM; the free visible unit 2 and the hidden
+    # units sample p(z_2, h | z_0, z_1)
+    net = small_rbm(5)
+    net.clamping = clamping
+    steps = 2_000_000
+    for values in ((1, 0), (1, 1)):
+        v = np.array([*values, 0])
+        c = net.clamp_vector(v, visible_free=np.array([False, False, True]))
+        st = net.phase(steps, np.random.default_rng(11), c, sample_every=SAMPLE_EVERY)
+        hist = st.states.reshape(4, 8)[int(values[0]) * 2 + int(values[1])]
+        # rows of the clamped values (a read-out at step 0, before the first spike, has
+        # them off)
+        q = hist / hist.sum()
+        assert bz.kl_divergence(exact_conditional(net, values), q) < bound(8, steps)
