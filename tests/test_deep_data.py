@@ -57,13 +57,38 @@ def test_find_fmnist_folder_names(tmp_path, monkeypatch, sub):
 def test_missing_data_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKEALIGN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(D, "SYSTEM_DIRS", {})
-    for name in D.SPECS:
+    for name in [n for n in D.SPECS if n != "digits"]:      # digits: no files (below)
         with pytest.raises(D.DataMissingError) as err:
             D.find_dataset(name, tmp_path)
         msg = str(err.value)
         assert "\n" not in msg and "spikealign data fetch" in msg and str(tmp_path) in msg
     with pytest.raises(ValueError, match="dataset must be one of"):
         D.find_dataset("imagenet", tmp_path)
+
+
+def test_digits_needs_only_sklearn(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sklearn" else real(name, *a))
+    with pytest.raises(D.DataMissingError) as err:
+        D.load_arrays("digits")
+    assert "\n" not in str(err.value) and "pip install scikit-learn" in str(err.value)
+
+
+def test_digits_split():
+    pytest.importorskip("sklearn")
+    tx, ty, vx, vy = D.load_arrays("digits")
+    assert tx.shape == (1437, 1, 8, 8) and vx.shape == (360, 1, 8, 8)
+    assert tx.dtype == np.uint8 and tx.max() == 255 and set(np.unique(ty)) == set(range(10))
+    from sklearn.datasets import load_digits
+
+    full = np.round(load_digits().images * 255 / 16).astype(np.uint8)
+    # a partition of all 1797 images (fixed permutation of default_rng(0))
+    order = np.random.default_rng(0).permutation(1797)
+    assert np.array_equal(vx[:, 0], full[order[:360]])
+    assert np.array_equal(tx[:, 0], full[order[360:]])
 
 
 def test_cache_is_searched(tmp_path, monkeypatch):

@@ -106,7 +106,9 @@ def test_unknown_name_and_bad_checksum_spec(tmp_path):
         F.fetch("imagenet", tmp_path)
     with pytest.raises(ValueError, match="checksum must be"):
         F._hasher("crc32:00")
-    assert set(F.SOURCES) == set(D.SPECS)
+    assert set(F.SOURCES) == set(D.SPECS) - {"digits"}
+    with pytest.raises(ValueError, match="ships with scikit-learn"):
+        F.fetch("digits", tmp_path)
 
 
 def test_http_error_is_one_line(tmp_path, server):

@@ -206,6 +206,9 @@ def fetch(name: str, dest: Path | None = None, *, mirror: str | None = None,
     ``mirror`` only replaces its base URL.
     """
     if source is None:
+        if name == "digits":
+            raise ValueError("data fetch: digits ships with scikit-learn (pip install "
+                             "scikit-learn); there is nothing to fetch")
         if name not in SOURCES:
             raise ValueError(f"data fetch: unknown data set {name!r}; available: "
                              f"{', '.join(SOURCES)}")
