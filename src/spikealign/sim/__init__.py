@@ -1,10 +1,12 @@
 """Simulators of networks of stochastic sampling neurons (the shared core of every model
 family that uses them: SSN training, the two-neuron SAL system, the Dale's-law E/I system).
 
-Two engines with identical output for the same ``numpy.random.Generator`` state:
+Engines with identical output for the same ``numpy.random.Generator`` state:
 
 * ``"reference"``: :func:`spikealign.sim.reference.simulate_reference`, a readable loop;
-* ``"fast"``: :func:`spikealign.sim.fast.run_phase`, compiled with numba.
+* ``"fast"``: :func:`spikealign.sim.fast.run_phase`, compiled with numba and event-driven;
+* ``"stepwise"``: :mod:`spikealign.sim.stepwise`, the previous compiled engine that walks every
+  step (ordered potentials only), kept as the benchmark baseline.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import numpy as np
 
 from ..spikes import spike_counts, state_histogram
 from ..stdp import Window, pair_stdp_reference
-from .fast import PhaseStats, prepare, run_phase, window_arrays
+from .fast import PhaseStats, make_network, make_rules, make_stats, run_phase, window_arrays
 from .params import SimParams
 from .reference import simulate_reference
 
-ENGINES = ("fast", "reference")
+ENGINES = ("fast", "reference", "stepwise")
 
 __all__ = ["ENGINES", "PhaseStats", "SimParams", "simulate", "phase_statistics"]
 
@@ -84,14 +86,34 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
         return PhaseStats(spike_counts(spikes, n).astype(np.int64), stdp, states,
                           spikes if record else None)
 
-    table, changes, binary = prepare(params)
+    if engine == "stepwise":
+        return _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, record,
+                         clamp)
+    net = make_network(W, b, params, clamp)
+    rules = make_rules(windows, n, n_last_stdp)
+    stats = make_stats(n, len(windows), n_steps, params.min_isi, sample_every=sample_every,
+                       record=record)
+    k = run_phase(int(n_steps), net, rules, stats, rng)
+    spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None
+    return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None, spikes)
+
+
+def _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, record, clamp):
+    """The previous, step-walking compiled engine (:mod:`.stepwise`), for comparisons."""
+    from . import stepwise
+
+    if params.potential_mode(len(b)) != "ordered":
+        raise ValueError("engine 'stepwise' computes ordered potentials only "
+                         "(set SimParams(potentials='ordered'))")
+    n = len(b)
+    table, changes, binary = stepwise.prepare(params)
     codes, utau, pars = window_arrays(windows, n)
     S = np.zeros((len(windows), n, n))
     hist = np.zeros(2**n if sample_every > 0 else 0, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
-    times, ids, _ = run_phase(int(n_steps), W, b, params.log_t_ref, int(params.min_isi),
-                              int(params.t_ref), table, changes, binary,
-                              int(params.n_last_psp), rng, codes, utau, pars, int(n_last_stdp), S,
-                              int(sample_every), hist, counts, bool(record), clamp)
+    times, ids, _ = stepwise.run_phase(
+        int(n_steps), W, b, params.log_t_ref, int(params.min_isi), int(params.t_ref), table,
+        changes, binary, int(params.n_last_psp), rng, codes, utau, pars, int(n_last_stdp), S,
+        int(sample_every), hist, counts, bool(record), clamp)
     spikes = np.stack([times, ids], axis=1) if record else None
     return PhaseStats(counts, S, hist if sample_every > 0 else None, spikes)

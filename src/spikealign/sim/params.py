@@ -10,6 +10,20 @@ import numpy as np
 from ..neuron import min_isi_ssn
 from ..psp import PSP_NAMES, make_psp
 
+POTENTIAL_MODES = ("auto", "ordered", "fixed")
+#: fixed-point potentials carry this many fractional bits (resolution 1.5e-11)
+POTENTIAL_BITS = 36
+POTENTIAL_SCALE = float(2**POTENTIAL_BITS)
+#: ``potentials="auto"`` keeps the ordered float sums up to this many neurons
+MAX_ORDERED_NEURONS = 12
+#: fixed-point potentials must stay below this bound (so sums never overflow int64)
+MAX_FIXED_POTENTIAL = 2.0**25
+
+
+def quantise(x):
+    """Fixed-point potential term ``rint(x 2**POTENTIAL_BITS)`` as int64 (elementwise)."""
+    return np.rint(np.asarray(x, dtype=float) * POTENTIAL_SCALE).astype(np.int64)
+
 
 @dataclass(frozen=True)
 class SimParams:
@@ -21,6 +35,15 @@ class SimParams:
     psp:         PSP shape, one of ``spikealign.psp.PSP_NAMES``.
     min_isi:     minimum inter-spike interval; default ``t_ref + 1`` (the SSN convention).
     n_last_psp:  how many of a neuron's most recent spikes contribute PSPs.
+    potentials:  arithmetic of the membrane potentials (both engines follow it exactly):
+                 ``"ordered"``: ``u_i = b_i + sum_j W_ij psp_j`` in floating point, summed over
+                 ``j`` in increasing order (the historical engine; every PSP change recomputes
+                 the sums of the neurons it reaches); ``"fixed"``: every term is rounded to a
+                 multiple of ``2**-POTENTIAL_BITS`` and summed exactly in integers,
+                 ``u_i = 2**-P (q(b_i) + sum_j q(W_ij psp_j))``, ``q(x) = rint(x 2**P)``, so
+                 a PSP change updates the potentials incrementally in O(fan-out);
+                 ``"auto"`` (default): ``ordered`` up to ``MAX_ORDERED_NEURONS`` neurons,
+                 ``fixed`` above. The two differ by at most ``N 2**-(P+1)`` in ``u``.
 
     A spike at step ``s`` acts on the other neurons from step ``s + 1`` on: the membrane
     potential is ``u_i(t) = b_i + sum_j W_ij sum_s kappa(t - s)`` over the ``n_last_psp`` latest
@@ -32,8 +55,12 @@ class SimParams:
     psp: str = "rect"
     min_isi: int | None = None
     n_last_psp: int = 10
+    potentials: str = "auto"
 
     def __post_init__(self):
+        if self.potentials not in POTENTIAL_MODES:
+            raise ValueError(f"potentials must be one of {', '.join(POTENTIAL_MODES)} "
+                             f"(got {self.potentials!r})")
         if int(self.t_ref) != self.t_ref or self.t_ref < 1:
             raise ValueError(f"t_ref must be an integer >= 1 (got {self.t_ref})")
         if not self.tau_syn > 0:
@@ -46,6 +73,12 @@ class SimParams:
             raise ValueError(f"min_isi must be >= 1 (got {self.min_isi})")
         if self.n_last_psp < 1:
             raise ValueError(f"n_last_psp must be >= 1 (got {self.n_last_psp})")
+
+    def potential_mode(self, n: int) -> str:
+        """``"ordered"`` or ``"fixed"`` for a network of ``n`` neurons (``potentials``)."""
+        if self.potentials != "auto":
+            return self.potentials
+        return "ordered" if n <= MAX_ORDERED_NEURONS else "fixed"
 
     @property
     def kernel(self):
@@ -64,3 +97,14 @@ def change_ages(table: np.ndarray) -> np.ndarray:
     """Ages ``a >= 1`` at which a single spike's PSP value changes (``table[K] := 0``)."""
     ext = np.concatenate([table, [0.0]])
     return (np.nonzero(ext[1:] != ext[:-1])[0] + 1).astype(np.int64)
+
+
+def check_fixed_range(W, b, params: SimParams, table: np.ndarray | None = None):
+    """Refuse a network whose fixed-point potentials could leave ``+-MAX_FIXED_POTENTIAL``
+    (``|b_i| + sum_j |W_ij| n_last_psp max|kappa|``), before any simulation."""
+    table = params.psp_table() if table is None else table
+    peak = params.n_last_psp * float(np.max(np.abs(table), initial=0.0))
+    bound = float(np.max(np.abs(b) + np.abs(W).sum(axis=1) * peak, initial=0.0))
+    if not bound < MAX_FIXED_POTENTIAL:
+        raise ValueError(f"potentials='fixed' needs |u| < {MAX_FIXED_POTENTIAL:g}; this network "
+                         f"can reach {bound:.4g} (use potentials='ordered')")

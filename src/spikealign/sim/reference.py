@@ -4,7 +4,9 @@ Slow (microseconds per step) and meant to be read. Every step ``t``:
 
 1. PSP of each neuron ``j``: ``psp_j = sum kappa(t - s)`` over its ``n_last_psp`` latest spikes
    ``s < t`` (``kappa`` sampled with age 0 set to 0).
-2. Potential ``u_i = b_i + sum_j W_ij psp_j``, summed over ``j = 0 .. N-1`` in order.
+2. Potential ``u_i = b_i + sum_j W_ij psp_j``, summed over ``j = 0 .. N-1`` in order
+   (``potentials="ordered"``), or exactly in fixed point, ``u_i = 2**-P (q(b_i) +
+   sum_j q(W_ij psp_j))`` (``"fixed"``; :class:`~spikealign.sim.params.SimParams`).
 3. Each neuron that may spike (``t >= last spike + min_isi``) adds its quantised hazard
    ``h(u_i)`` to an accumulator and spikes when the accumulator exceeds its threshold
    (``spikealign.neuron``: this is spiking with probability ``1 / (1 + t_ref exp(-u))``).
@@ -21,7 +23,7 @@ import numpy as np
 
 from ..neuron import HAZARD_QUANTA_MAX, hazard_quanta_py, threshold_quanta_py
 from ..spikes import as_record
-from .params import SimParams
+from .params import POTENTIAL_SCALE, SimParams, check_fixed_range, quantise
 
 
 def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
@@ -37,6 +39,9 @@ def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Gen
     table = params.psp_table()
     n_taps = len(table)
     log_t_ref = params.log_t_ref
+    fixed = params.potential_mode(n) == "fixed"
+    if fixed:
+        check_fixed_range(W, b, params, table)
 
     history: list[list[int]] = [[] for _ in range(n)]
     free_at = np.zeros(n, dtype=np.int64)
@@ -49,9 +54,15 @@ def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Gen
             for s in history[j][-params.n_last_psp:]:
                 if t - s < n_taps:
                     psp[j] += table[t - s]
-        u = b.copy()
-        for j in range(n):
-            u += W[:, j] * psp[j]
+        if fixed:
+            uq = quantise(b)
+            for j in range(n):
+                uq += quantise(W[:, j] * psp[j])
+            u = uq.astype(float) * (1.0 / POTENTIAL_SCALE)
+        else:
+            u = b.copy()
+            for j in range(n):
+                u += W[:, j] * psp[j]
         for i in range(n):
             if t < free_at[i]:
                 continue

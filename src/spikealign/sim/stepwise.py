@@ -1,7 +1,9 @@
-"""Compiled (numba) simulator of a sampling network, with streamed statistics.
+"""The previous compiled simulator, which walks every step (kept as the benchmark baseline).
 
-Same model, arithmetic and random draws as :mod:`spikealign.sim.reference`, organised for
-speed:
+:mod:`spikealign.sim.fast` (event-driven: it jumps from event to event) replaced it; this one is
+kept so that ``bench/bench_ssn.py`` can measure the ratio of the two in the same run and the
+tests can check that both emit the same spikes. Same model, arithmetic and random draws as
+:mod:`spikealign.sim.reference` (with ``potentials="ordered"``):
 
 * The PSP vector only changes at *events*: the ages at which a spike's kernel value changes
   (for the rect kernel: onset and offset). Between events each neuron's hazard is constant, so
@@ -16,14 +18,13 @@ speed:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from ..neuron import HAZARD_QUANTA_MAX, hazard_quanta, threshold_quanta
 from ..stdp import window_value
-from .params import SimParams, change_ages
+from .fast import prepare  # noqa: F401  (re-exported: the same PSP preparation)
 
 #: largest network for which hazards are cached per PSP bit pattern (2^N x N int64 entries)
 MAX_CACHED_NEURONS = 12
@@ -249,43 +250,3 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
         hist[zmask] += ((n_steps + sample_every - 1) // sample_every
                         - (z_since + sample_every - 1) // sample_every)
     return rec_t[:n_rec], rec_i[:n_rec], n_rec
-
-
-@dataclass
-class PhaseStats:
-    """Statistics of one simulated phase.
-
-    counts:   spikes per neuron, shape (N,)
-    stdp:     pair-STDP sums, one (N, N) matrix per window, shape (n_windows, N, N)
-    states:   counts of the sampled binary states, shape (2^N,) (None if not sampled)
-    spikes:   spike record (None unless recorded)
-    """
-
-    counts: np.ndarray
-    stdp: np.ndarray
-    states: np.ndarray | None
-    spikes: np.ndarray | None
-
-
-def prepare(params: SimParams):
-    """Kernel-ready PSP table, change ages and the 'binary PSP' flag."""
-    table = params.psp_table()
-    changes = change_ages(table)
-    binary = bool(np.all((table == 0.0) | (table == 1.0))) and (
-        params.n_last_psp == 1 or params.min_isi >= len(table) - 1
-    )
-    return table, changes, binary
-
-
-def window_arrays(windows, n):
-    """Kernel-ready windows: kind codes, a uniform time constant per window (0 if the time
-    constants differ between sides or synapses) and the (n_win, 4, n, n) parameters."""
-    codes = np.array([w.code for w in windows], dtype=np.int64)
-    utau = np.zeros(len(windows))
-    pars = np.zeros((len(windows), 4, n, n))
-    for k, w in enumerate(windows):
-        pars[k] = w.matrices(n)
-        taus = pars[k, 2:]
-        if np.all(taus == taus.flat[0]):
-            utau[k] = taus.flat[0]
-    return codes, utau, pars

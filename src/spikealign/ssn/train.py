@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,7 +43,7 @@ from numba import njit
 
 from ..boltzmann import asymmetry, empirical_distribution, kl_divergence
 from ..sim import SimParams, phase_statistics
-from ..sim.fast import prepare, run_phase, window_arrays
+from ..sim.fast import make_network, make_rules, make_stats, run_phase
 from .config import SSNConfig
 from .setup import Problem, make_problem
 
@@ -67,10 +68,16 @@ def apply_update(W, b, S_ws, S_sal, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr
     return W, np.clip(b, -max_b, max_b)
 
 
+#: the constants of the update (steps 3-7), as one record for the compiled loop
+UpdateRule = namedtuple("UpdateRule", ["C_t", "m_t", "t_ref", "lr_w", "lr_b", "lr_kp", "lr_symm",
+                                       "max_w", "max_b", "zero_diag"])
+
+
 @njit(cache=True)
-def _apply_update_inplace(W, b, S, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_symm,
-                          max_w, max_b, zero_diag):  # pragma: no cover - twin of apply_update
+def _apply_update_inplace(W, b, S, counts, dur, rule):  # pragma: no cover - twin of apply_update
     n = b.shape[0]
+    C_t, m_t, t_ref = rule.C_t, rule.m_t, rule.t_ref
+    lr_w, lr_kp, lr_symm, max_w = rule.lr_w, rule.lr_kp, rule.lr_symm, rule.max_w
     for i in range(n):
         for j in range(n):
             w = W[i, j] + lr_w * (C_t[i, j] - S[0, i, j] / dur * t_ref)
@@ -78,31 +85,20 @@ def _apply_update_inplace(W, b, S, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_
                 w = (1.0 - lr_kp) * w
             if lr_symm > 0:
                 w = w + lr_symm * (S[1, i, j] / dur * t_ref)
-            W[i, j] = 0.0 if zero_diag and i == j else min(max(w, -max_w), max_w)
-        v = b[i] + lr_b * (m_t[i] - counts[i] / dur * t_ref)
-        b[i] = min(max(v, -max_b), max_b)
+            W[i, j] = 0.0 if rule.zero_diag and i == j else min(max(w, -max_w), max_w)
+        v = b[i] + rule.lr_b * (m_t[i] - counts[i] / dur * t_ref)
+        b[i] = min(max(v, -rule.max_b), rule.max_b)
 
 
 @njit(cache=True)
-def _train_cycles(n_cycles, W, b, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w,
-                  max_b, zero_diag, log_t_ref, min_isi, table, changes, binary, n_last_psp,
-                  rng, codes, utau, pars, n_last_stdp):  # pragma: no cover - compiled
-    n = b.shape[0]
-    S = np.zeros((codes.shape[0], n, n))
-    S_out = np.zeros((2, n, n))
-    counts = np.zeros(n, dtype=np.int64)
-    hist = np.zeros(0, dtype=np.int64)
-    free = np.full(n, -1, dtype=np.int8)
+def _train_cycles(n_cycles, dur, net, rules, rule, stats, rng):  # pragma: no cover - compiled
+    """n_cycles sleep phases of dur steps, each followed by the update of net.W and net.b (in
+    place: the network record holds the training arrays)."""
     for _ in range(n_cycles):
-        S[:] = 0.0
-        counts[:] = 0
-        run_phase(dur, W, b, log_t_ref, min_isi, t_ref, table, changes, binary, n_last_psp,
-                  rng, codes, utau, pars, n_last_stdp, S, 0, hist, counts, False, free)
-        S_out[0] = S[0]
-        if codes.shape[0] > 1:
-            S_out[1] = S[1]
-        _apply_update_inplace(W, b, S_out, counts, C_t, m_t, float(dur), float(t_ref), lr_w,
-                              lr_b, lr_kp, lr_symm, max_w, max_b, zero_diag)
+        stats.S[:] = 0.0
+        stats.counts[:] = 0
+        run_phase(dur, net, rules, stats, rng)
+        _apply_update_inplace(net.W, net.b, stats.S, stats.counts, float(dur), rule)
 
 
 @dataclass
@@ -211,17 +207,19 @@ class Trainer:
                 self._update(state, stats, cfg.sleep_steps)
             state.cycle += n_cycles
             return
-        table, changes, binary = prepare(self.params)
-        codes, utau, pars = window_arrays(self.windows, cfg.dim)
-        W = np.ascontiguousarray(state.W)
-        b = np.ascontiguousarray(state.b)
-        C_t, m_t, _, _, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b = self._update_args
-        _train_cycles(int(n_cycles), W, b, C_t, m_t, int(cfg.sleep_steps), int(cfg.t_ref),
-                      lr_w, lr_b, lr_kp, lr_symm, max_w, max_b, bool(cfg.zero_diagonal),
-                      self.params.log_t_ref,
-                      int(self.params.min_isi), table, changes, binary,
-                      int(self.params.n_last_psp), state.rng, codes, utau, pars,
-                      int(cfg.stdp.num_last_spikes))
+        W = np.array(state.W, dtype=float, order="C")
+        b = np.array(state.b, dtype=float, order="C")
+        # every synapse may change: all pairs are inputs (zero terms change no sum)
+        net = make_network(W, b, self.params, dense=True)
+        rules = make_rules(self.windows, cfg.dim, cfg.stdp.num_last_spikes)
+        stats = make_stats(cfg.dim, len(self.windows), 0, self.params.min_isi)
+        C_t, m_t, _, t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b = self._update_args
+        rule = UpdateRule(C_t=np.ascontiguousarray(C_t, dtype=float),
+                          m_t=np.ascontiguousarray(m_t, dtype=float), t_ref=float(t_ref),
+                          lr_w=float(lr_w), lr_b=float(lr_b), lr_kp=float(lr_kp),
+                          lr_symm=float(lr_symm), max_w=float(max_w), max_b=float(max_b),
+                          zero_diag=bool(cfg.zero_diagonal))
+        _train_cycles(int(n_cycles), int(cfg.sleep_steps), net, rules, rule, stats, state.rng)
         state.W, state.b = W, b
         state.cycle += n_cycles
 
