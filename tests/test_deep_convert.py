@@ -462,3 +462,30 @@ def test_lenet5_digits_and_cli_user_model(tmp_path, digits, monkeypatch):
                                        "--out", str(tmp_path / "bad")])
     assert isinstance(res.exception, ValueError) and "--model" in str(res.exception)
     assert not (tmp_path / "bad").exists()
+
+
+def test_align_every_batches_and_brsf_resume(tmp_path, digits, monkeypatch):
+    base = {"dataset": "digits", "model": "mlp", "epochs": 1, "batch_size": 64,
+            "train_limit": 640, "sal": {"n_iterations": 1, "len_epoch": 200, "sal_lr": 0.1}}
+    m = T.train_run({**base, "algo": "sal", "align_every": 4}, tmp_path / "every")
+    rec = m["epochs"][0]
+    assert rec["phase_time_s"] < 0.05 and "align_after_phase" not in rec   # no epoch phase
+    assert rec["align"][0]["angle"] < m["init"]["align"][0]["angle"] - 0.5  # 2 phases ran
+    # brSF's draw counter is in the checkpoint: an interrupted run resumes bit-exactly
+    cfg = {**base, "algo": "brsf", "epochs": 2}
+    full = T.train_run(cfg, tmp_path / "a")
+    real = T._train_epoch
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(T, "_train_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        T.train_run(cfg, tmp_path / "b")
+    monkeypatch.setattr(T, "_train_epoch", real)
+    resumed = T.train_run(cfg, tmp_path / "b")
+    assert [e["test_loss"] for e in full["epochs"]] == [e["test_loss"] for e in resumed["epochs"]]
