@@ -15,7 +15,15 @@ import numpy as np
 
 from ..spikes import spike_counts, state_histogram
 from ..stdp import Window, pair_stdp_reference
-from .fast import PhaseStats, make_network, make_rules, make_stats, run_phase, window_arrays
+from .fast import (
+    MAX_PHASE_STEPS,
+    PhaseStats,
+    make_network,
+    make_rules,
+    make_stats,
+    run_phase,
+    window_arrays,
+)
 from .params import SimParams
 from .reference import simulate_reference
 
@@ -42,8 +50,8 @@ def _check(W, b, n_steps, engine):
     n = b.shape[0]
     if W.shape != (n, n):
         raise ValueError(f"W must be ({n}, {n}) for {n} biases (got {W.shape})")
-    if n_steps < 0:
-        raise ValueError(f"n_steps must be >= 0 (got {n_steps})")
+    if not 0 <= n_steps < MAX_PHASE_STEPS:
+        raise ValueError(f"n_steps must be >= 0 and < 2**49 (got {n_steps})")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES} (got {engine!r})")
     if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):

@@ -72,7 +72,7 @@ ACC = 1       # hazard accumulated over its free steps before SINCE
 SINCE = 2
 THR = 3       # threshold (fixed point) of the present inter-spike interval
 HQ = 4        # present quantised hazard
-CROSS = 5     # its threshold crossing found by _first_crossing (NEVER: none)
+CROSS = 5     # step at which it crosses its threshold under HQ (NEVER: not before FAR)
 PNEXT = 6     # next step at which its PSP changes
 SNEXT = 7     # next step at which its binary state changes
 NSPK = 8      # spikes so far
@@ -90,8 +90,9 @@ N_REC = 4       # spikes recorded
 N_SLOTS = 5
 NEVER = np.int64(1) << 62
 INV_POTENTIAL_SCALE = 1.0 / POTENTIAL_SCALE
-#: a float product below room * SURELY_BELOW cannot exceed room in exact integers
-SURELY_BELOW = 1.0 - 2.0**-30
+#: crossings further than this many steps ahead are never reached (phases are shorter)
+FAR = float(2**50)
+MAX_PHASE_STEPS = 2**49
 
 Network = namedtuple("Network", [
     "W", "b",                 # float64 (N, N) [post, pre], (N,)
@@ -125,6 +126,25 @@ Stats = namedtuple("Stats", [
 # --- threshold crossings ----------------------------------------------------------------------
 
 @kernel
+def _crossing(start, room, h, inv_h):  # pragma: no cover - compiled
+    """First step at which an accumulator ``room`` below its threshold exceeds it, adding h
+    per step from ``start``: start + room // h. The quotient is estimated with the reciprocal
+    ``inv_h = 1 / h`` (a division costs more than the rest of an event) and corrected in exact
+    integers; a crossing more than 2**50 steps away is NEVER (phases are shorter)."""
+    if h <= 0:
+        return NEVER
+    qf = float(room) * inv_h
+    if qf > FAR:
+        return NEVER
+    q = np.int64(qf)
+    while q * h > room:
+        q -= 1
+    while (q + 1) * h <= room:
+        q += 1
+    return start + q
+
+
+@kernel
 def _book(i, t, nrn):  # pragma: no cover - compiled
     """Add the hazard of neuron i's free steps before t to its accumulator."""
     start = max(nrn[SINCE, i], nrn[FREE_AT, i])
@@ -134,42 +154,27 @@ def _book(i, t, nrn):  # pragma: no cover - compiled
 
 
 @kernel
-def _set_hazard(i, h, t, nrn):  # pragma: no cover - compiled
-    """From step t on neuron i accumulates h."""
-    if h != nrn[HQ, i]:
-        _book(i, t, nrn)
-        nrn[HQ, i] = h
+def _reciprocal(h):  # pragma: no cover - compiled
+    return 1.0 / float(h) if h > 0 else 0.0
 
 
 @kernel
-def _first_crossing(te, nrn):  # pragma: no cover - compiled
-    """Earliest step before te at which a neuron's accumulator exceeds its threshold (NEVER:
-    none); nrn[CROSS, i] is that neuron's step (NEVER if not before te).
+def _set_hazard(i, h, t, nrn, inv):  # pragma: no cover - compiled
+    """From step t on neuron i accumulates h: book the old hazard, find the new crossing."""
+    if h != nrn[HQ, i]:
+        _book(i, t, nrn)
+        nrn[HQ, i] = h
+        inv[i] = _reciprocal(h)
+        start = max(t, nrn[FREE_AT, i])
+        nrn[CROSS, i] = _crossing(start, nrn[THR, i] - nrn[ACC, i], h, inv[i])
 
-    A neuron crosses at start + (thr - acc) // h. A branch-free float test first rules out
-    every neuron that cannot cross before te (the common case), so integer divisions are only
-    done for the neurons that may.
-    """
-    n = nrn.shape[1]
-    maybe = False
-    for i in range(n):
-        steps = max(te - max(nrn[SINCE, i], nrn[FREE_AT, i]), 0)
-        room = float(nrn[THR, i] - nrn[ACC, i])
-        maybe |= float(nrn[HQ, i]) * float(steps) >= room * SURELY_BELOW
-    if not maybe:
-        return NEVER
+
+@kernel
+def _first_crossing(nrn):  # pragma: no cover - compiled
+    """Earliest threshold crossing of any neuron (NEVER: none)."""
     tc = NEVER
-    for i in range(n):
-        nrn[CROSS, i] = NEVER
-        h = nrn[HQ, i]
-        start = max(nrn[SINCE, i], nrn[FREE_AT, i])
-        room = nrn[THR, i] - nrn[ACC, i]
-        if h <= 0 or start >= te or float(h) * float(te - start) < float(room) * SURELY_BELOW:
-            continue
-        c = start + room // h
-        if c < te:
-            nrn[CROSS, i] = c
-            tc = min(tc, c)
+    for i in range(nrn.shape[1]):
+        tc = min(tc, nrn[CROSS, i])
     return tc
 
 
@@ -229,30 +234,38 @@ def _psp_value(j, t, nrn, ring, table, changes, n_last_psp):  # pragma: no cover
 
 
 @kernel
-def _cached_hazards(t, m, nrn, cache):  # pragma: no cover - compiled
-    """Every hazard changes to the cached hazards of PSP pattern m: book them all (a loop
-    without branches)."""
+def _cached_hazards(t, m, nrn, inv, cache, cache_inv):  # pragma: no cover - compiled
+    """Every hazard changes to the cached hazards of PSP pattern m at step t: book the old
+    ones, find the new crossings."""
     for i in range(nrn.shape[1]):
+        h = cache[m, i]
+        if h == nrn[HQ, i]:
+            continue
         start = max(nrn[SINCE, i], nrn[FREE_AT, i])
-        nrn[ACC, i] += nrn[HQ, i] * max(t - start, 0)
+        if t > start:
+            nrn[ACC, i] += nrn[HQ, i] * (t - start)
         nrn[SINCE, i] = t
-        nrn[HQ, i] = cache[m, i]
+        nrn[HQ, i] = h
+        inv[i] = cache_inv[m, i]
+        nrn[CROSS, i] = _crossing(max(t, nrn[FREE_AT, i]), nrn[THR, i] - nrn[ACC, i], h, inv[i])
 
 
 @njit(cache=True)
-def _fill_cache(m, nrn, psp, cache, cached, net):  # pragma: no cover - compiled
-    """Hazards of PSP pattern m, computed on its first occurrence."""
+def _fill_cache(m, nrn, psp, cache, cache_inv, cached, net):  # pragma: no cover - compiled
+    """Hazards (and their reciprocals) of PSP pattern m, computed on its first occurrence."""
     if not cached[m]:
         for i in range(nrn.shape[1]):
-            cache[m, i] = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx,
-                                  net.clamp, False, net.log_t_ref)
+            h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, False,
+                        net.log_t_ref)
+            cache[m, i] = h
+            cache_inv[m, i] = _reciprocal(h)
         cached[m] = True
 
 
 @kernel
-def _update_psps(t, nrn, ring, psp, prev, table, changes, n_last_psp):  # pragma: no cover
-    """New PSPs of the neurons whose PSP changes at t (prev: the old values); returns the
-    number that changed."""
+def _update_psps(t, nrn, ring, psp, prev, table, changes, n_last_psp, clock):  # pragma: no cover
+    """New PSPs of the neurons whose PSP changes at t (prev: the old values; clock[PSP_MASK]:
+    the pattern of non-zero PSPs); returns the number that changed."""
     n_changed = 0
     for j in range(nrn.shape[1]):
         if nrn[PNEXT, j] != t:
@@ -264,22 +277,16 @@ def _update_psps(t, nrn, ring, psp, prev, table, changes, n_last_psp):  # pragma
             psp[j] = v
             nrn[CHANGED, j] = 1
             n_changed += 1
+            if v != 0.0:
+                clock[PSP_MASK] |= np.int64(1) << j
+            else:
+                clock[PSP_MASK] &= ~(np.int64(1) << j)
     return n_changed
 
 
 @kernel
-def _psp_mask(psp):  # pragma: no cover - compiled
-    """Bit j set where the PSP of neuron j is non-zero (the key of the hazard cache)."""
-    m = np.int64(0)
-    for j in range(psp.shape[0]):
-        if psp[j] != 0.0:
-            m |= np.int64(1) << j
-    return m
-
-
-@kernel
-def _propagate(t, nrn, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_idx, clamp, fixed,
-               log_t_ref):  # pragma: no cover - compiled
+def _propagate(t, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_idx, clamp,
+               fixed, log_t_ref):  # pragma: no cover - compiled
     """The neurons reached by the changed PSPs (TOUCHED pres) get new hazards; in FIXED mode
     each adds the exact change of its fixed-point potential first."""
     n = nrn.shape[1]
@@ -296,7 +303,7 @@ def _propagate(t, nrn, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_idx, cl
         if nrn[TOUCHED, i] == 1:
             nrn[TOUCHED, i] = 0
             h = _hazard(i, nrn, psp, W, b, pre_ptr, pre_idx, clamp, fixed, log_t_ref)
-            _set_hazard(i, h, t, nrn)
+            _set_hazard(i, h, t, nrn, inv)
 
 
 # --- binary states ----------------------------------------------------------------------------
@@ -405,7 +412,7 @@ def _pair_stdp(i, t, n_last, codes, utau, pars, shapes, nrn, ring, S):  # pragma
 
 
 @kernel
-def _reset(i, t, min_isi, thr, nrn, ring):  # pragma: no cover - compiled
+def _reset(i, t, min_isi, thr, nrn, inv, ring):  # pragma: no cover - compiled
     """After a spike at t: push t on i's ring, refractory until t + min_isi, threshold thr."""
     head = nrn[HEAD, i] + 1
     if head == ring.shape[1]:
@@ -417,6 +424,7 @@ def _reset(i, t, min_isi, thr, nrn, ring):  # pragma: no cover - compiled
     nrn[ACC, i] = 0
     nrn[SINCE, i] = t
     nrn[THR, i] = thr
+    nrn[CROSS, i] = _crossing(t + min_isi, thr, nrn[HQ, i], inv[i])
 
 
 @kernel
@@ -445,7 +453,7 @@ def _record(i, t, clock, rec_t, rec_i):  # pragma: no cover - compiled
 @njit(cache=True)
 def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
     """A network at rest: no spikes, thresholds drawn in id order, potentials at the biases.
-    Returns (nrn, clock, ring, psp, cache, cached)."""
+    Returns (nrn, inv, clock, ring, psp, cache, cache_inv, cached); inv = 1 / hazard."""
     n = net.b.shape[0]
     # >= 2 so that a state read at a spike's own step still sees the previous spike
     ring_len = max(net.n_last_psp, n_last_stdp, 2)
@@ -464,22 +472,25 @@ def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
     psp = np.zeros(n)
     n_pat = (1 << n) if net.mode == CACHED else 1
     cache = np.empty((n_pat, n), dtype=np.int64)
+    cache_inv = np.empty((n_pat, n))
     cached = np.zeros(n_pat, dtype=np.bool_)
+    inv = np.zeros(n)
     if net.mode == CACHED:
-        _fill_cache(0, nrn, psp, cache, cached, net)
-        _cached_hazards(0, 0, nrn, cache)
+        _fill_cache(0, nrn, psp, cache, cache_inv, cached, net)
+        _cached_hazards(0, 0, nrn, inv, cache, cache_inv)
     else:
         for i in range(n):
-            nrn[HQ, i] = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp,
-                                 fixed, net.log_t_ref)
-    return nrn, clock, ring, psp, cache, cached
+            h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed,
+                        net.log_t_ref)
+            _set_hazard(i, h, 0, nrn, inv)
+    return nrn, inv, clock, ring, psp, cache, cache_inv, cached
 
 
 @njit(cache=True)
 def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
     """Simulate ``n_steps`` steps from rest, adding to ``stats``; returns the number of
     recorded spikes (``stats.rec_t[:k]``, ``stats.rec_i[:k]``)."""
-    nrn, clock, ring, psp, cache, cached = new_state(net, rules.n_last, rng)
+    nrn, inv, clock, ring, psp, cache, cache_inv, cached = new_state(net, rules.n_last, rng)
     prev = np.zeros_like(psp)
     n = nrn.shape[1]
     # the records, unpacked once (the event functions take arrays)
@@ -494,22 +505,22 @@ def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
     se = stats.sample_every
     while True:
         te = min(clock[NEXT_EVENT], n_steps)
-        tc = _first_crossing(te, nrn)  # events at a step come before its spikes
-        if tc == NEVER:
+        tc = _first_crossing(nrn)
+        if te <= tc:  # events at a step come before its spikes
             if te >= n_steps:
                 break
             if se > 0:
                 _state_events(te, t_on, nrn, ring, clock, hist, se)
-            if _update_psps(te, nrn, ring, psp, prev, table, changes, n_last_psp) > 0:
+            if _update_psps(te, nrn, ring, psp, prev, table, changes, n_last_psp, clock) > 0:
                 if mode == CACHED:
-                    m = _psp_mask(psp)
+                    m = clock[PSP_MASK]
                     if not cached[m]:
-                        _fill_cache(m, nrn, psp, cache, cached, net)
-                    _cached_hazards(te, m, nrn, cache)
+                        _fill_cache(m, nrn, psp, cache, cache_inv, cached, net)
+                    _cached_hazards(te, m, nrn, inv, cache, cache_inv)
                     nrn[CHANGED] = 0
                 else:
-                    _propagate(te, nrn, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_idx,
-                               clamp, fixed, log_t_ref)
+                    _propagate(te, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr,
+                               pre_idx, clamp, fixed, log_t_ref)
             _next_event(nrn, clock)
             continue
         for i in range(n):
@@ -519,7 +530,7 @@ def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
             _record(i, tc, clock, rec_t, rec_i)
             if codes.shape[0] > 0:
                 _pair_stdp(i, tc, n_last, codes, utau, pars, shapes, nrn, ring, S)
-            _reset(i, tc, min_isi, threshold_quanta(rng.standard_exponential()), nrn, ring)
+            _reset(i, tc, min_isi, threshold_quanta(rng.standard_exponential()), nrn, inv, ring)
             _schedule(i, tc, first_change, se > 0, nrn, clock)
     if se > 0:
         _count_reads(n_steps, clock, hist, se)
