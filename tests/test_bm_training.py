@@ -95,7 +95,7 @@ def asym_after(lr_symm, lr_kp, updates=150):
                                                           "symm": lr_symm, "kp": lr_kp},
                                          "sleep_steps": 400})
     rng = np.random.default_rng(1)
-    W0 = rng.normal(0, 0.5, (4, 4))
+    W0 = rng.normal(0, 1.0, (4, 4))
     setup = tiny_setup(cfg, W0, np.zeros(4))
     tr = Trainer(cfg, setup=setup)
     state = tr.initial_state()
@@ -141,10 +141,37 @@ def test_short_digit_run_learns():
     # deviation sqrt(0.1 * 0.9 / n): demand 5 of them above chance (p < 3e-7)
     n_test = 200
     cfg = load_config("digits-quick", overrides={
-        "epochs": 2, "data": {"n_train": 400, "n_test": n_test}, "network": {"n_hidden": 40},
-        "eval": {"every": 2, "completion": 20}, "sleep_steps": 300, "sleep_phases": 1})
+        "epochs": 3, "data": {"n_test": n_test}, "network": {"n_hidden": 60},
+        "eval": {"every": 3, "completion": 20}, "sleep_steps": 300, "sleep_phases": 1})
     state, _ = train(cfg)
     assert state.n_eval[-1] == n_test
     margin = 5 * math.sqrt(0.1 * 0.9 / n_test)
     assert state.accuracy[-1] > 0.1 + margin
     assert 0.5 < state.completion[-1] <= 1.0
+
+
+def test_plasticity_noise_is_per_synapse_and_drives_the_directions_apart():
+    ws, sal = make_rules(6, 10.0, 0.4, 0.2, np.random.default_rng(3))
+    a, a_sal = ws.a_plus, sal.a_minus
+    off = ~np.eye(6, dtype=bool)
+    assert np.all(np.abs(a - 1) <= 1.5 * 0.4) and np.all(np.abs(a_sal - 1) <= 1.5 * 0.2)
+    assert np.all(a[off] != a.T[off])  # forward and backward synapses drawn separately
+    assert np.array_equal(ws.a_minus, a) and np.array_equal(sal.a_plus, -a_sal)
+    clean, _ = make_rules(6, 10.0, 0.0, 0.0, np.random.default_rng(3))
+    assert np.all(clean.a_plus == 1.0)
+    # without alignment, learning with noisy amplitudes moves W_ij and W_ji apart
+    cfg = load_config("bars", overrides={**TINY, "epochs": 20, "stdp": {"noise": 0.5},
+                                         "network": {"n_hidden": 4}})
+    state, _ = train(cfg)
+    assert state.asym[0] == 0.0 and state.asym[-1] > 1e-4
+
+
+@pytest.mark.slow
+def test_digits_quick_contract():
+    """The public contract: digits-quick in at most 3 minutes (2 cores) with >= 80 %."""
+    import time
+
+    t0 = time.perf_counter()
+    state, _ = train(load_config("digits-quick"))
+    assert time.perf_counter() - t0 < 180
+    assert state.n_eval[-1] == 500 and state.accuracy[-1] >= 0.8

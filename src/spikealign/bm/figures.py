@@ -99,6 +99,7 @@ def figure_bm(source: Path, out: Path, quick: bool = False) -> list[Path]:
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     width = 0.8 / max(1, len(fbs))
     plotted = {}
+    labelled: set = set()
     first = next(iter(groups.values()))[0][0]
     key = "test_accuracy" if first.get("test_accuracy") is not None else "dkl_sampled"
     for k, fb in enumerate(fbs):
@@ -110,7 +111,8 @@ def figure_bm(source: Path, out: Path, quick: bool = False) -> list[Path]:
             a = np.array([m["asymmetry"] for m, _ in runs], dtype=float)
             x = c_i + (k - (len(fbs) - 1) / 2) * width
             ax[0].bar(x, s.mean(), width, yerr=s.std(), color=f"C{k}",
-                      label=fb if c_i == 0 else None)
+                      label=None if fb in labelled else fb)
+            labelled.add(fb)
             ax[1].bar(x, a.mean(), width, yerr=a.std(), color=f"C{k}")
             plotted[f"{cond}_{fb}_score"] = s
             plotted[f"{cond}_{fb}_asym"] = a

@@ -1,6 +1,7 @@
 """``spikealign bm sweep NAME --out DIR``: the experiment grid, resumably.
 
-Each sweep is the product (noise condition) x (feedback) x (seed) on one preset; every run has
+Each sweep is the product (seed) x (noise condition) x (feedback) on one preset (the
+noise-free condition only without alignment); every run has
 its own run directory ``DIR/<condition>-<feedback>-s<seed>`` (:mod:`spikealign.bm.run`), so a
 finished run is kept, an interrupted one resumes from its checkpoint and a second call only
 does what is missing. Seed ``k`` sets ``seed.init = k`` (initial weights, plasticity noise)
@@ -32,9 +33,13 @@ class Sweep:
     description: str
 
     def runs(self, seeds: int | None = None) -> list[tuple[str, dict]]:
+        """``(run name, overrides)``, seed by seed (all conditions of seed 0 first); the
+        noise-free condition ``clean`` only without alignment (the reference)."""
         out = []
-        for (c, co), (f, fo), k in product(self.conditions.items(), self.feedbacks.items(),
-                                           range(seeds or self.seeds)):
+        for k, (c, co), (f, fo) in product(range(seeds or self.seeds),
+                                           self.conditions.items(), self.feedbacks.items()):
+            if c == "clean" and f != "none":
+                continue
             ov = {"seed": {"init": k, "sim": 100 + k}}
             for part in (co, fo):
                 for key, val in part.items():
@@ -56,8 +61,8 @@ SWEEPS = {
         "bars",
         {"clean": {}, "synaptic": {"init": {"synaptic_noise": 0.5}},
          "plasticity": {"stdp": {"noise": 0.5}}},
-        {"none": {}, "sal": {"lr": {"symm": 0.05}}, "kp": {"lr": {"kp": 0.0005}}}, 3,
-        "bars (3x3, exact D_KL): clean / synaptic 0.5 / plasticity 0.5 x none/SAL/KP"),
+        {"none": {}, "sal": {"lr": {"symm": 0.2}}, "kp": {"lr": {"kp": 0.0005}}}, 3,
+        "bars (3x3, 8 hidden, exact D_KL): clean / synaptic 0.5 / plasticity 0.5 x none/SAL/KP"),
 }
 
 
