@@ -137,7 +137,8 @@ def full_run():
     line("full syn_noise_sal run (3.05e9 steps, one core)", wall, "s")
     line("full syn_noise_sal run, average", m["ns_per_step"], "ns/step")
     # each spec's cost is its step count times SSN_NS_PER_STEP
-    steps = sum(s.cost for s in build_specs(["fig4", "fig5"])) / (SSN_NS_PER_STEP * 1e-9)
+    _, specs = build_specs(["fig4", "fig5"])
+    steps = sum(s.cost for s in specs) / (SSN_NS_PER_STEP * 1e-9)
     line("v2 figures 4 + 5 sweeps (720 runs), projected on 2 cores",
          steps * m["ns_per_step"] * 1e-9 / 2 / 3600, "h")
 
