@@ -2,11 +2,11 @@
 
 The event loop of one phase (``n_steps`` steps from rest), :func:`run_phase`:
 
-    t_event = earliest PSP change or binary-state change (both follow a spike at fixed ages)
-    t_spike = earliest step before t_event at which a neuron's threshold is crossed
-    if there is none: handle the events at t_event (new PSPs -> new hazards of the neurons they
-                      reach), or stop at n_steps
-    otherwise:        the neurons crossing at t_spike spike, in id order
+    loop:  t_event = min(next PSP or binary-state change, n_steps)   (fixed ages after spikes)
+           t_spike = min over neurons of their threshold crossing under the present hazard
+           if t_event <= t_spike:  stop at n_steps, else apply the events at t_event: new PSPs
+                                   -> new hazards and crossings of the neurons they reach
+           else:                   the neurons crossing at t_spike spike (in id order)
 
 Why jumping is exact: a neuron accumulates its quantised hazard ``h`` (an integer,
 :mod:`spikealign.neuron`) in every step it is not refractory and spikes in the first step its
