@@ -210,3 +210,15 @@ def test_long_silence_is_jumped():
     rate = np.log1p(np.exp(b - math.log(10)))  # hazard per step ~ spike probability
     expected = rate * steps
     assert np.all(np.abs(st_.counts - expected) < 6 * np.sqrt(expected) + 1)
+
+
+def test_bad_statistics_requests():
+    p = SimParams(t_ref=10, tau_syn=10)
+    with pytest.raises(ValueError, match="sample_every"):
+        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
+                         sample_every=-1)
+    with pytest.raises(ValueError, match="at most 24 neurons"):
+        phase_statistics(np.zeros((30, 30)), np.zeros(30), 10, p, np.random.default_rng(0),
+                         sample_every=5)
+    with pytest.raises(ValueError, match="finite"):
+        phase_statistics(np.full((2, 2), np.nan), np.zeros(2), 10, p, np.random.default_rng(0))

@@ -28,6 +28,8 @@ from .params import SimParams
 from .reference import simulate_reference
 
 ENGINES = ("fast", "reference", "stepwise")
+#: largest network whose binary states can be histogrammed (2^N int64 counters: 128 MB)
+MAX_SAMPLED_NEURONS = 24
 
 __all__ = ["ENGINES", "PhaseStats", "SimParams", "simulate", "phase_statistics"]
 
@@ -85,6 +87,11 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
     clamp = check_clamp(clamp, n)
     if n_last_stdp < 1:
         raise ValueError(f"n_last_stdp must be >= 1 (got {n_last_stdp})")
+    if sample_every < 0:
+        raise ValueError(f"sample_every must be >= 0 (got {sample_every})")
+    if sample_every > 0 and n > MAX_SAMPLED_NEURONS:
+        raise ValueError(f"sample_every: a state histogram has 2^N entries; at most "
+                         f"{MAX_SAMPLED_NEURONS} neurons (got {n}); use spike counts instead")
     if engine == "reference":
         spikes = simulate_reference(W, b, n_steps, params, rng, clamp)
         stdp = np.array([pair_stdp_reference(spikes, n, w, n_last_stdp) for w in windows])
