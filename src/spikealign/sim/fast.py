@@ -238,6 +238,7 @@ def _cached_hazards(t, m, nrn, inv, cache, cache_inv):  # pragma: no cover - com
     """Every hazard changes to the cached hazards of PSP pattern m at step t: book the old
     ones, find the new crossings."""
     for i in range(nrn.shape[1]):
+        nrn[CHANGED, i] = 0  # (only the other modes use the marks)
         h = cache[m, i]
         if h == nrn[HQ, i]:
             continue
@@ -517,7 +518,6 @@ def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
                     if not cached[m]:
                         _fill_cache(m, nrn, psp, cache, cache_inv, cached, net)
                     _cached_hazards(te, m, nrn, inv, cache, cache_inv)
-                    nrn[CHANGED] = 0
                 else:
                     _propagate(te, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr,
                                pre_idx, clamp, fixed, log_t_ref)
