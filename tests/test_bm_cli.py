@@ -139,6 +139,10 @@ def test_sweep_grid_and_experiment_figure(tmp_path):
     ov = dict(runs)
     assert ov["synaptic-sal-s1"]["seed"] == {"init": 1, "sim": 101}
     assert ov["synaptic-sal-s1"]["init"]["synaptic_noise"] > 0 and ov["synaptic-sal-s1"]["lr"]
+    long = dict(SWEEPS["digits-long"].runs(1))  # the same grid, every run with long sleeps
+    assert set(long) == {n for n in names if n.endswith("-s0")}
+    assert all(o["sleep_steps"] == 2000 for o in long.values())
+    assert long["synaptic-sal-s0"]["lr"] == ov["synaptic-sal-s0"]["lr"]
     for name in ("clean-none-s0", "synaptic-sal-s0", "synaptic-none-s0"):
         _, ovr = next(r for r in SWEEPS["bars"].runs(1) if r[0] == name)
         cfg = load_config("bars", overrides={**TINY, **ovr, "lr": {**TINY["lr"],

@@ -31,6 +31,8 @@ class Sweep:
     feedbacks: dict  # name -> overrides
     seeds: int
     description: str
+    base: dict | None = None  # overrides of every run of the sweep
+
 
     def runs(self, seeds: int | None = None) -> list[tuple[str, dict]]:
         """``(run name, overrides)``, seed by seed (all conditions of seed 0 first); the
@@ -41,7 +43,7 @@ class Sweep:
             if c == "clean" and f != "none":
                 continue
             ov = {"seed": {"init": k, "sim": 100 + k}}
-            for part in (co, fo):
+            for part in (self.base or {}, co, fo):
                 for key, val in part.items():
                     ov[key] = {**ov.get(key, {}), **val} if isinstance(val, dict) else val
             out.append((f"{c}-{f}-s{k}", ov))
@@ -57,6 +59,15 @@ SWEEPS = {
          "plasticity": {"stdp": {"noise": 0.5}}},
         FEEDBACKS, 3,
         "digits-quick: clean / synaptic noise 0.5 / plasticity noise 0.5 x none/SAL/KP"),
+    # the same grid with 4x longer sleep phases: SAL's pair sums are then precise enough to
+    # shrink the asymmetry of the digit RBM (docs/bm.md)
+    "digits-long": Sweep(
+        "digits-quick",
+        {"clean": {}, "synaptic": {"init": {"synaptic_noise": 0.5}},
+         "plasticity": {"stdp": {"noise": 0.5}}},
+        FEEDBACKS, 3,
+        "digits-quick with sleep phases of 2000 steps: clean / synaptic 0.5 / plasticity 0.5 "
+        "x none/SAL/KP", base={"sleep_steps": 2000}),
     "bars": Sweep(
         "bars",
         {"clean": {}, "synaptic": {"init": {"synaptic_noise": 0.5}},
