@@ -178,6 +178,25 @@ def test_conv_rule_backward(algo):
         assert torch.equal(torch.sign(c.effective_feedback()), torch.sign(W))
 
 
+@pytest.mark.parametrize("padding,dilation,numeric", [("same", 1, 1), ("same", 2, 2),
+                                                      ("valid", 1, 0)])
+def test_conv_string_padding(padding, dilation, numeric):
+    """'same' (symmetric) and 'valid' zero padding convert: same forward, and the FA input
+    gradient is conv_transpose with B and the numeric padding."""
+    conv = nn.Conv2d(2, 3, 3, padding=padding, dilation=dilation).double()
+    c = deep.convert(conv, "fa", seed=1)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 2, 7, 7, generator=g, dtype=D64, requires_grad=True)
+    y = c(x)
+    assert torch.equal(y, conv(x))
+    gy = torch.randn(y.shape, generator=g, dtype=D64)
+    y.backward(gy)
+    want = F.conv_transpose2d(gy, c.fb_weight.detach(), padding=numeric, dilation=dilation)
+    assert torch.allclose(x.grad, want)
+    with pytest.raises(UnconvertibleError, match="symmetric"):  # an even kernel pads unevenly
+        deep.convert(nn.Conv2d(2, 2, 4, padding="same"), "fa")
+
+
 # -- convert on models it has never seen ---------------------------------------------------
 
 

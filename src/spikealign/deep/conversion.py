@@ -103,12 +103,26 @@ def is_converted(module: nn.Module) -> bool:
     return isinstance(module, FEEDBACK_TYPES) and hasattr(module, "effective_feedback")
 
 
+def _numeric_padding(m: nn.Module) -> tuple[int, int] | None:
+    """The zero padding of a Conv2d as numbers: ``"valid"`` is 0; ``"same"`` (stride 1) pads
+    ``dilation (k - 1) / 2`` on each side, which is symmetric only when that total is even
+    (an even kernel pads one more on the right: None, not convertible)."""
+    if not isinstance(m.padding, str):
+        return tuple(m.padding)
+    if m.padding == "valid":
+        return (0, 0)
+    total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]
+    if any(t % 2 for t in total):
+        return None
+    return (total[0] // 2, total[1] // 2)
+
+
 def _convertible(m: nn.Module) -> str | None:
     """``"linear"``, ``"conv"`` or None."""
     if type(m) in (nn.Linear, LinearBP):
         return "linear"
     if type(m) in (nn.Conv2d, Conv2dBP) and m.padding_mode == "zeros" and \
-            (not isinstance(m.padding, str) or m.padding == "valid"):
+            _numeric_padding(m) is not None:
         return "conv"
     return None
 
@@ -177,7 +191,7 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
     plan, report = _plan(model, algo, layers)
     if report["unconvertible"]:
         msg = (f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
-               "nn.Linear and nn.Conv2d (zero padding) layers are converted")
+               "nn.Linear and nn.Conv2d (zero padding, symmetric if 'same') layers are converted")
         if strict:
             raise UnconvertibleError(msg + "; pass strict=False to keep them exact")
         warnings.warn(msg + "; kept exact (strict=False)", stacklevel=3)
@@ -209,8 +223,8 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
                 _uniform_(fb, shape[1] if mode == "dfa" else fans(m.weight)[0], generator)
         if mode == "dfa":
             kw["context"] = context
-        if isinstance(m.padding if kind == "conv" else 0, str):
-            m.padding = (0, 0)                            # "valid"
+        if kind == "conv" and isinstance(m.padding, str):
+            m.padding = _numeric_padding(m)               # "valid" / symmetric "same"
         layer = cls.from_layer(m, fb, **kw)
         if fb is not None and hasattr(layer, "fb_weight") and layer.fb_weight is not None:
             layer.fb_weight.data = layer.fb_weight.data.to(m.weight.device)
