@@ -296,6 +296,11 @@ def test_unconvertible_layers_are_named():
     assert type(c.rnn) is nn.LSTM and list(converted_layers(c)) == ["fc"]
     with pytest.raises(ValueError, match="algo must be one of"):
         deep.convert(nn.Linear(2, 2), "nope")
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        deep.convert("a model", "fa")
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        deep.alignment([nn.Linear(2, 2)])
+    assert deep.alignment(nn.Linear(2, 2)) == {}  # nothing converted
 
 
 def test_layers_selection_and_feedback_argument():

@@ -256,6 +256,8 @@ def convert(model: nn.Module, algo, *, generator: torch.Generator | None = None,
     docstring); ``model`` itself is not modified. The copy has ``conversion_report``:
     ``{"converted": {name: algo}, "skipped": [...], "kept": [...], "unconvertible": [...]}``.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"convert: model must be a torch.nn.Module (got {type(model).__name__})")
     return convert_(copy.deepcopy(model), algo, generator=generator, seed=seed, layers=layers,
                     strict=strict, feedback=feedback, n_outputs=n_outputs)
 
@@ -299,7 +301,10 @@ def linear_chain(model: nn.Module, names: list[str] | None = None) -> list[tuple
 def alignment(model: nn.Module) -> dict[str, dict[str, float]]:
     """Per converted layer (qualified name), W against ``effective_feedback()``: ``angle``
     (degrees), ``corr`` (Pearson), ``sign`` and ``sign_agreement`` (mean sign(W) sign(B)) and
-    ``var`` (variance of W - B); see :mod:`.align`."""
+    ``var`` (variance of W - B); see :mod:`.align`. A model without converted layers gives
+    an empty dict."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"alignment: model must be a torch.nn.Module (got {type(model).__name__})")
     out = {}
     for name, layer in converted_layers(model).items():
         w = layer.weight.detach()
