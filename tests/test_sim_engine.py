@@ -222,3 +222,147 @@ def test_bad_statistics_requests():
                          sample_every=5)
     with pytest.raises(ValueError, match="finite"):
         phase_statistics(np.full((2, 2), np.nan), np.zeros(2), 10, p, np.random.default_rng(0))
+
+
+# --- a simulation in parts (Chain) --------------------------------------------------------------
+
+from spikealign.neuron import hazard_quanta_py, threshold_quanta_py  # noqa: E402
+from spikealign.sim import Chain  # noqa: E402
+from spikealign.spikes import state_histogram  # noqa: E402
+
+
+def reference_switching(segments, params, rng, n):
+    """Step loop with the network switched between segments ``(steps, W, b, clamp)``: the
+    reference's arithmetic (ordered or fixed potentials), written out once more."""
+    table = params.psp_table()
+    fixed = params.potential_mode(n) == "fixed"
+    hist_spikes = [[] for _ in range(n)]
+    free_at = np.zeros(n, dtype=np.int64)
+    acc = [0] * n
+    thr = [threshold_quanta_py(rng.standard_exponential()) for _ in range(n)]
+    out, t = [], 0
+    for steps, W, b, clamp in segments:
+        for _ in range(steps):
+            psp = np.zeros(n)
+            for j in range(n):
+                for s in hist_spikes[j][-params.n_last_psp:]:
+                    if t - s < len(table):
+                        psp[j] += table[t - s]
+            if fixed:
+                uq = quantise(b) + sum(quantise(W[:, j] * psp[j]) for j in range(n))
+                u = uq.astype(float) / POTENTIAL_SCALE
+            else:
+                u = b.copy()
+                for j in range(n):
+                    u += W[:, j] * psp[j]
+            for i in range(n):
+                if t < free_at[i]:
+                    continue
+                if clamp[i] >= 0:
+                    acc[i] += HAZARD_QUANTA_MAX if clamp[i] == 1 else 0
+                else:
+                    acc[i] += hazard_quanta_py(u[i], params.log_t_ref)
+                if acc[i] > thr[i]:
+                    out.append((t, i))
+                    hist_spikes[i].append(t)
+                    free_at[i] = t + params.min_isi
+                    acc[i] = 0
+                    thr[i] = threshold_quanta_py(rng.standard_exponential())
+            t += 1
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+CHAIN_CASES = {
+    "cached": (6, SimParams(t_ref=10, tau_syn=10)),
+    "alpha": (4, SimParams(t_ref=8, tau_syn=4, psp="alpha", n_last_psp=3)),
+    "fixed": (14, SimParams(t_ref=8, tau_syn=8)),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAIN_CASES))
+def test_chain_parts_equal_one_phase(name):
+    n, p = CHAIN_CASES[name]
+    W, b = net(n, 3)
+    parts = (1500, 1, 0, 2777, 999)
+    se = 7 if n <= 12 else 0
+    whole = phase_statistics(W, b, sum(parts), p, np.random.default_rng(9), windows=windows(n),
+                             n_last_stdp=2, sample_every=se, record=True)
+    chain = Chain(W, b, p, np.random.default_rng(9), n_last_stdp=2)
+    got = [chain.run(k, windows=windows(n), sample_every=se, record=True) for k in parts]
+    np.testing.assert_array_equal(np.concatenate([g.spikes for g in got]), whole.spikes)
+    np.testing.assert_array_equal(sum(g.counts for g in got), whole.counts)
+    np.testing.assert_allclose(sum(g.stdp for g in got), whole.stdp, rtol=1e-12, atol=1e-12)
+    if se:
+        np.testing.assert_array_equal(sum(g.states for g in got), whole.states)
+    assert chain.time == sum(parts)
+
+
+def test_chain_reads_states_of_its_part_only():
+    n, p = 5, SimParams(t_ref=10, tau_syn=10)
+    W, b = net(n, 4)
+    chain = Chain(W, b, p, np.random.default_rng(1))
+    first = chain.run(3001, record=True)           # not sampled
+    second = chain.run(4000, sample_every=9, record=True)
+    rec = np.concatenate([first.spikes, second.spikes])
+    want = (state_histogram(rec, n, p.t_ref, 7001, 9) - state_histogram(rec, n, p.t_ref, 3001, 9))
+    np.testing.assert_array_equal(second.states, want)
+
+
+@pytest.mark.parametrize("name", ["cached", "fixed"])
+def test_chain_network_changes_act_from_the_present_step(name):
+    n, p = CHAIN_CASES[name]
+    n = min(n, 13)
+    W1, b1 = net(n, 5)
+    W2, b2 = net(n, 6, scale=2.0)
+    free = np.full(n, -1)
+    clamp3 = free.copy()
+    clamp3[0], clamp3[1] = 1, 0
+    chain = Chain(W1, b1, p, np.random.default_rng(2))
+    a = chain.run(700, record=True).spikes
+    chain.set_network(W2, b2)
+    c = chain.run(800, record=True).spikes
+    chain.set_network(clamp=clamp3)
+    d = chain.run(500, record=True).spikes
+    want = reference_switching([(700, W1, b1, free), (800, W2, b2, free), (500, W2, b2, clamp3)],
+                               p, np.random.default_rng(2), n)
+    np.testing.assert_array_equal(np.concatenate([a, c, d]), want)
+
+
+def test_chain_unchanged_network_is_a_no_op_and_errors():
+    n, p = 5, SimParams(t_ref=10, tau_syn=10)
+    W, b = net(n, 7)
+    x = Chain(W, b, p, np.random.default_rng(0))
+    y = Chain(W, b, p, np.random.default_rng(0))
+    r1 = [x.run(1000, record=True).spikes, x.run(1000, record=True).spikes]
+    r2 = [y.run(1000, record=True).spikes]
+    y.set_network(W, b)
+    r2.append(y.run(1000, record=True).spikes)
+    np.testing.assert_array_equal(np.concatenate(r1), np.concatenate(r2))
+    with pytest.raises(ValueError, match="neurons"):
+        x.set_network(np.zeros((3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match="n_steps"):
+        x.run(-1)
+    with pytest.raises(ValueError, match="finite"):
+        x.set_network(np.full((n, n), np.inf))
+
+
+def test_chain_many_small_parts_alternating_statistics():
+    """Boundaries right after spikes and parts with and without state reads: spikes equal one
+    phase, and each sampled part reads exactly the states of its own steps."""
+    n, p = 4, SimParams(t_ref=6, tau_syn=6)
+    W, b = net(n, 8)
+    lengths = np.random.default_rng(0).integers(1, 15, 400)
+    whole = phase_statistics(W, b, int(lengths.sum()), p, np.random.default_rng(5), record=True)
+    chain = Chain(W, b, p, np.random.default_rng(5))
+    t, spikes = 0, []
+    for k, steps in enumerate(lengths):
+        se = 3 if k % 3 else 0
+        got = chain.run(int(steps), sample_every=se, record=True)
+        spikes.append(got.spikes)
+        t += int(steps)
+        if se:
+            rec = whole.spikes[whole.spikes[:, 0] < t]
+            want = (state_histogram(rec, n, p.t_ref, t, se)
+                    - state_histogram(rec, n, p.t_ref, t - int(steps), se))
+            np.testing.assert_array_equal(got.states, want, err_msg=f"part {k}")
+    np.testing.assert_array_equal(np.concatenate(spikes), whole.spikes)

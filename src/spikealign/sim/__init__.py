@@ -18,9 +18,12 @@ from ..stdp import Window, pair_stdp_reference
 from .fast import (
     MAX_PHASE_STEPS,
     PhaseStats,
+    advance,
     make_network,
     make_rules,
     make_stats,
+    new_state,
+    refresh,
     run_phase,
     window_arrays,
 )
@@ -31,7 +34,7 @@ ENGINES = ("fast", "reference", "stepwise")
 #: largest network whose binary states can be histogrammed (2^N int64 counters: 128 MB)
 MAX_SAMPLED_NEURONS = 24
 
-__all__ = ["ENGINES", "PhaseStats", "SimParams", "simulate", "phase_statistics"]
+__all__ = ["ENGINES", "Chain", "PhaseStats", "SimParams", "simulate", "phase_statistics"]
 
 
 def check_clamp(clamp, n: int) -> np.ndarray:
@@ -132,3 +135,64 @@ def _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, re
         int(sample_every), hist, counts, bool(record), clamp)
     spikes = np.stack([times, ids], axis=1) if record else None
     return PhaseStats(counts, S, hist if sample_every > 0 else None, spikes)
+
+
+class Chain:
+    """A network simulated in parts (event-driven engine): each :meth:`run` continues where
+    the previous one stopped (spikes, refractoriness, thresholds and accumulated hazards
+    carry over, and the random stream continues), so ``run(a); run(b)`` emits exactly the
+    spikes of one ``run(a + b)``. :meth:`set_network` changes the weights, biases or clamps
+    between parts; they act from the present step on (e.g. persistent sleep chains of a
+    learning Boltzmann machine).
+
+    The statistics of a part are those of its spikes: spike counts, pairs of its spikes with
+    the ``n_last_stdp`` latest partner spikes (also from earlier parts), and the binary states
+    read at the multiples of ``sample_every`` inside the part; recorded times are absolute
+    steps (:attr:`time` is the next step).
+    """
+
+    def __init__(self, W, b, params: SimParams, rng: np.random.Generator, *, clamp=None,
+                 n_last_stdp: int = 1):
+        W, b = _check(W, b, 0, "fast")
+        if n_last_stdp < 1:
+            raise ValueError(f"n_last_stdp must be >= 1 (got {n_last_stdp})")
+        self.params, self.rng, self.n_last_stdp = params, rng, int(n_last_stdp)
+        self._net = make_network(W, b, params, check_clamp(clamp, len(b)))
+        self._state = new_state(self._net, self.n_last_stdp, rng)
+        self.time = 0
+
+    @property
+    def n(self) -> int:
+        return len(self._net.b)
+
+    def set_network(self, W=None, b=None, clamp=None):
+        """New weights / biases / clamps (None: unchanged), acting from :attr:`time` on."""
+        W = self._net.W if W is None else W
+        b = self._net.b if b is None else b
+        W, b = _check(W, b, 0, "fast")
+        if len(b) != self.n:
+            raise ValueError(f"set_network: the chain has {self.n} neurons (got {len(b)})")
+        clamp = self._net.clamp if clamp is None else check_clamp(clamp, self.n)
+        self._net = make_network(W, b, self.params, clamp)
+        refresh(self.time, self._net, self._state)
+
+    def run(self, n_steps: int, *, windows: tuple[Window, ...] = (), sample_every: int = 0,
+            record: bool = False) -> PhaseStats:
+        """Simulate the next ``n_steps`` steps; statistics of this part only."""
+        n = self.n
+        if not 0 <= n_steps < MAX_PHASE_STEPS - self.time:
+            raise ValueError(f"n_steps must be >= 0 and keep the chain below 2**49 steps "
+                             f"(got {n_steps} at step {self.time})")
+        if sample_every < 0:
+            raise ValueError(f"sample_every must be >= 0 (got {sample_every})")
+        if sample_every > 0 and n > MAX_SAMPLED_NEURONS:
+            raise ValueError(f"sample_every: at most {MAX_SAMPLED_NEURONS} neurons (got {n})")
+        rules = make_rules(windows, n, self.n_last_stdp)
+        stats = make_stats(n, len(windows), n_steps, self.params.min_isi,
+                           sample_every=sample_every, record=record)
+        t0, t1 = self.time, self.time + int(n_steps)
+        k = advance(t0, t1, self._net, rules, stats, self.rng, self._state)
+        self.time = t1
+        spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None
+        return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None,
+                          spikes)

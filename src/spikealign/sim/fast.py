@@ -454,7 +454,8 @@ def _record(i, t, clock, rec_t, rec_i):  # pragma: no cover - compiled
 @njit(cache=True)
 def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
     """A network at rest: no spikes, thresholds drawn in id order, potentials at the biases.
-    Returns (nrn, inv, clock, ring, psp, cache, cache_inv, cached); inv = 1 / hazard."""
+    Returns (nrn, inv, clock, ring, psp, cache, cache_inv, cached, prev); inv = 1 / hazard,
+    prev: scratch for the PSPs before an event."""
     n = net.b.shape[0]
     # >= 2 so that a state read at a spike's own step still sees the previous spike
     ring_len = max(net.n_last_psp, n_last_stdp, 2)
@@ -484,15 +485,67 @@ def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
             h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed,
                         net.log_t_ref)
             _set_hazard(i, h, 0, nrn, inv)
-    return nrn, inv, clock, ring, psp, cache, cache_inv, cached
+    return nrn, inv, clock, ring, psp, cache, cache_inv, cached, np.zeros(n)
 
 
 @njit(cache=True)
 def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
     """Simulate ``n_steps`` steps from rest, adding to ``stats``; returns the number of
     recorded spikes (``stats.rec_t[:k]``, ``stats.rec_i[:k]``)."""
-    nrn, inv, clock, ring, psp, cache, cache_inv, cached = new_state(net, rules.n_last, rng)
-    prev = np.zeros_like(psp)
+    state = new_state(net, rules.n_last, rng)
+    return advance(0, n_steps, net, rules, stats, rng, state)
+
+
+@kernel
+def _resync_states(t0, t_on, nrn, ring, clock):  # pragma: no cover - compiled
+    """Binary states and their next changes at t0 from the latest spikes (a continued
+    simulation whose previous part did not track them)."""
+    n = nrn.shape[1]
+    z = np.int64(0)
+    for j in range(n):
+        nrn[SNEXT, j] = NEVER
+        if nrn[NSPK, j] == 0:
+            continue
+        last = ring[j, nrn[HEAD, j]]
+        if last + 1 <= t0 <= last + t_on:  # on: changes back at last + t_on + 1
+            z |= np.int64(1) << (n - 1 - j)
+            nrn[SNEXT, j] = last + t_on + 1
+    clock[Z_MASK] = z
+    clock[Z_SINCE] = t0
+
+
+@njit(cache=True)
+def refresh(t, net, state):  # pragma: no cover - compiled
+    """The network changed (weights, biases, clamp) at step t: hazards and crossings from the
+    present PSPs under ``net``; the old hazards are booked up to t."""
+    nrn, inv, clock, ring, psp, cache, cache_inv, cached, prev = state
+    n = nrn.shape[1]
+    cached[:] = False
+    if net.mode == CACHED:
+        m = clock[PSP_MASK]
+        _fill_cache(m, nrn, psp, cache, cache_inv, cached, net)
+        _cached_hazards(t, m, nrn, inv, cache, cache_inv)
+        return
+    fixed = net.mode == FIXED
+    for i in range(n):
+        if fixed:
+            u = _fixed_term(net.b[i], 1.0)
+            for p in range(net.pre_ptr[i], net.pre_ptr[i + 1]):
+                j = net.pre_idx[p]
+                u += _fixed_term(net.W[i, j], psp[j])
+            nrn[UQ, i] = u
+        h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed,
+                    net.log_t_ref)
+        _set_hazard(i, h, t, nrn, inv)
+
+
+@njit(cache=True)
+def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compiled
+    """Simulate the steps t0 .. t1-1 of ``state`` (a simulation that has reached step t0),
+    adding to ``stats``; returns the number of recorded spikes. The statistics of the call
+    are those of its spikes: pairs with partner spikes of earlier calls count, states are read
+    at the multiples of ``sample_every`` in [t0, t1)."""
+    nrn, inv, clock, ring, psp, cache, cache_inv, cached, prev = state
     n = nrn.shape[1]
     # the records, unpacked once (the event functions take arrays)
     W, b, clamp, log_t_ref = net.W, net.b, net.clamp, net.log_t_ref
@@ -504,11 +557,18 @@ def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
                                          rules.n_last)
     S, hist, counts, rec_t, rec_i = stats.S, stats.hist, stats.counts, stats.rec_t, stats.rec_i
     se = stats.sample_every
+    clock[N_REC] = 0
+    if t0 > 0:  # a continued simulation: state changes tracked only while sampling
+        if se > 0:
+            _resync_states(t0, t_on, nrn, ring, clock)
+        else:
+            nrn[SNEXT] = NEVER
+        _next_event(nrn, clock)
     while True:
-        te = min(clock[NEXT_EVENT], n_steps)
+        te = min(clock[NEXT_EVENT], t1)
         tc = _first_crossing(nrn)
         if te <= tc:  # events at a step come before its spikes
-            if te >= n_steps:
+            if te >= t1:
                 break
             if se > 0:
                 _state_events(te, t_on, nrn, ring, clock, hist, se)
@@ -533,7 +593,8 @@ def run_phase(n_steps, net, rules, stats, rng):  # pragma: no cover - compiled
             _reset(i, tc, min_isi, threshold_quanta(rng.standard_exponential()), nrn, inv, ring)
             _schedule(i, tc, first_change, se > 0, nrn, clock)
     if se > 0:
-        _count_reads(n_steps, clock, hist, se)
+        _count_reads(t1, clock, hist, se)
+        clock[Z_SINCE] = t1
     return clock[N_REC]
 
 
