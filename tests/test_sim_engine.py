@@ -366,3 +366,22 @@ def test_chain_many_small_parts_alternating_statistics():
                     - state_histogram(rec, n, p.t_ref, t - int(steps), se))
             np.testing.assert_array_equal(got.states, want, err_msg=f"part {k}")
     np.testing.assert_array_equal(np.concatenate(spikes), whole.spikes)
+
+
+@pytest.mark.parametrize("name", ["cached", "fixed"])
+def test_chain_restored_from_its_arrays_continues_bit_identically(name):
+    n, p = CHAIN_CASES[name]
+    W, b = net(n, 2)
+    a = Chain(W, b, p, np.random.default_rng(4))
+    a.run(1234)
+    saved, rng_state = a.state_arrays(), a.rng.bit_generator.state
+    want = a.run(2000, record=True, sample_every=5 if n <= 12 else 0)
+    rng = np.random.default_rng()
+    rng.bit_generator.state = rng_state
+    c = Chain.restore(W, b, p, rng, saved)
+    got = c.run(2000, record=True, sample_every=5 if n <= 12 else 0)
+    np.testing.assert_array_equal(got.spikes, want.spikes)
+    if n <= 12:
+        np.testing.assert_array_equal(got.states, want.states)
+    with pytest.raises(ValueError, match="shape"):
+        Chain.restore(W[:3, :3], b[:3], p, rng, saved)

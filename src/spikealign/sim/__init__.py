@@ -165,6 +165,33 @@ class Chain:
     def n(self) -> int:
         return len(self._net.b)
 
+    STATE_KEYS = ("nrn", "inv", "clock", "ring", "psp")
+
+    def state_arrays(self) -> dict:
+        """The dynamic state as plain arrays (for checkpoints; :meth:`restore`)."""
+        out = {k: v.copy() for k, v in zip(self.STATE_KEYS, self._state[:5], strict=True)}
+        out["time"] = np.int64(self.time)
+        return out
+
+    @classmethod
+    def restore(cls, W, b, params: SimParams, rng: np.random.Generator, arrays: dict, *,
+                clamp=None, n_last_stdp: int = 1) -> Chain:
+        """A chain continuing from :meth:`state_arrays` (with the network it then had and the
+        random generator in the state it then had)."""
+        chain = cls(W, b, params, np.random.default_rng(0), clamp=clamp,
+                    n_last_stdp=n_last_stdp)
+        chain.rng = rng
+        st = list(chain._state)
+        for k, key in enumerate(cls.STATE_KEYS):
+            a = np.asarray(arrays[key])
+            if a.shape != st[k].shape or a.dtype != st[k].dtype:
+                raise ValueError(f"Chain.restore: {key} has shape {a.shape} / {a.dtype}, "
+                                 f"expected {st[k].shape} / {st[k].dtype}")
+            st[k][...] = a
+        chain.time = int(arrays["time"])
+        refresh(chain.time, chain._net, chain._state)  # the hazard cache from the PSPs
+        return chain
+
     def set_network(self, W=None, b=None, clamp=None):
         """New weights / biases / clamps (None: unchanged), acting from :attr:`time` on."""
         W = self._net.W if W is None else W
