@@ -87,8 +87,9 @@ def test_cli_train_writes_metrics_with_the_contract_keys(tmp_path):
     assert r.returncode == 2 and "finished run" in r.stderr
 
 
-def test_run_resumes_bit_identically_and_refuses_overwrite(tmp_path, monkeypatch):
-    cfg = tiny_cfg()
+@pytest.mark.parametrize("chain", ["fresh", "persistent"])
+def test_run_resumes_bit_identically_and_refuses_overwrite(tmp_path, monkeypatch, chain):
+    cfg = tiny_cfg(sleep_chain=chain, sleep_phases=2)
     ref = run_mod.run(cfg, tmp_path / "ref", show_progress=False, make_figure=False)
     with np.load(tmp_path / "ref" / "results.npz") as a:
         W_ref = a["final_weights"].copy()
@@ -110,6 +111,9 @@ def test_run_resumes_bit_identically_and_refuses_overwrite(tmp_path, monkeypatch
     assert read_status(out)["state"] == "interrupted"
     with np.load(out / "checkpoint.npz") as a:
         assert int(a["epoch"]) == 3
+        # persistent sleep chains are part of the checkpoint (one per sleep phase)
+        assert ("chain1_nrn" in a.files) == (chain == "persistent")
+        assert "chain2_nrn" not in a.files
     monkeypatch.setattr(Trainer, "epoch", orig)
     done = {"n": 0}
 
@@ -153,3 +157,17 @@ def test_sweep_grid_and_experiment_figure(tmp_path):
     table = (tmp_path / "fig" / "bm_experiment.md").read_text()
     assert "| synaptic | sal | 1 |" in table and "| clean | none | 1 |" in table
     assert FIGURES["bm"][:3] == ("spikealign.bm.figures", "figure_bm", True)
+
+
+def test_persistent_sleep_chains_continue_and_differ_from_fresh_ones():
+    from spikealign.bm.train import train
+
+    fresh, _ = train(tiny_cfg(epochs=2))
+    pers, trainer = train(tiny_cfg(epochs=2, sleep_chain="persistent"))
+    again, _ = train(tiny_cfg(epochs=2, sleep_chain="persistent"))
+    assert np.array_equal(pers.W, again.W)  # seeded
+    assert not np.array_equal(pers.W, fresh.W)
+    n_updates = 2 * trainer.n_batches()
+    assert [c.time for c in pers.chains] == [n_updates * TINY["sleep_steps"]]
+    with pytest.raises(ValueError, match="persistent"):
+        Trainer(tiny_cfg(sleep_chain="persistent"), engine="reference")

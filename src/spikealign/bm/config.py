@@ -23,6 +23,10 @@ Keys (units in brackets; defaults in parentheses):
 ``wake_steps``               length of one wake phase [steps]
 ``sleep_steps``              length of one free sleep phase [steps]
 ``sleep_phases``             free sleep phases per update (statistics averaged)
+``sleep_chain``              ``fresh`` (each sleep phase starts from rest) or ``persistent``
+                             (each of the ``sleep_phases`` sleep chains continues from where it
+                             stopped at the previous update, under the updated weights:
+                             persistent contrastive divergence)
 ``lr.weight, lr.bias``       learning rates of ``dW = lr (C_wake - C_sleep)``, ``db = lr (m_wake
                              - m_sleep)``
 ``lr.symm``                  SAL rate (0: off), on the sleep spikes
@@ -128,6 +132,7 @@ class BMConfig(StrictModel):
     wake_steps: int = Field(ge=1)
     sleep_steps: int = Field(ge=1)
     sleep_phases: int = Field(default=1, ge=1)
+    sleep_chain: Literal["fresh", "persistent"] = "fresh"
     lr: LearningRates
     init: InitSection = Field(default_factory=InitSection)
     stdp: StdpSection = Field(default_factory=StdpSection)

@@ -8,7 +8,9 @@ One update (a minibatch of ``B`` data samples):
    ``C_wake = mean_samples(S_ws) / D_wake * t_ref`` (each pair adds the overlap of the two
    on-windows / t_ref, as :mod:`spikealign.ssn.train`), on-fractions
    ``m_wake = mean_samples(counts) / D_wake * t_ref``.
-2. Sleep phases: ``sleep_phases`` free phases of ``sleep_steps`` steps from rest; ``C_sleep``,
+2. Sleep phases: ``sleep_phases`` free phases of ``sleep_steps`` steps from rest (with
+   ``sleep_chain: persistent`` each continues its chain of the previous update instead:
+   :class:`spikealign.sim.Chain`); ``C_sleep``,
    ``m_sleep`` the same way, and the SAL sums ``S_sal`` (anti-Hebbian triangular window) on the
    same sleep spikes.
 3. ``W <- W + lr_w (C_wake - C_sleep)``, ``b <- b + lr_b (m_wake - m_sleep)``.
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..sim import SimParams
+from ..sim import Chain, SimParams
 from ..stdp import Window, forward_backward, truncated_normal
 from .config import BMConfig
 from .data import Dataset, load_task
@@ -137,6 +139,10 @@ class TrainState:
     dkl_exact: list = field(default_factory=list)
     n_eval: list = field(default_factory=list)
     elapsed_s: float = 0.0
+    # persistent sleep chains (sleep_chain: persistent): the Chain objects, or their saved
+    # arrays until the trainer rebuilds them
+    chains: list | None = None
+    chain_arrays: list | None = None
 
     LISTS = ("asym", "eval_epochs", "accuracy", "completion", "dkl_sampled", "dkl_exact",
              "n_eval")
@@ -147,6 +153,11 @@ class TrainState:
                "elapsed_s": np.float64(self.elapsed_s)}
         for k in self.LISTS:
             out[k] = np.array(getattr(self, k), dtype=float)
+        saved = ([c.state_arrays() for c in self.chains] if self.chains is not None
+                 else self.chain_arrays or [])
+        for i, arrays in enumerate(saved):
+            for key, v in arrays.items():
+                out[f"chain{i}_{key}"] = v
         return out
 
     @classmethod
@@ -156,8 +167,12 @@ class TrainState:
         lists = {k: [float(v) for v in a[k]] for k in cls.LISTS}
         lists["eval_epochs"] = [int(v) for v in lists["eval_epochs"]]
         lists["n_eval"] = [int(v) for v in lists["n_eval"]]
+        chains = []
+        while f"chain{len(chains)}_time" in a:
+            pre = f"chain{len(chains)}_"
+            chains.append({k[len(pre):]: np.array(a[k]) for k in a if k.startswith(pre)})
         return cls(W=np.array(a["W"]), b=np.array(a["b"]), epoch=int(a["epoch"]), rng=rng,
-                   elapsed_s=float(a["elapsed_s"]), **lists)
+                   elapsed_s=float(a["elapsed_s"]), chain_arrays=chains or None, **lists)
 
 
 class Trainer:
@@ -166,6 +181,9 @@ class Trainer:
     def __init__(self, cfg: BMConfig, engine: str = "fast", setup: Setup | None = None):
         if engine not in ("fast", "reference"):
             raise ValueError(f"engine must be 'fast' or 'reference' (got {engine!r})")
+        if cfg.sleep_chain == "persistent" and engine != "fast":
+            raise ValueError("sleep_chain: persistent runs on the fast (event-driven) engine "
+                             "only")
         self.cfg = cfg
         self.engine = engine
         self.setup = setup if setup is not None else make_setup(cfg)
@@ -198,11 +216,30 @@ class Trainer:
                                  n_last_stdp=cfg.stdp.num_last_spikes))
         return out
 
-    def sleep(self, net: BoltzmannMachine, rng):
+    def sleep(self, net: BoltzmannMachine, rng, state: TrainState | None = None):
         cfg = self.cfg
+        if cfg.sleep_chain == "persistent" and state is not None:
+            return [chain.run(cfg.sleep_steps, windows=self.sleep_windows)
+                    for chain in self.chains(state)]
         return [net.phase(cfg.sleep_steps, rng, None, windows=self.sleep_windows,
                           n_last_stdp=cfg.stdp.num_last_spikes)
                 for _ in range(cfg.sleep_phases)]
+
+    def chains(self, state: TrainState) -> list:
+        """The persistent sleep chains of ``state`` under its present weights (built from
+        rest, or from a checkpoint's arrays, on first use)."""
+        k = self.cfg.stdp.num_last_spikes
+        if state.chains is None:
+            if state.chain_arrays:
+                state.chains = [Chain.restore(state.W, state.b, self.params, state.rng, a,
+                                              n_last_stdp=k) for a in state.chain_arrays]
+                state.chain_arrays = None
+            else:
+                state.chains = [Chain(state.W, state.b, self.params, state.rng, n_last_stdp=k)
+                                for _ in range(self.cfg.sleep_phases)]
+        for chain in state.chains:
+            chain.set_network(state.W, state.b)
+        return state.chains
 
     def update(self, state: TrainState, wake_stats, sleep_stats) -> None:
         """Steps 3-6 from the phase statistics (module docstring)."""
@@ -221,7 +258,7 @@ class Trainer:
         net = self.network(state)
         ys = None if d.y_train is None else d.y_train[idx]
         wake = self.wake(net, d.x_train[idx], ys, state.rng)
-        sleep = self.sleep(net, state.rng)
+        sleep = self.sleep(net, state.rng, state)
         self.update(state, wake, sleep)
 
     def n_batches(self) -> int:
