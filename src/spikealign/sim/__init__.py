@@ -19,6 +19,7 @@ from .fast import (
     MAX_PHASE_STEPS,
     PhaseStats,
     advance,
+    begin_part,
     make_network,
     make_rules,
     make_stats,
@@ -218,6 +219,8 @@ class Chain:
         stats = make_stats(n, len(windows), n_steps, self.params.min_isi,
                            sample_every=sample_every, record=record)
         t0, t1 = self.time, self.time + int(n_steps)
+        if t0 > 0:
+            begin_part(t0, int(sample_every), self._net, self._state)
         k = advance(t0, t1, self._net, rules, stats, self.rng, self._state)
         self.time = t1
         spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None

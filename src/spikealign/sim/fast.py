@@ -451,7 +451,7 @@ def _record(i, t, clock, rec_t, rec_i):  # pragma: no cover - compiled
 
 # --- the phase --------------------------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
     """A network at rest: no spikes, thresholds drawn in id order, potentials at the biases.
     Returns (nrn, inv, clock, ring, psp, cache, cache_inv, cached, prev); inv = 1 / hazard,
@@ -540,11 +540,25 @@ def refresh(t, net, state):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def begin_part(t0, sample_every, net, state):  # pragma: no cover - compiled
+    """Before :func:`advance` continues a simulation at step t0 > 0: binary states are
+    tracked only while sampling, so they are rebuilt from the spikes (or dropped)."""
+    nrn, clock, ring = state[0], state[2], state[3]
+    if sample_every > 0:
+        _resync_states(t0, net.t_on, nrn, ring, clock)
+    else:
+        for j in range(nrn.shape[1]):
+            nrn[SNEXT, j] = NEVER
+    _next_event(nrn, clock)
+
+
+@njit(cache=True, inline="always")  # inlined into run_phase, where the state is fresh
 def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compiled
-    """Simulate the steps t0 .. t1-1 of ``state`` (a simulation that has reached step t0),
-    adding to ``stats``; returns the number of recorded spikes. The statistics of the call
-    are those of its spikes: pairs with partner spikes of earlier calls count, states are read
-    at the multiples of ``sample_every`` in [t0, t1)."""
+    """Simulate the steps t0 .. t1-1 of ``state`` (a simulation that has reached step t0;
+    continued parts call :func:`begin_part` first), adding to ``stats``; returns the number of
+    recorded spikes. The statistics of the call are those of its spikes: pairs with partner
+    spikes of earlier calls count, states are read at the multiples of ``sample_every`` in
+    [t0, t1)."""
     nrn, inv, clock, ring, psp, cache, cache_inv, cached, prev = state
     n = nrn.shape[1]
     # the records, unpacked once (the event functions take arrays)
@@ -558,12 +572,6 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
     S, hist, counts, rec_t, rec_i = stats.S, stats.hist, stats.counts, stats.rec_t, stats.rec_i
     se = stats.sample_every
     clock[N_REC] = 0
-    if t0 > 0:  # a continued simulation: state changes tracked only while sampling
-        if se > 0:
-            _resync_states(t0, t_on, nrn, ring, clock)
-        else:
-            nrn[SNEXT] = NEVER
-        _next_event(nrn, clock)
     while True:
         te = min(clock[NEXT_EVENT], t1)
         tc = _first_crossing(nrn)
