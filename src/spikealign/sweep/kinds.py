@@ -7,9 +7,9 @@ wrapper (:mod:`spikealign.sweep.tasks`) records the checksums of every file it w
 the run done afterwards if it did not. Runners are referenced by import path, so any
 importable function works, also on remote Dask workers.
 
-Measured cost here (2-core box, numba engine, one core per run): the SSN simulator needs
-about 15 ns per simulated step (:data:`SSN_NS_PER_STEP`, from the paper runs: 47 s for the
-3.05e9 steps of syn_noise_sal, 165 s for the 1.13e10 steps of plast_noise_sal).
+Measured cost here (2-core box, event-driven engine, one core per run): the SSN simulator
+needs about 13.5 ns per simulated step on average (:data:`SSN_NS_PER_STEP`, from
+``bench/bench_engine.py``: 41 s for the 3.05e9 steps of syn_noise_sal).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ RUNNERS: dict[str, str] = {
 }
 
 #: measured seconds per simulated SSN step on one core of this machine (see module docstring)
-SSN_NS_PER_STEP = 15.4
+SSN_NS_PER_STEP = 13.5
 #: the same for the 1-1-1 microcircuit (measured with ``sweep run fig6``: 8.4 s of CPU time per
 #: paper run of 98.8e6 steps, teacher and free validation included)
 MC_NS_PER_STEP = 85.0
