@@ -13,6 +13,7 @@ from spikealign.bm import run as run_mod
 from spikealign.bm.train import Trainer
 from spikealign.config import ConfigError
 from spikealign.io import OutputExistsError, read_status
+from spikealign.rundir import OutDirError
 
 TINY = {"epochs": 4, "batch_size": 7, "wake_steps": 40, "sleep_steps": 100,
         "lr": {"weight": 0.1, "bias": 0.05, "symm": 0.1},
@@ -156,6 +157,14 @@ def test_sweep_grid_and_experiment_figure(tmp_path):
     assert all(p.is_file() for p in paths)
     table = (tmp_path / "fig" / "bm_experiment.md").read_text()
     assert "| synaptic | sal | 1 |" in table and "| clean | none | 1 |" in table
+    # a damaged run is left out with a warning naming it; an --out that is a file is refused
+    (tmp_path / "sweep" / "synaptic-sal-s0" / "metrics.json").write_text("{broken")
+    with pytest.warns(UserWarning, match="synaptic-sal-s0: left out of figure bm, damaged"):
+        figure_bm(tmp_path / "sweep", tmp_path / "fig2")
+    assert "| synaptic | sal |" not in (tmp_path / "fig2" / "bm_experiment.md").read_text()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutDirError, match="is a file"):
+        figure_bm(tmp_path / "sweep", tmp_path / "afile")
     assert FIGURES["bm"][:3] == ("spikealign.bm.figures", "figure_bm", True)
 
 

@@ -3,11 +3,13 @@ of a sweep (:func:`figure_bm`, also ``spikealign figure bm DIR``)."""
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+from .. import rundir
 from ..io import atomic_save_npz, atomic_savefig, read_json
 
 
@@ -56,16 +58,30 @@ def run_figure(result: dict, stem: Path, title: str = "bm") -> list[Path]:
 
 
 def collect(source: Path) -> dict:
-    """``{(condition, feedback): [(metrics, results.npz arrays), ...]}`` of a sweep folder."""
+    """``{(condition, feedback): [(metrics, results.npz arrays), ...]}`` of the finished runs of
+    a sweep folder. A damaged run (files not matching their checksums) is left out with a
+    warning naming it; unfinished runs are left out and counted in one warning."""
+    from .run import LAYOUT
+
     groups = defaultdict(list)
+    unfinished = 0
     for d in sorted(Path(source).iterdir()):
-        m = read_json(d / "metrics.json") if d.is_dir() else None
-        if not m or d.name.count("-") < 2:
+        if not d.is_dir() or d.name.count("-") < 2:
+            continue
+        info = rundir.inspect(d, LAYOUT)
+        if info.state == "damaged":
+            warnings.warn(f"{d}: left out of figure bm, {info.error()}", stacklevel=2)
+            continue
+        if info.state != "done":
+            unfinished += 1
             continue
         cond, fb, _ = d.name.rsplit("-", 2)
         with np.load(d / "results.npz") as a:
             res = {k: a[k] for k in ("asym", "accuracy", "dkl_sampled", "eval_epochs")}
-        groups[(cond, fb)].append((m, res))
+        groups[(cond, fb)].append((read_json(d / "metrics.json"), res))
+    if unfinished:
+        warnings.warn(f"figure bm: left out {unfinished} unfinished run(s) in {source}",
+                      stacklevel=2)
     return groups
 
 
@@ -88,6 +104,7 @@ def figure_bm(source: Path, out: Path, quick: bool = False) -> list[Path]:
     (mean and spread over seeds), and the asymmetry over epochs."""
     if source is None or not Path(source).is_dir():
         raise ValueError(f"figure bm: {source} is not a directory of bm runs")
+    out = rundir.check_out(out)
     groups = collect(Path(source))
     if not groups:
         raise ValueError(f"figure bm: no finished bm sweep runs in {source}")
