@@ -11,6 +11,7 @@ text and for ``--set`` values that are not valid YAML.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -209,3 +210,8 @@ def merge(base: dict, overrides: dict) -> dict:
 
 def dump_yaml(model: BaseModel) -> str:
     return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
+
+
+def yaml_hash(model: BaseModel) -> str:
+    """16 hex digits of the SHA-256 of :func:`dump_yaml` (the config hash of a run)."""
+    return hashlib.sha256(dump_yaml(model).encode()).hexdigest()[:16]

@@ -19,13 +19,12 @@ checkpoint is reported and the run restarts from its beginning.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__, rundir
-from ..config import ConfigError, dump_yaml
+from ..config import ConfigError, dump_yaml, yaml_hash
 from ..io import atomic_save_npz, atomic_write_json, atomic_write_text, write_status
 from ..progress import progress
 from .config import SSNConfig
@@ -50,7 +49,7 @@ RESULT_FIELDS = {
 
 
 def config_hash(cfg: SSNConfig) -> str:
-    return hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()[:16]
+    return yaml_hash(cfg)
 
 
 def results_arrays(trainer: Trainer, state: TrainState) -> dict:
