@@ -67,6 +67,9 @@ def run_cmd(
                                         help="slurm: extra #SBATCH line, e.g. '--qos=long'."),
     set_: list[str] = typer.Option(None, "--set", help="Override a config key in every run."),
     limit: int | None = typer.Option(None, "--limit", help="Run at most N unfinished runs."),
+    levels: list[float] = typer.Option(None, "--level",
+                                       help="Run only the runs at this noise level "
+                                            "(repeatable); the others stay missing."),
     figures: bool = typer.Option(True, "--figures/--no-figures",
                                  help="Draw the preset's figures at the end."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -96,7 +99,7 @@ def run_cmd(
     res = sweep(presets, out or Path("runs") / f"sweep-{scale}", scale=scale,
                 overrides=parse_overrides(set_), argv=argv, scheduler=scheduler,
                 cluster=cluster, workers=workers, slurm=slurm, limit=limit,
-                show_progress=not quiet, echo=typer.echo)
+                levels=levels or None, show_progress=not quiet, echo=typer.echo)
     out, parts, c = res["out"], res["parts"], res["counts"]
     if res["pending"]:
         typer.echo(f"{c.get('done', 0)} runs done, {c.get('failed', 0)} failed, "

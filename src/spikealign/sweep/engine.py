@@ -215,8 +215,27 @@ def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
     return res
 
 
+def select_levels(parts, specs: list[RunSpec], levels) -> list[RunSpec]:
+    """The specs at the noise levels ``levels`` (``--level``); a level that no part sweeps is
+    refused, naming the levels there are. The runs keep their index, seeds and directory, so
+    a later sweep of the whole grid into the same directory skips them."""
+    from ..config import ConfigError
+
+    if not levels:
+        return specs
+    have = sorted({float(lv) for p in parts for lv in getattr(p, "levels", ())})
+    for lv in levels:
+        if not any(math.isclose(lv, h, rel_tol=1e-9, abs_tol=1e-12) for h in have):
+            shown = ", ".join(f"{h:g}" for h in have) or "none (the preset has no noise axis)"
+            raise ConfigError(f"--level: {lv:g} is not a level of these presets (levels: "
+                              f"{shown})")
+    return [s for s in specs if "noise" in s.params and any(
+        math.isclose(float(s.params["noise"]), lv, rel_tol=1e-9, abs_tol=1e-12)
+        for lv in levels)]
+
+
 def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | None = None,
-          argv: str | None = None, **kw) -> dict:
+          argv: str | None = None, levels=None, **kw) -> dict:
     """Plan the presets' runs into ``out`` (manifest), run what is unfinished, record timing.
 
     ``out`` must be new, empty or a sweep directory (:func:`.layout.check_sweep_dir`); the
@@ -237,6 +256,7 @@ def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | No
     overrides = overrides or {}
     out = Path(out).absolute()
     parts, specs = build_specs(presets, scale, overrides)
+    select_levels(parts, specs, levels)  # a wrong --level fails before anything is written
     check_sweep_dir(out, [p.name for p in parts])
     entries = {p.name: part_entry(p, [s for s in specs if s.part == p.name], scale, overrides)
                for p in parts}
@@ -246,7 +266,7 @@ def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | No
         check_manifest(out, entries)  # again, now that no other command can change it
         update_manifest(out, entries, {"command": "run", "presets": list(presets),
                                        "scale": scale, "argv": argv})
-        res = run_sweep(specs, out, **kw)
+        res = run_sweep(select_levels(parts, specs, levels), out, **kw)
         run_s = sum(r.get("runtime_s", 0.0) for r in res["results"])
         cpu = sum(r.get("cpu_s", 0.0) for r in res["results"])
         record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_wall_s=run_s,
