@@ -6,4 +6,4 @@ Model families: :mod:`spikealign.ssn` (spiking sampling networks) and the others
 the README.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -64,6 +64,21 @@ def version():
     typer.echo(__version__)
 
 
+def _print_version(value: bool) -> None:
+    """Eager ``--version``: print the version and stop before any sub-command runs."""
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version,
+                                      is_eager=True, help="Print the version and exit."),
+) -> None:
+    pass
+
+
 class UserError(Exception):
     """Raised for problems the user can fix; printed as one line."""
 
