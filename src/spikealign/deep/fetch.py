@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasets import cache_dir  # the download cache lives in the core (module docstring)
 from ..io import atomic_write
 
 
@@ -88,14 +89,6 @@ SOURCES: dict[str, Source] = {
 }
 
 CHUNK = 1 << 20
-
-
-def cache_dir() -> Path:
-    """The download cache (module docstring)."""
-    if os.environ.get("SPIKEALIGN_CACHE"):
-        return Path(os.environ["SPIKEALIGN_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "spikealign" / "data"
 
 
 def _hasher(checksum: str):
