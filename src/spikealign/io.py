@@ -122,3 +122,178 @@ def read_status(run_dir) -> dict | None:
 
 def write_status(run_dir, state: str, **info):
     atomic_write_json(Path(run_dir) / STATUS_FILE, {"state": state, **info})
+
+
+# --- Neo export --------------------------------------------------------------------------------
+
+NEO_HINT = "spikealign.io.to_neo needs neo: pip install 'spikealign[neo]'"
+
+
+class NeoMissingError(ImportError):
+    """``neo`` is not installed; the message says how to install the ``neo`` extra."""
+
+
+def _require_neo():
+    """Import and return ``neo`` (and ``quantities``), or raise :class:`NeoMissingError`."""
+    try:
+        import neo
+        import quantities
+    except ImportError as err:
+        raise NeoMissingError(f"{NEO_HINT} ({err})") from None
+    return neo, quantities
+
+
+def _check_dt(dt_ms) -> float:
+    try:
+        dt = float(dt_ms)
+    except (TypeError, ValueError):
+        raise ValueError(f"dt_ms must be a number of milliseconds (got {dt_ms!r})") from None
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"dt_ms must be finite and > 0 (got {dt_ms!r})")
+    return dt
+
+
+def _check_record(spikes, n_neurons) -> np.ndarray:
+    """``spikes`` as an int64 ``(n, 2)`` array with times >= 0 and ids in [0, n_neurons)."""
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer) \
+            or n_neurons < 1:
+        raise ValueError(f"n_neurons must be an integer >= 1 (got {n_neurons!r})")
+    rec = np.asarray(spikes)
+    if rec.ndim != 2 or rec.shape[1] != 2:
+        raise ValueError(f"spikes must be an (n, 2) array of (time, neuron) rows (got shape "
+                         f"{rec.shape})")
+    if rec.size and (rec.dtype == bool or not np.issubdtype(rec.dtype, np.integer)):
+        raise ValueError(f"spikes must hold integers: (time step, neuron id) (got dtype "
+                         f"{rec.dtype})")
+    rec = rec.astype(np.int64, copy=False)
+    if rec.size and rec[:, 0].min() < 0:
+        raise ValueError(f"spike times must be >= 0 steps (got {rec[:, 0].min()})")
+    if rec.size and not (0 <= rec[:, 1].min() and rec[:, 1].max() < n_neurons):
+        bad = rec[:, 1][(rec[:, 1] < 0) | (rec[:, 1] >= n_neurons)][0]
+        raise ValueError(f"neuron ids must be 0-based and < n_neurons={n_neurons} (got {bad})")
+    return rec
+
+
+def to_neo(spikes, n_neurons: int, dt_ms: float, *, n_steps: int | None = None,
+           t_stop_ms: float | None = None) -> list:
+    """A spike record as one ``neo.SpikeTrain`` per neuron, in milliseconds.
+
+    A spike at step ``t`` lies at ``t * dt_ms`` ms. Every train starts at ``t_start = 0`` ms
+    and ends at ``t_stop``, which is, in this order of precedence:
+
+    * ``n_steps * dt_ms`` if ``n_steps`` (the simulated duration in steps) is given: the
+      record then covers steps ``0 .. n_steps - 1``, so every spike lies before ``t_stop``;
+    * ``t_stop_ms`` if given (it must lie after the last spike);
+    * otherwise ``(last step + 1) * dt_ms``, the end of the last step that holds a spike. Pass
+      ``n_steps`` where you know it: rates computed against this default are biased upwards
+      by the silent steps after the last spike that it leaves out.
+
+    Trains carry ``sampling_rate = 1 / dt_ms`` (per ms), ``name = "neuron i"`` and the annotation
+    ``neuron=i``; neuron ``i`` is item ``i`` of the list (neurons without spikes get an empty
+    train). Needs the optional ``neo`` extra (``pip install 'spikealign[neo]'``); neo is
+    imported only when this function is called.
+
+    Parameters
+    ----------
+    spikes : array_like of int, shape (n, 2)
+        Spike record: ``(time step, neuron id)`` rows, ids 0-based (:mod:`spikealign.spikes`).
+        Rows need not be sorted.
+    n_neurons : int
+        Number of neurons (ids must be below it); the length of the returned list.
+    dt_ms : float
+        Duration of one simulation step in milliseconds (finite, > 0).
+    n_steps : int, optional
+        Simulated duration in steps; sets ``t_stop = n_steps * dt_ms``.
+    t_stop_ms : float, optional
+        End of the trains in ms (if ``n_steps`` is not given).
+
+    Returns
+    -------
+    list of neo.SpikeTrain
+        One train per neuron, times in ms.
+
+    Raises
+    ------
+    ValueError
+        A record that is not ``(n, 2)`` integers, a negative time, an id outside
+        ``[0, n_neurons)``, a ``dt_ms`` that is not finite and positive, a ``t_stop`` not after
+        the last spike, or both ``n_steps`` and ``t_stop_ms``.
+    NeoMissingError
+        neo is not installed (an ``ImportError``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spikealign.io import to_neo
+    >>> trains = to_neo(np.array([[0, 1], [3, 0], [7, 1]]), 2, dt_ms=0.5, n_steps=10)
+    >>> [t.times.magnitude.tolist() for t in trains]
+    [[1.5], [0.0, 3.5]]
+    >>> float(trains[0].t_stop), str(trains[0].units)
+    (5.0, '1.0 ms')
+    """
+    rec = _check_record(spikes, n_neurons)
+    dt = _check_dt(dt_ms)
+    last = int(rec[:, 0].max()) if rec.size else None
+    if n_steps is not None and t_stop_ms is not None:
+        raise ValueError("give n_steps or t_stop_ms, not both")
+    if n_steps is not None:
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) \
+                or n_steps < 1:
+            raise ValueError(f"n_steps must be an integer >= 1 (got {n_steps!r})")
+        if last is not None and last >= n_steps:
+            raise ValueError(f"n_steps={n_steps}: the record has a spike at step {last}")
+        t_stop = int(n_steps) * dt
+    elif t_stop_ms is not None:
+        try:
+            t_stop = float(t_stop_ms)
+        except (TypeError, ValueError):
+            raise ValueError(f"t_stop_ms must be a number (got {t_stop_ms!r})") from None
+        if not np.isfinite(t_stop) or t_stop <= (last * dt if last is not None else 0.0):
+            raise ValueError(f"t_stop_ms must be finite and after the last spike, at "
+                             f"{(last or 0) * dt:g} ms (got {t_stop_ms!r})")
+    elif last is not None:
+        t_stop = (last + 1) * dt
+    else:
+        raise ValueError("an empty record has no last spike: pass n_steps or t_stop_ms")
+    neo, pq = _require_neo()
+    order = np.lexsort((rec[:, 0], rec[:, 1]))
+    ids, times = rec[order, 1], rec[order, 0]
+    bounds = np.searchsorted(ids, np.arange(n_neurons + 1))
+    return [neo.SpikeTrain(times[bounds[i]:bounds[i + 1]] * dt, units="ms", t_start=0.0,
+                           t_stop=t_stop, sampling_rate=(1.0 / dt) / pq.ms,
+                           name=f"neuron {i}", neuron=i)
+            for i in range(n_neurons)]
+
+
+def from_neo(trains, dt_ms: float) -> np.ndarray:
+    """Spike trains back to a spike record: train ``i`` is neuron ``i``.
+
+    Each spike time (any time unit) is converted to ms and divided by ``dt_ms``; the quotient
+    must be a whole step (within 1e-6 of a step), as for every train made by :func:`to_neo`.
+
+    Parameters
+    ----------
+    trains : sequence of neo.SpikeTrain
+        One train per neuron, in neuron order.
+    dt_ms : float
+        Duration of one step in milliseconds (finite, > 0).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n, 2)
+        The spike record, ``(time step, neuron id)`` rows sorted by time, then id.
+    """
+    from .spikes import as_record
+
+    dt = _check_dt(dt_ms)
+    times, ids = [], []
+    for i, train in enumerate(trains):
+        steps = np.asarray(train.times.rescale("ms").magnitude, dtype=float) / dt
+        whole = np.rint(steps)
+        if steps.size and np.max(np.abs(steps - whole)) > 1e-6:
+            raise ValueError(f"train {i}: spike times are not whole steps of dt_ms={dt:g} ms")
+        times.append(whole.astype(np.int64))
+        ids.append(np.full(len(whole), i, dtype=np.int64))
+    if not times:
+        return np.zeros((0, 2), dtype=np.int64)
+    return as_record(np.concatenate(times), np.concatenate(ids))
