@@ -60,10 +60,17 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..config import ConfigError, StrictModel, load_yaml, merge, validate
+from ..limits import MAX_LAST_SPIKES, MAX_PHASE_STEPS, MAX_PSP_TAPS
 from ..psp import PSP_NAMES
 
 PRESET_DIR = Path(__file__).parent / "presets"
 TASKS = ("digits", "bars", "fmnist", "mnist")
+#: most sleep phases per update: their statistics (an N x N matrix per STDP window) are all
+#: held until the update and persistent chains keep (and checkpoint) a state each, so the
+#: count bounds memory (0.5 MB per phase for the digits RBM, 125 MB at the largest network).
+#: Persistent CD runs about as many chains as a minibatch has samples (tens to hundreds);
+#: longer sleep_steps make the statistics more precise without more memory.
+MAX_SLEEP_PHASES = 1000
 
 
 class Seeds(StrictModel):
@@ -78,9 +85,9 @@ class NetworkSection(StrictModel):
 
 
 class SimSection(StrictModel):
-    t_ref: int = Field(default=10, ge=1)
-    tau_syn: float = Field(default=11.0, gt=0)
-    min_isi: int | None = Field(default=None, ge=1)
+    t_ref: int = Field(default=10, ge=1, le=MAX_PHASE_STEPS)
+    tau_syn: float = Field(default=11.0, gt=0, le=MAX_PSP_TAPS)
+    min_isi: int | None = Field(default=None, ge=1, le=MAX_PHASE_STEPS)
     psp: Literal[PSP_NAMES] = "rect"
 
 
@@ -100,7 +107,7 @@ class InitSection(StrictModel):
 class StdpSection(StrictModel):
     noise: float = Field(default=0.0, ge=0, lt=1)
     sal_noise: float | None = Field(default=None, ge=0, lt=1)
-    num_last_spikes: int = Field(default=1, ge=1)
+    num_last_spikes: int = Field(default=1, ge=1, le=MAX_LAST_SPIKES)
     tau: float | None = Field(default=None, gt=0)
 
 
@@ -113,10 +120,10 @@ class DataSection(StrictModel):
 
 class EvalSection(StrictModel):
     every: int = Field(default=5, ge=1)
-    steps: int = Field(default=300, ge=1)
+    steps: int = Field(default=300, ge=1, lt=MAX_PHASE_STEPS)
     n_test: int | None = Field(default=None, ge=1)
     completion: int = Field(default=100, ge=0)
-    dkl_steps: int = Field(default=200_000, ge=1)
+    dkl_steps: int = Field(default=200_000, ge=1, lt=MAX_PHASE_STEPS)
 
 
 class BMConfig(StrictModel):
@@ -129,9 +136,9 @@ class BMConfig(StrictModel):
     clamp_bias: float = Field(default=10.0, gt=0)
     epochs: int = Field(ge=1)
     batch_size: int = Field(ge=1)
-    wake_steps: int = Field(ge=1)
-    sleep_steps: int = Field(ge=1)
-    sleep_phases: int = Field(default=1, ge=1)
+    wake_steps: int = Field(ge=1, lt=MAX_PHASE_STEPS)
+    sleep_steps: int = Field(ge=1, lt=MAX_PHASE_STEPS)
+    sleep_phases: int = Field(default=1, ge=1, le=MAX_SLEEP_PHASES)
     sleep_chain: Literal["fresh", "persistent"] = "fresh"
     lr: LearningRates
     init: InitSection = Field(default_factory=InitSection)
