@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,7 +93,7 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, monkeypatch):
 
 
 def test_cli_end_to_end(tmp_path):
-    cfg = yaml.safe_load((run_mod.Path(run_mod.__file__).parent / "presets" / "syn_noise_sal.yaml")
+    cfg = yaml.safe_load((Path(run_mod.__file__).parent / "presets" / "syn_noise_sal.yaml")
                          .read_text())
     cfg.update(TINY)
     f = tmp_path / "tiny.yaml"
@@ -118,7 +119,7 @@ def test_cli_end_to_end(tmp_path):
     ("lr: {bias: 0.01, weight: wrong}", "lr.weight: Input should be a valid number"),
 ])
 def test_cli_bad_config_fails_before_simulating(tmp_path, text, field):
-    cfg = yaml.safe_load((run_mod.Path(run_mod.__file__).parent / "presets" / "smoke.yaml")
+    cfg = yaml.safe_load((Path(run_mod.__file__).parent / "presets" / "smoke.yaml")
                          .read_text())
     cfg.update(yaml.safe_load(textwrap.dedent(text)))
     f = tmp_path / "bad.yaml"

@@ -74,6 +74,17 @@ def states_from_spikes(spikes, n_neurons: int, t_on: int, duration: int, dt: int
     return z
 
 
+def coactivation_counts(spikes, n_neurons: int, t_on: int, duration: int):
+    """Exact time averages of the binary states, as integer step counts over ``T = 0 ..
+    duration - 1`` (module docstring: a neuron is on in the ``t_on`` steps after a spike):
+    ``(co, on)`` with ``co[i, j]`` the number of steps at which ``z_i = z_j = 1`` (diagonal:
+    ``on``) and ``on[i]`` those with ``z_i = 1``. ``co / duration`` is the coactivation
+    ``<z_i z_j>`` of the phase. Plain reading of every step (the compiled engine accumulates
+    the same counts per spike, :mod:`spikealign.sim.fast`)."""
+    z = states_from_spikes(spikes, n_neurons, t_on, duration, 1).astype(np.int64)
+    return z.T @ z, z.sum(axis=0)
+
+
 def state_histogram(spikes, n_neurons: int, t_on: int, duration: int, dt: int) -> np.ndarray:
     """Counts of each of the 2^n states among the sampled states (neuron 0 = MSB)."""
     z = states_from_spikes(spikes, n_neurons, t_on, duration, dt)

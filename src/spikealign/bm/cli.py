@@ -10,10 +10,11 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    """``a.b=value`` pairs (values parsed as YAML) to a nested dict (as ``ssn``)."""
-    from ..ssn.cli import parse_overrides as _parse
+    """``a.b=value`` pairs to a nested dict (:func:`spikealign.config.parse_overrides`, the
+    parser of every family's ``--set``)."""
+    from ..config import parse_overrides as _parse
 
-    return _parse(pairs)
+    return _parse(pairs, "lr.symm")
 
 
 @app.command("train")

@@ -37,15 +37,31 @@ Keys (units in brackets; defaults in parentheses):
 ``stdp.noise``               std of the per-synapse amplitude noise of the coactivation rule
                              ("plasticity noise"), truncated at 1.5 sigma
 ``stdp.sal_noise``           the same for the SAL rule (default: ``stdp.noise``)
-``stdp.num_last_spikes``     partner spikes per pair (1)
-``stdp.tau``                 width of both triangular windows [steps] (default ``t_ref``)
+``stdp.coactivation``        estimator of the coactivations ``<z_i z_j>`` and on-fractions
+                             ``<z_i>``: ``exact`` (default: the time average over the phase of
+                             the binary states, a unit on for ``t_ref`` steps after a spike,
+                             same-step spikes and the phase end included) or ``window`` (the
+                             SSN's triangular STDP window of width ``t_ref``: zero for
+                             same-step spikes, on-time past the phase end counted; biased,
+                             kept to measure that bias)
+``stdp.num_last_spikes``     partner spikes per pair of the SAL window (1)
+``stdp.tau``                 width of the triangular SAL window (and of the ``window``
+                             coactivation estimate) [steps] (default ``t_ref``)
 ``max_w, max_b``             clipping bounds
 ``data.n_train, n_test``     subset sizes (default: all)
+``data.n_validation``        training images held out for validation (default: 300 for
+                             digits, 5000 for fmnist/mnist; bars: none, validation = training
+                             patterns); a fixed draw (:mod:`spikealign.bm.data`)
 ``data.threshold``           binarisation threshold on intensities in [0, 1] (0.5)
 ``data.size``                side of the downsampled fmnist/mnist images (14)
-``eval.every``               evaluate every so many epochs (and after the last)
+``eval.every``               evaluate on the validation images every so many epochs (and after
+                             the last)
 ``eval.steps``               length of a classification / completion phase [steps]
-``eval.n_test``              test images per intermediate evaluation (the last uses all)
+``eval.n_validation``        validation images per intermediate evaluation (default: all; the
+                             last evaluation always uses all)
+``eval.select``              ``last`` (the final parameters) or ``best`` (the parameters of
+                             the evaluation with the best validation score: early stopping);
+                             the test images are evaluated once, on the selected parameters
 ``eval.completion``          images for the pattern-completion score (0: off)
 ``eval.dkl_steps``           steps of the free phase that estimates the sampled marginal (bars)
 ``checkpoint_every``         epochs between checkpoints of an unfinished run (1)
@@ -105,6 +121,7 @@ class InitSection(StrictModel):
 
 
 class StdpSection(StrictModel):
+    coactivation: Literal["exact", "window"] = "exact"
     noise: float = Field(default=0.0, ge=0, lt=1)
     sal_noise: float | None = Field(default=None, ge=0, lt=1)
     num_last_spikes: int = Field(default=1, ge=1, le=MAX_LAST_SPIKES)
@@ -114,6 +131,7 @@ class StdpSection(StrictModel):
 class DataSection(StrictModel):
     n_train: int | None = Field(default=None, ge=1)
     n_test: int | None = Field(default=None, ge=1)
+    n_validation: int | None = Field(default=None, ge=1)
     threshold: float = Field(default=0.5, gt=0, lt=1)
     size: int = Field(default=14, ge=4, le=28)
 
@@ -121,7 +139,8 @@ class DataSection(StrictModel):
 class EvalSection(StrictModel):
     every: int = Field(default=5, ge=1)
     steps: int = Field(default=300, ge=1, lt=MAX_PHASE_STEPS)
-    n_test: int | None = Field(default=None, ge=1)
+    n_validation: int | None = Field(default=None, ge=1)
+    select: Literal["last", "best"] = "last"
     completion: int = Field(default=100, ge=0)
     dkl_steps: int = Field(default=200_000, ge=1, lt=MAX_PHASE_STEPS)
 

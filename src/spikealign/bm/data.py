@@ -1,15 +1,24 @@
-"""Data sets of the spiking Boltzmann machine: binary images with class labels.
+"""Data sets of the spiking Boltzmann machine: binary images with class labels, split three ways.
+
+Every task has a training, a **validation** and a test part. Hyperparameters, early stopping
+and the curves during training use the validation part only; the test part is evaluated once,
+at the end of a run (:mod:`spikealign.bm.train`).
 
 * ``digits``: scikit-learn's 8x8 handwritten digits (1797 images, shipped with scikit-learn,
-  no download), intensities ``/16``, binarised at ``data.threshold``; a fixed split (a fixed
-  permutation, seed :data:`SPLIT_SEED`): the last :data:`DIGITS_TEST` images are the test set.
+  no download), intensities ``/16``, binarised at ``data.threshold``. A fixed permutation
+  (seed :data:`SPLIT_SEED`) puts the last :data:`DIGITS_TEST` images into the test set (the
+  same 500 test images as spikealign 0.1); of the other 1297, a second fixed permutation (seed
+  :data:`VALIDATION_SEED`) holds out ``data.n_validation`` (default
+  :data:`DEFAULT_VALIDATION` ``["digits"]`` = 300) for validation: 997 / 300 / 500.
 * ``bars``: 3x3 bars-and-stripes, the 14 images whose rows are all equal or whose columns are
-  all equal, uniformly distributed (no labels; train = test = the 14 patterns). The data
-  distribution over the 2^9 visible states is known exactly.
-* ``fmnist`` / ``mnist``: the installed data set (:func:`spikealign.deep.data.load_arrays`),
-  average-pooled to ``data.size`` x ``data.size`` and binarised; the official split.
+  all equal, uniformly distributed (no labels; training = validation = test = the 14
+  patterns). The data distribution over the 2^9 visible states is known exactly.
+* ``fmnist`` / ``mnist``: the installed data set (:func:`spikealign.datasets.load_arrays`),
+  average-pooled to ``data.size`` x ``data.size`` and binarised; the official test set; a
+  fixed ``data.n_validation`` (default 5000) of the 60 000 training images for validation.
 
-``data.n_train`` / ``data.n_test`` take the first images of the (fixed) training and test sets.
+``data.n_train`` / ``data.n_test`` then take the first images of the (fixed) training and test
+parts; the validation part does not depend on them.
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ from ..boltzmann import state_index
 from ..config import ConfigError
 
 SPLIT_SEED = 20240613
+VALIDATION_SEED = 20261206
 DIGITS_TEST = 500
+#: validation images per task when ``data.n_validation`` is not set
+DEFAULT_VALIDATION = {"digits": 300, "fmnist": 5000, "mnist": 5000, "bars": 0}
 
 
 @dataclass
@@ -36,10 +48,24 @@ class Dataset:
     y_test: np.ndarray | None
     shape: tuple[int, int]
     n_classes: int
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.x_val is None:  # no held-out part (bars): validation = the training images
+            self.x_val, self.y_val = self.x_train, self.y_train
 
     @property
     def n_visible(self) -> int:
         return self.x_train.shape[1]
+
+    def part(self, which: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(x, y)`` of ``"train"``, ``"validation"`` or ``"test"``."""
+        parts = {"train": (self.x_train, self.y_train), "validation": (self.x_val, self.y_val),
+                 "test": (self.x_test, self.y_test)}
+        if which not in parts:
+            raise ValueError(f"part must be train, validation or test (got {which!r})")
+        return parts[which]
 
     def distribution(self) -> np.ndarray:
         """Empirical distribution of the training images over the ``2^n_visible`` states
@@ -84,13 +110,14 @@ def pool(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def _idx(name: str, size: int, threshold: float):
-    from ..deep.data import load_arrays
+    from ..datasets import DataMissingError, load_arrays
 
     try:
         xtr, ytr, xte, yte = load_arrays(name)
-    except (FileNotFoundError, ValueError) as exc:
+    except (DataMissingError, ValueError) as exc:
         raise ConfigError(f"task: {name} is not installed here ({exc}); see "
                           "`spikealign data --help`") from None
+
     def prep(x):
         return (pool(np.asarray(x)[:, 0] / 255.0, size) >= threshold).reshape(len(x), -1)
 
@@ -98,8 +125,21 @@ def _idx(name: str, size: int, threshold: float):
             prep(xte).astype(np.uint8), np.asarray(yte, dtype=np.int64), (size, size))
 
 
+def split_validation(x, y, n_validation: int):
+    """``(x_train, y_train, x_val, y_val)``: a fixed permutation (seed
+    :data:`VALIDATION_SEED`) of the training images; its last ``n_validation`` are held out.
+    The remaining training images keep their original order."""
+    n = len(x)
+    if not 1 <= n_validation < n:
+        raise ConfigError(f"data.n_validation: must be in [1, {n - 1}] for this task (got "
+                          f"{n_validation})")
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(VALIDATION_SEED).permutation(n)[n - n_validation:]] = True
+    return x[~held], y[~held], x[held], y[held]
+
+
 def load_task(task: str, *, threshold: float = 0.5, size: int = 14, n_train: int | None = None,
-              n_test: int | None = None) -> Dataset:
+              n_test: int | None = None, n_validation: int | None = None) -> Dataset:
     """The data set of ``task`` (module docstring)."""
     if task == "bars":
         x = bars_and_stripes(3)
@@ -110,8 +150,10 @@ def load_task(task: str, *, threshold: float = 0.5, size: int = 14, n_train: int
         xtr, ytr, xte, yte, shape = _idx(task, size, threshold)
     else:
         raise ConfigError(f"task: unknown task {task!r}; allowed: digits, bars, fmnist, mnist")
+    n_val = DEFAULT_VALIDATION[task] if n_validation is None else n_validation
+    xtr, ytr, xva, yva = split_validation(xtr, ytr, n_val)
     if n_train is not None:
         xtr, ytr = xtr[:n_train], ytr[:n_train]
     if n_test is not None:
         xte, yte = xte[:n_test], yte[:n_test]
-    return Dataset(task, xtr, ytr, xte, yte, shape, 10)
+    return Dataset(task, xtr, ytr, xte, yte, shape, 10, xva, yva)

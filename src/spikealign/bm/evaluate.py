@@ -77,23 +77,40 @@ def marginal_dkls(net: BoltzmannMachine, data: Dataset, steps: int, rng):
     return kl_divergence(p, q_s), kl_divergence(p, q_e), q_s
 
 
-def evaluate(net: BoltzmannMachine, data: Dataset, cfg, *, epoch: int, final: bool) -> dict:
-    """The scores of one evaluation (``None`` where not applicable); the random draws come
-    from ``Generator([seed.sim, 7, epoch])`` (training's generator is left alone)."""
-    rng = np.random.default_rng([cfg.seed.sim, 7, epoch])
+#: seeds of the evaluation generators of each part (with seed.sim and the epoch)
+PART_STREAM = {"validation": 7, "test": 11}
+
+
+def score(res: dict) -> float:
+    """Higher is better: the accuracy, else minus the exact D_KL, else the completion."""
+    for key, sign in (("accuracy", 1.0), ("dkl_exact", -1.0), ("completion", 1.0)):
+        if not np.isnan(res[key]):
+            return sign * res[key]
+    return -np.inf
+
+
+def evaluate(net: BoltzmannMachine, data: Dataset, cfg, *, epoch: int, final: bool,
+             part: str = "validation") -> dict:
+    """The scores of one evaluation on the ``part`` images (``"validation"`` or ``"test"``;
+    NaN where not applicable); all of them when ``final``, else the first
+    ``eval.n_validation``. The random draws come from ``Generator([seed.sim, s, epoch])``
+    (``s`` = :data:`PART_STREAM`; training's generator is left alone)."""
+    if part not in PART_STREAM:
+        raise ValueError(f"part must be validation or test (got {part!r})")
+    rng = np.random.default_rng([cfg.seed.sim, PART_STREAM[part], epoch])
     ev = cfg.eval
+    x, y = data.part(part)
     res = {"accuracy": np.nan, "completion": np.nan, "dkl_sampled": np.nan,
            "dkl_exact": np.nan, "n_eval": 0}
     if net.n_label:
-        n = len(data.x_test) if final or ev.n_test is None else min(ev.n_test,
-                                                                     len(data.x_test))
-        pred, _ = classify(net, data.x_test[:n], ev.steps, rng)
-        res["accuracy"] = float(np.mean(pred == data.y_test[:n]))
+        n = len(x) if final or ev.n_validation is None else min(ev.n_validation, len(x))
+        pred, _ = classify(net, x[:n], ev.steps, rng)
+        res["accuracy"] = float(np.mean(pred == y[:n]))
         res["n_eval"] = n
     if ev.completion:
-        k = min(ev.completion, len(data.x_test))
-        res["completion"] = complete(net, data.x_test[:k], data.shape, ev.steps, rng)[0]
-    if data.n_classes == 0 and net.n <= 20:
+        k = min(ev.completion, len(x))
+        res["completion"] = complete(net, x[:k], data.shape, ev.steps, rng)[0]
+    if data.n_classes == 0 and net.n <= 20 and part == "validation":
         ds, de, _ = marginal_dkls(net, data, ev.dkl_steps, rng)
         res["dkl_sampled"], res["dkl_exact"] = ds, de
     return res

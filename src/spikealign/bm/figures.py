@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import rundir
-from ..io import atomic_save_npz, atomic_savefig, read_json
+from ..io import atomic_save_npz, atomic_savefig, atomic_write_text, read_json
 
 
 def _plt():
@@ -27,10 +27,10 @@ def run_figure(result: dict, stem: Path, title: str = "bm") -> list[Path]:
     plt = _plt()
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.4))
     ep = result["eval_epochs"]
-    acc = result["accuracy"]
+    acc = result["val_accuracy"]
     if len(acc) and np.any(np.isfinite(acc)):
         ax[0].plot(ep, acc, "o-")
-        ax[0].set_ylabel("test accuracy")
+        ax[0].set_ylabel("validation accuracy")
     else:
         ax[0].semilogy(ep, result["dkl_sampled"], "o-", label="sampled")
         ax[0].semilogy(ep, result["dkl_exact"], "s--", label="exact (W+W^T)/2")
@@ -158,5 +158,5 @@ def figure_bm(source: Path, out: Path, quick: bool = False) -> list[Path]:
         atomic_savefig(fig, p, dpi=120)
     plt.close(fig)
     atomic_save_npz(out / "bm_experiment.npz", **plotted)
-    (out / "bm_experiment.md").write_text("\n".join(table(groups)) + "\n")
+    atomic_write_text(out / "bm_experiment.md", "\n".join(table(groups)) + "\n")
     return paths + [out / "bm_experiment.npz", out / "bm_experiment.md"]

@@ -195,9 +195,11 @@ class BoltzmannMachine:
         return c
 
     def phase(self, n_steps: int, rng: np.random.Generator, clamp=None, *, windows=(),
-              n_last_stdp: int = 1, sample_every: int = 0, record: bool = False):
+              n_last_stdp: int = 1, sample_every: int = 0, record: bool = False,
+              coactivation: bool = False):
         """Simulate one phase from rest with ``clamp`` (:meth:`clamp_vector`; None: free);
-        returns :class:`spikealign.sim.PhaseStats`."""
+        returns :class:`spikealign.sim.PhaseStats` (``coactivation``: with the exact on-step
+        counts ``co`` and ``on``, :func:`spikealign.sim.phase_statistics`)."""
         b = self.b
         kw = {}
         if clamp is not None and np.any(np.asarray(clamp) >= 0):
@@ -210,7 +212,28 @@ class BoltzmannMachine:
                 b[clamp == 0] = -self.clamp_bias
         return phase_statistics(self.W, b, int(n_steps), self.params, rng, windows=windows,
                                 n_last_stdp=n_last_stdp, sample_every=sample_every,
-                                record=record, engine=self.engine, **kw)
+                                record=record, engine=self.engine, coactivation=coactivation,
+                                **kw)
+
+    def coactivation(self, n_steps: int, rng: np.random.Generator, clamp=None):
+        """``(C, m)``: the time averages over one phase of ``n_steps`` steps from rest with
+        ``clamp`` (:meth:`clamp_vector`; None: free) of the binary states,
+
+            C[i, j] = 1/T sum_t z_i(t) z_j(t),    m[i] = 1/T sum_t z_i(t),    T = n_steps,
+
+        where a unit is on (``z = 1``) in the ``t_ref`` steps after each of its spikes
+        (``s < t <= s + t_ref``). Exact: spikes in the same step (clamped units fire in
+        lockstep) and on-windows cut by the end of the phase count as they are. The diagonal
+        is ``C[i, i] = m[i]`` (``z_i z_i = z_i``). The training rule uses this estimator
+        (``stdp.coactivation: exact``)."""
+        T = int(n_steps)
+        if T < 1:
+            raise ValueError(f"n_steps must be >= 1 (got {n_steps})")
+        st = self.phase(T, rng, clamp, coactivation=True)
+        m = st.on / T
+        C = st.co / T
+        np.fill_diagonal(C, m)
+        return C, m
 
     def sample(self, n_steps: int, rng: np.random.Generator, *, visible=None, label=None,
                sample_every: int | None = None) -> np.ndarray:

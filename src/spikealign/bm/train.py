@@ -3,16 +3,19 @@
 One update (a minibatch of ``B`` data samples):
 
 1. Wake phases: for each sample, simulate ``wake_steps`` steps from rest with the visible
-   (and label) units clamped to the sample and the hidden units free. Coactivations from pair
-   STDP with the triangular window (width ``tau = t_ref``, amplitudes ``1 + eta_ij``):
-   ``C_wake = mean_samples(S_ws) / D_wake * t_ref`` (each pair adds the overlap of the two
-   on-windows / t_ref, as :mod:`spikealign.ssn.train`), on-fractions
-   ``m_wake = mean_samples(counts) / D_wake * t_ref``.
+   (and label) units clamped to the sample and the hidden units free. Coactivations
+   ``C_wake = a * mean_samples(<z_i z_j>)`` and on-fractions ``m_wake = mean_samples(<z_i>)``,
+   the exact time averages of the binary states over each phase
+   (:meth:`BoltzmannMachine.coactivation`, ``stdp.coactivation: exact``), times the
+   per-synapse amplitude ``a_ij = 1 + eta_ij`` of the coactivation rule (plasticity noise).
+   (``stdp.coactivation: window``: the SSN's estimate instead, pair STDP with the triangular
+   window of width ``t_ref``, ``C = S_ws / D t_ref``, ``m = counts / D t_ref``: zero for
+   spikes in the same step, which clamped units always are, and counting on-time past the
+   end of the phase; kept to measure that bias, docs/bm.md.)
 2. Sleep phases: ``sleep_phases`` free phases of ``sleep_steps`` steps from rest (with
    ``sleep_chain: persistent`` each continues its chain of the previous update instead:
-   :class:`spikealign.sim.Chain`); ``C_sleep``,
-   ``m_sleep`` the same way, and the SAL sums ``S_sal`` (anti-Hebbian triangular window) on the
-   same sleep spikes.
+   :class:`spikealign.sim.Chain`); ``C_sleep``, ``m_sleep`` the same way, and the SAL sums
+   ``S_sal`` (anti-Hebbian triangular window) on the same sleep spikes.
 3. ``W <- W + lr_w (C_wake - C_sleep)``, ``b <- b + lr_b (m_wake - m_sleep)``.
 4. Kolen-Pollack (``lr.kp > 0``): ``W <- (1 - lr_kp) W``.
 5. SAL (``lr.symm > 0``): ``W <- W + lr_symm mean_phases(S_sal) / D_sleep * t_ref``.
@@ -23,6 +26,11 @@ The rule is local: ``W_ij`` (synapse ``j -> i``) and ``W_ji`` are separate param
 updated from the spikes of ``i`` and ``j`` through its own (noisy) window. Both get the same
 expected gradient, so an initial difference (synaptic noise) never shrinks and different
 amplitudes (plasticity noise) let the two drift apart; SAL and KP shrink the differences.
+
+Evaluation (:mod:`spikealign.bm.evaluate`): every ``eval.every`` epochs and after the last on
+the **validation** images (``eval.n_validation`` of them in between, all at the end); with
+``eval.select: best`` the parameters of the best validation score are kept (early stopping).
+The **test** images are evaluated once, after training, on the selected parameters.
 
 Randomness: the initial weights and the four noise matrices of the rules come from
 ``Generator(seed.init)`` (:func:`make_setup`); the minibatch order and all spikes from
@@ -86,7 +94,7 @@ class Setup:
 def make_setup(cfg: BMConfig, data: Dataset | None = None) -> Setup:
     d = data if data is not None else load_task(
         cfg.task, threshold=cfg.data.threshold, size=cfg.data.size, n_train=cfg.data.n_train,
-        n_test=cfg.data.n_test)
+        n_test=cfg.data.n_test, n_validation=cfg.data.n_validation)
     n_label = d.n_classes
     n_data = d.n_visible + n_label
     mask = make_mask(n_data, cfg.network.n_hidden, cfg.network.connectivity)
@@ -117,10 +125,19 @@ def apply_update(W, b, mask, C_wake, C_sleep, m_wake, m_sleep, S_sal, *, lr_w, l
 
 
 def moments(stats_list, n_steps: int, t_ref: int, window: int = 0):
-    """``(C, m)`` averaged over phases: ``C = S[window] / D t_ref``, ``m = counts / D t_ref``."""
+    """``(C, m)`` averaged over phases from a window's pair sums (``stdp.coactivation:
+    window``): ``C = S[window] / D t_ref``, ``m = counts / D t_ref``; also the SAL sums."""
     S = np.mean([s.stdp[window] for s in stats_list], axis=0)
     c = np.mean([s.counts for s in stats_list], axis=0)
     return S / n_steps * t_ref, c / n_steps * t_ref
+
+
+def exact_moments(stats_list, n_steps: int, amplitude):
+    """``(C, m)`` averaged over phases from the exact on-step counts (``stdp.coactivation:
+    exact``): ``C = amplitude * co / D`` (per-synapse amplitude ``1 + eta``), ``m = on / D``."""
+    co = np.mean([s.co for s in stats_list], axis=0)
+    on = np.mean([s.on for s in stats_list], axis=0)
+    return amplitude * (co / n_steps), on / n_steps
 
 
 @dataclass
@@ -132,25 +149,38 @@ class TrainState:
     epoch: int  # epochs finished
     rng: np.random.Generator
     asym: list = field(default_factory=list)  # after each epoch (index 0: initial)
+    # validation evaluations (eval.every epochs and the last)
     eval_epochs: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    completion: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    val_completion: list = field(default_factory=list)
     dkl_sampled: list = field(default_factory=list)
     dkl_exact: list = field(default_factory=list)
     n_eval: list = field(default_factory=list)
+    # eval.select: best: the parameters of the best validation score so far
+    best_epoch: int = -1
+    best_score: float = -np.inf
+    best_W: np.ndarray | None = None
+    best_b: np.ndarray | None = None
+    # the one test evaluation, after training (NaN before)
+    test_accuracy: float = np.nan
+    test_completion: float = np.nan
     elapsed_s: float = 0.0
     # persistent sleep chains (sleep_chain: persistent): the Chain objects, or their saved
     # arrays until the trainer rebuilds them
     chains: list | None = None
     chain_arrays: list | None = None
 
-    LISTS = ("asym", "eval_epochs", "accuracy", "completion", "dkl_sampled", "dkl_exact",
-             "n_eval")
+    LISTS = ("asym", "eval_epochs", "val_accuracy", "val_completion", "dkl_sampled",
+             "dkl_exact", "n_eval")
+    SCALARS = ("best_epoch", "best_score", "test_accuracy", "test_completion", "elapsed_s")
 
     def to_arrays(self) -> dict:
         out = {"W": self.W, "b": self.b, "epoch": np.int64(self.epoch),
-               "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
-               "elapsed_s": np.float64(self.elapsed_s)}
+               "rng_state": np.array(json.dumps(self.rng.bit_generator.state))}
+        for k in self.SCALARS:
+            out[k] = np.float64(getattr(self, k))
+        if self.best_W is not None:
+            out["best_W"], out["best_b"] = self.best_W, self.best_b
         for k in self.LISTS:
             out[k] = np.array(getattr(self, k), dtype=float)
         saved = ([c.state_arrays() for c in self.chains] if self.chains is not None
@@ -171,8 +201,12 @@ class TrainState:
         while f"chain{len(chains)}_time" in a:
             pre = f"chain{len(chains)}_"
             chains.append({k[len(pre):]: np.array(a[k]) for k in a if k.startswith(pre)})
+        scalars = {k: float(a[k]) for k in cls.SCALARS}
+        scalars["best_epoch"] = int(scalars["best_epoch"])
+        best = ({"best_W": np.array(a["best_W"]), "best_b": np.array(a["best_b"])}
+                if "best_W" in a.files else {})
         return cls(W=np.array(a["W"]), b=np.array(a["b"]), epoch=int(a["epoch"]), rng=rng,
-                   elapsed_s=float(a["elapsed_s"]), chain_arrays=chains or None, **lists)
+                   chain_arrays=chains or None, **lists, **scalars, **best)
 
 
 class Trainer:
@@ -189,12 +223,19 @@ class Trainer:
         self.setup = setup if setup is not None else make_setup(cfg)
         self.params = sim_params(cfg)
         self.t_ref = cfg.sim.t_ref
-        self.sleep_windows = ((self.setup.ws_rule, self.setup.sal_rule) if cfg.lr.symm > 0
-                              else (self.setup.ws_rule,))
+        self.exact = cfg.stdp.coactivation == "exact"
+        # the windows of each phase: the exact estimator needs none for the coactivations
+        self.wake_windows = () if self.exact else (self.setup.ws_rule,)
+        sal = (self.setup.sal_rule,) if cfg.lr.symm > 0 else ()
+        self.sleep_windows = sal if self.exact else (self.setup.ws_rule, *sal)
+        self.sal_window = 0 if self.exact else 1
 
-    def network(self, state: TrainState) -> BoltzmannMachine:
+    def network(self, state: TrainState, W=None, b=None) -> BoltzmannMachine:
+        """The network of ``state`` (or of the parameters ``W``, ``b``)."""
         s = self.setup
-        return BoltzmannMachine(state.W, state.b, s.n_visible, s.n_label, s.mask, self.params,
+        W = state.W if W is None else W
+        b = state.b if b is None else b
+        return BoltzmannMachine(W, b, s.n_visible, s.n_label, s.mask, self.params,
                                 clamping=self.cfg.clamping, clamp_bias=self.cfg.clamp_bias,
                                 engine=self.engine)
 
@@ -212,17 +253,19 @@ class Trainer:
         out = []
         for k in range(len(xs)):
             clamp = net.clamp_vector(xs[k], None if ys is None else ys[k])
-            out.append(net.phase(cfg.wake_steps, rng, clamp, windows=(self.setup.ws_rule,),
-                                 n_last_stdp=cfg.stdp.num_last_spikes))
+            out.append(net.phase(cfg.wake_steps, rng, clamp, windows=self.wake_windows,
+                                 n_last_stdp=cfg.stdp.num_last_spikes,
+                                 coactivation=self.exact))
         return out
 
     def sleep(self, net: BoltzmannMachine, rng, state: TrainState | None = None):
         cfg = self.cfg
         if cfg.sleep_chain == "persistent" and state is not None:
-            return [chain.run(cfg.sleep_steps, windows=self.sleep_windows)
+            return [chain.run(cfg.sleep_steps, windows=self.sleep_windows,
+                              coactivation=self.exact)
                     for chain in self.chains(state)]
         return [net.phase(cfg.sleep_steps, rng, None, windows=self.sleep_windows,
-                          n_last_stdp=cfg.stdp.num_last_spikes)
+                          n_last_stdp=cfg.stdp.num_last_spikes, coactivation=self.exact)
                 for _ in range(cfg.sleep_phases)]
 
     def chains(self, state: TrainState) -> list:
@@ -244,9 +287,14 @@ class Trainer:
     def update(self, state: TrainState, wake_stats, sleep_stats) -> None:
         """Steps 3-6 from the phase statistics (module docstring)."""
         cfg = self.cfg
-        C_w, m_w = moments(wake_stats, cfg.wake_steps, self.t_ref)
-        C_s, m_s = moments(sleep_stats, cfg.sleep_steps, self.t_ref)
-        S_sal = (moments(sleep_stats, cfg.sleep_steps, self.t_ref, window=1)[0]
+        if self.exact:
+            a = self.setup.ws_rule.a_plus
+            C_w, m_w = exact_moments(wake_stats, cfg.wake_steps, a)
+            C_s, m_s = exact_moments(sleep_stats, cfg.sleep_steps, a)
+        else:
+            C_w, m_w = moments(wake_stats, cfg.wake_steps, self.t_ref)
+            C_s, m_s = moments(sleep_stats, cfg.sleep_steps, self.t_ref)
+        S_sal = (moments(sleep_stats, cfg.sleep_steps, self.t_ref, window=self.sal_window)[0]
                  if cfg.lr.symm > 0 else None)
         state.W, state.b = apply_update(
             state.W, state.b, self.setup.mask, C_w, C_s, m_w, m_s, S_sal, lr_w=cfg.lr.weight,
@@ -280,19 +328,44 @@ class Trainer:
         state.asym.append(pair_asymmetry(state.W, self.setup.mask))
         if state.epoch % self.cfg.eval.every == 0 or self.done(state):
             self.evaluate(state)
+        if self.done(state):
+            self.test(state)
         state.elapsed_s += time.perf_counter() - t0
 
     def evaluate(self, state: TrainState) -> None:
-        from .evaluate import evaluate
+        """A validation evaluation (all validation images after the last epoch, else
+        ``eval.n_validation``); with ``eval.select: best`` it keeps the best parameters."""
+        from .evaluate import evaluate, score
 
         res = evaluate(self.network(state), self.setup.data, self.cfg, epoch=state.epoch,
-                       final=self.done(state))
+                       final=self.done(state), part="validation")
         state.eval_epochs.append(state.epoch)
-        state.accuracy.append(res["accuracy"])
-        state.completion.append(res["completion"])
+        state.val_accuracy.append(res["accuracy"])
+        state.val_completion.append(res["completion"])
         state.dkl_sampled.append(res["dkl_sampled"])
         state.dkl_exact.append(res["dkl_exact"])
         state.n_eval.append(res["n_eval"])
+        sc = score(res)
+        if self.cfg.eval.select == "best" and sc > state.best_score:
+            state.best_score, state.best_epoch = sc, state.epoch
+            state.best_W, state.best_b = state.W.copy(), state.b.copy()
+
+    def selected(self, state: TrainState) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(W, b, epoch)`` that the run reports: the last, or the best on validation."""
+        if self.cfg.eval.select == "best" and state.best_W is not None:
+            return state.best_W, state.best_b, state.best_epoch
+        return state.W, state.b, state.epoch
+
+    def test(self, state: TrainState) -> None:
+        """The one evaluation on the test images, after training, on the selected
+        parameters (its draws come from their own generator)."""
+        from .evaluate import evaluate
+
+        W, b, _ = self.selected(state)
+        res = evaluate(self.network(state, W, b), self.setup.data, self.cfg,
+                       epoch=state.epoch, final=True, part="test")
+        state.test_accuracy = res["accuracy"]
+        state.test_completion = res["completion"]
 
     def done(self, state: TrainState) -> bool:
         return state.epoch >= self.cfg.epochs

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from ..limits import MAX_PHASE_STEPS  # noqa: F401  (phases stay below it: limits says why)
 from ..neuron import HAZARD_QUANTA_MAX, hazard_quanta, threshold_quanta
 from ..stdp import window_value
 from .params import POTENTIAL_SCALE, SimParams, change_ages, check_fixed_range
@@ -92,7 +93,6 @@ NEVER = np.int64(1) << 62
 INV_POTENTIAL_SCALE = 1.0 / POTENTIAL_SCALE
 #: crossings further than this many steps ahead are never reached (phases are shorter)
 FAR = float(2**50)
-MAX_PHASE_STEPS = 2**49
 
 Network = namedtuple("Network", [
     "W", "b",                 # float64 (N, N) [post, pre], (N,)
@@ -118,6 +118,8 @@ Stats = namedtuple("Stats", [
     "S",                      # float64 (K, N, N): pair-STDP sums, added to
     "hist",                   # int64 (2^N,): sampled binary states, added to
     "counts",                 # int64 (N,): spikes, added to
+    "co",                     # int64 (N, N): steps with z_i = z_j = 1, added to ((0, 0): off)
+    "on",                     # int64 (N,): steps with z_i = 1, added to ((0,): off)
     "sample_every",           # read the states every so many steps (0: off)
     "rec_t", "rec_i",         # int64 (cap,): the spike record (cap 0: none)
 ])
@@ -413,6 +415,47 @@ def _pair_stdp(i, t, n_last, codes, utau, pars, shapes, nrn, ring, S):  # pragma
 
 
 @kernel
+def _coactivate(i, t, t1, t_on, nrn, ring, co, on):  # pragma: no cover - compiled
+    """Exact coactivation counts of a spike of i at t in a part ending at t1: i is on at
+    t + 1 .. t + t_on; it overlaps the on-window of every other neuron's latest spike s
+    (s + 1 .. s + t_on, s <= t; a neuron spiking at t too was processed before i, so the
+    pair is counted once) in the steps t + 1 .. min(s + t_on, t1 - 1). With min_isi >= t_on
+    only the latest spike can overlap (phase_statistics checks this)."""
+    end_i = min(t + t_on, t1 - 1)
+    if end_i <= t:
+        return
+    on[i] += end_i - t
+    for q in range(nrn.shape[1]):
+        if q == i or nrn[NSPK, q] == 0:
+            continue
+        end = min(ring[q, nrn[HEAD, q]] + t_on, end_i)
+        if end > t:
+            co[i, q] += end - t
+            co[q, i] += end - t
+
+
+@kernel
+def _coactivation_carry(t0, t1, t_on, nrn, ring, co, on):  # pragma: no cover - compiled
+    """The on-windows of spikes before t0 that reach into the part t0 .. t1-1 (a continued
+    simulation): each neuron's own steps and the overlaps of every pair, counted from t0."""
+    n = nrn.shape[1]
+    for i in range(n):
+        if nrn[NSPK, i] == 0:
+            continue
+        end_i = min(ring[i, nrn[HEAD, i]] + t_on, t1 - 1)
+        if end_i < t0:
+            continue
+        on[i] += end_i - t0 + 1
+        for q in range(i + 1, n):
+            if nrn[NSPK, q] == 0:
+                continue
+            end = min(ring[q, nrn[HEAD, q]] + t_on, end_i)
+            if end >= t0:
+                co[i, q] += end - t0 + 1
+                co[q, i] += end - t0 + 1
+
+
+@kernel
 def _reset(i, t, min_isi, thr, nrn, inv, ring):  # pragma: no cover - compiled
     """After a spike at t: push t on i's ring, refractory until t + min_isi, threshold thr."""
     head = nrn[HEAD, i] + 1
@@ -570,8 +613,12 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
     codes, utau, pars, shapes, n_last = (rules.codes, rules.utau, rules.pars, rules.shapes,
                                          rules.n_last)
     S, hist, counts, rec_t, rec_i = stats.S, stats.hist, stats.counts, stats.rec_t, stats.rec_i
+    co, on = stats.co, stats.on
+    coact = co.shape[0] > 0
     se = stats.sample_every
     clock[N_REC] = 0
+    if coact and t0 > 0:
+        _coactivation_carry(t0, t1, t_on, nrn, ring, co, on)
     while True:
         te = min(clock[NEXT_EVENT], t1)
         tc = _first_crossing(nrn)
@@ -598,6 +645,8 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
             _record(i, tc, clock, rec_t, rec_i)
             if codes.shape[0] > 0:
                 _pair_stdp(i, tc, n_last, codes, utau, pars, shapes, nrn, ring, S)
+            if coact:
+                _coactivate(i, tc, t1, t_on, nrn, ring, co, on)
             _reset(i, tc, min_isi, threshold_quanta(rng.standard_exponential()), nrn, inv, ring)
             _schedule(i, tc, first_change, se > 0, nrn, clock)
     if se > 0:
@@ -616,12 +665,17 @@ class PhaseStats:
     stdp:     pair-STDP sums, one (N, N) matrix per window, shape (n_windows, N, N)
     states:   counts of the sampled binary states, shape (2^N,) (None if not sampled)
     spikes:   spike record (None unless recorded)
+    co:       steps of the phase at which z_i = z_j = 1, int64 (N, N), diagonal 0 (None
+              unless ``coactivation=True``); ``co / n_steps`` is the coactivation <z_i z_j>
+    on:       steps at which z_i = 1, int64 (N,) (None unless ``coactivation=True``)
     """
 
     counts: np.ndarray
     stdp: np.ndarray
     states: np.ndarray | None
     spikes: np.ndarray | None
+    co: np.ndarray | None = None
+    on: np.ndarray | None = None
 
 
 def prepare(params: SimParams):
@@ -689,11 +743,13 @@ def make_rules(windows, n: int, n_last: int = 1) -> Rules:
 
 
 def make_stats(n: int, n_windows: int, n_steps: int, min_isi: int, *, sample_every: int = 0,
-               record: bool = False) -> Stats:
+               record: bool = False, coactivation: bool = False) -> Stats:
     """Zeroed accumulators; the spike record holds the exact maximum number of spikes (each
     neuron spikes at most once per ``min_isi`` steps)."""
     cap = n * (int(n_steps) // int(min_isi) + 1) if record else 0
+    nc = n if coactivation else 0
     return Stats(S=np.zeros((n_windows, n, n)),
                  hist=np.zeros(2**n if sample_every > 0 else 0, dtype=np.int64),
-                 counts=np.zeros(n, dtype=np.int64), sample_every=int(sample_every),
+                 counts=np.zeros(n, dtype=np.int64), co=np.zeros((nc, nc), dtype=np.int64),
+                 on=np.zeros(nc, dtype=np.int64), sample_every=int(sample_every),
                  rec_t=np.empty(cap, dtype=np.int64), rec_i=np.empty(cap, dtype=np.int64))

@@ -19,14 +19,11 @@ checkpoint is reported and the run restarts from its beginning.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .. import __version__, rundir
-from ..config import ConfigError, dump_yaml, yaml_hash
-from ..io import atomic_save_npz, atomic_write_json, atomic_write_text, write_status
-from ..progress import progress
+from ..config import dump_yaml, yaml_hash
+from ..familyrun import Trainable, run_resumable
 from .config import SSNConfig
 from .train import Trainer, TrainState, initial_state
 
@@ -89,23 +86,28 @@ def summary(cfg: SSNConfig, state: TrainState, engine: str) -> dict:
     }
 
 
-def _resume_point(ckpt: Path, h: str) -> TrainState | None:
-    """The state saved in ``ckpt`` (None without one). A checkpoint of another config is an
-    error; a damaged one is reported and the run restarts from its beginning."""
-    if not ckpt.is_file():
-        return None
-    try:
-        with np.load(ckpt) as a:
-            if "config_hash" in a.files and str(a["config_hash"]) != h:
-                raise ConfigError(f"{ckpt.parent} holds a checkpoint of a different config; "
-                                  "use another --out or --overwrite")
-            return TrainState.from_arrays(a)
-    except ConfigError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a truncated or corrupt file, whatever numpy says
-        rundir.warn(f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {exc}); the run "
-                    "restarts from its beginning")
-        return None
+def trainable(cfg: SSNConfig, engine: str = "fast", label: str = "ssn") -> Trainable:
+    """The SSN training run as :func:`spikealign.familyrun.run_resumable` runs it: a
+    checkpoint after every validation block, progress in wake-sleep cycles."""
+    trainer = Trainer(cfg, engine)  # validates the engine before anything is written
+
+    def results(state):
+        return results_arrays(trainer, state), summary(cfg, state, engine)
+
+    def figure(result, stem):
+        from .plots import run_figure
+
+        return run_figure(result, stem, title=label)
+
+    return Trainable(
+        family="ssn", config_yaml=dump_yaml(cfg), config_hash=config_hash(cfg),
+        total=cfg.num_epochs, unit="cycle", progress_key="cycle", total_key="num_epochs",
+        new_state=lambda: initial_state(cfg, trainer.problem),
+        state_from_arrays=TrainState.from_arrays, state_arrays=lambda st: st.to_arrays(),
+        position=lambda st: st.cycle, done=trainer.done,
+        step=lambda st, on: trainer.step_block(st, on_cycles=on),
+        postfix=lambda st: {"dkl": f"{st.dkls[-1]:.3g}", "asym": f"{st.asyms[-1]:.3g}"},
+        results=results, figure=figure, finish_keys=("final_dkl", "final_asym", "runtime_s"))
 
 
 def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = False,
@@ -113,42 +115,11 @@ def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = Fals
         bar_position: int | None = None) -> dict:
     """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary.
 
-    The directory is claimed for the whole run (:func:`spikealign.rundir.claim`: one writer,
-    no foreign files, a finished run only replaced with ``overwrite``); Ctrl-C leaves status
+    The run directory's rules are the shared ones (:mod:`spikealign.familyrun`): one writer,
+    no foreign files, a finished run only replaced with ``overwrite``; Ctrl-C leaves status
     ``interrupted`` and the checkpoint, from which the next call resumes.
     ``bar_position``: line of the progress bar when several runs share a terminal."""
     out_dir = rundir.check_out(out_dir)
-    trainer = Trainer(cfg, engine)  # validates the engine before anything is written
-    h = config_hash(cfg)
-    ckpt = out_dir / "checkpoint.npz"
-    with rundir.claim(out_dir, rundir.LAYOUTS["ssn"], overwrite=overwrite,
-                      config_hash=h) as rd:
-        state = None if overwrite else _resume_point(ckpt, h)
-        if state is None:
-            state = initial_state(cfg, trainer.problem)
-        rd.begin(cycle=state.cycle, num_epochs=cfg.num_epochs, resumed=state.cycle > 0)
-        rd.extra["cycle"] = state.cycle
-        atomic_write_text(out_dir / "config.yaml", dump_yaml(cfg))
-        with progress(total=cfg.num_epochs, desc=label, unit="cycle",
-                      disable=None if show_progress else True, initial=state.cycle,
-                      position=bar_position) as bar:
-            while not trainer.done(state):
-                trainer.step_block(state, on_cycles=bar.update)
-                bar.set_postfix(dkl=f"{state.dkls[-1]:.3g}", asym=f"{state.asyms[-1]:.3g}")
-                atomic_save_npz(ckpt, compressed=False, config_hash=np.array(h),
-                                **state.to_arrays())
-                rd.extra["cycle"] = state.cycle
-                write_status(out_dir, "running", cycle=state.cycle, num_epochs=cfg.num_epochs)
-        result = results_arrays(trainer, state)
-        atomic_save_npz(out_dir / "results.npz", **result)
-        metrics = summary(cfg, state, engine)
-        atomic_write_json(out_dir / "metrics.json", metrics)
-        files = ["config.yaml", "results.npz", "metrics.json"]
-        if make_figure:
-            from .plots import run_figure
-
-            files += [p.name for p in run_figure(result, out_dir / "figure", title=label)]
-        rd.finish(files, config_hash=h, **{k: metrics[k] for k in
-                                           ("final_dkl", "final_asym", "runtime_s")})
-        ckpt.unlink(missing_ok=True)
-        return metrics
+    return run_resumable(trainable(cfg, engine, label), out_dir, overwrite=overwrite,
+                         show_progress=show_progress, make_figure=make_figure, label=label,
+                         bar_position=bar_position)

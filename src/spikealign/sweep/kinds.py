@@ -23,6 +23,8 @@ RUNNERS: dict[str, str] = {
     "ssn": "spikealign.sweep.kinds:run_ssn",
     "microcircuit": "spikealign.sweep.kinds:run_microcircuit",
     "deep": "spikealign.sweep.kinds:run_deep",
+    "bm": "spikealign.sweep.kinds:run_bm",
+    "bm_baselines": "spikealign.sweep.kinds:run_bm_baselines",
 }
 
 #: measured seconds per simulated SSN step on one core of this machine (see module docstring)
@@ -68,6 +70,65 @@ def run_deep(config: dict, run_dir: Path, *, label: str = "deep") -> dict:
     from ..deep.train import train_run
 
     return train_run(config, run_dir, progress=False, threads=1)
+
+
+def run_bm(config: dict, run_dir: Path, *, label: str = "bm") -> dict:
+    """One spiking-Boltzmann-machine training run (``spikealign.bm.run.run``), quiet, with
+    its per-run figure (a few hundred ms)."""
+    from ..bm.config import BMConfig
+    from ..bm.run import run
+    from ..config import validate
+
+    cfg = validate(BMConfig, config, source=str(Path(run_dir) / "config.yaml"))
+    return run(cfg, run_dir, show_progress=False, label=label)
+
+
+def run_bm_baselines(config: dict, run_dir: Path, *, label: str = "bm_baselines") -> dict:
+    """The baselines of a bm experiment (``spikealign.bm.baselines``) for one seed."""
+    from ..bm.run import run_baselines
+
+    return run_baselines(config, run_dir, show_progress=False)
+
+
+def bm_baseline_seconds(config: dict) -> float:
+    """Estimated seconds of one baselines run on one core (measured on digits: about 60 s,
+    mostly the MLP grid and the two non-spiking Boltzmann machines), scaled by the number of
+    training images times input pixels."""
+    n_train = config["data"].get("n_train") or {"digits": 997}.get(config["task"], 55_000)
+    pixels = 64 if config["task"] == "digits" else config["data"]["size"] ** 2
+    return 60.0 * max(0.05, n_train * pixels / (997 * 64))
+
+
+#: measured CPU nanoseconds per neuron-step of the spiking Boltzmann machine on one core here
+#: (bench/bench_bm.py, event-driven engine): clamped wake phases, free sleep phases and the
+#: evaluation phases (clamped image, free label and hidden units)
+BM_NS_PER_NEURON_STEP = {"wake": 64.0, "sleep": 75.0, "eval": 64.0}
+
+
+def bm_seconds(cfg) -> float:
+    """Estimated seconds of one bm run on one core: simulated neuron-steps of its wake, sleep
+    and evaluation phases times :data:`BM_NS_PER_NEURON_STEP`."""
+    from ..bm.data import DEFAULT_VALIDATION, DIGITS_TEST
+
+    n_train = {"digits": 1797 - DIGITS_TEST, "bars": 14}.get(cfg.task, 60_000)
+    n_val = cfg.data.n_validation or DEFAULT_VALIDATION[cfg.task]
+    n_train = min(cfg.data.n_train or n_train, n_train - n_val)
+    n_test = min(cfg.data.n_test or 10_000, {"digits": DIGITS_TEST, "bars": 0}.get(cfg.task,
+                                                                                  10_000))
+    n_vis = {"digits": 64, "bars": 9}.get(cfg.task, cfg.data.size**2)
+    n_label = 0 if cfg.task == "bars" else 10
+    n = n_vis + n_label + cfg.network.n_hidden
+    batches = -(-n_train // cfg.batch_size)
+    wake = cfg.epochs * n_train * cfg.wake_steps
+    sleep = cfg.epochs * batches * cfg.sleep_phases * cfg.sleep_steps
+    n_evals = cfg.epochs // cfg.eval.every + (cfg.epochs % cfg.eval.every != 0)
+    per_eval = (min(cfg.eval.n_validation or n_val, n_val) + min(cfg.eval.completion, n_val)
+                ) * cfg.eval.steps
+    if cfg.task == "bars":
+        per_eval = cfg.eval.dkl_steps
+    evals = n_evals * per_eval + (n_val + n_test + 2 * cfg.eval.completion) * cfg.eval.steps
+    ns = BM_NS_PER_NEURON_STEP
+    return max(1.0, n * (wake * ns["wake"] + sleep * ns["sleep"] + evals * ns["eval"]) * 1e-9)
 
 
 #: measured seconds of one BP epoch on one core of this machine (bench/bench_deep.py: 50 s for

@@ -273,6 +273,122 @@ class DeepPart:
                 "feedback": self.feedback, "algo": self.algo, "dataset": self.dataset}
 
 
+@dataclass(frozen=True)
+class BMPart:
+    """One spiking-Boltzmann-machine sweep directory: one (condition, feedback) cell of an
+    experiment (:mod:`spikealign.bm.experiments`) over its seeds; run ``i`` is seed
+    ``seeds[i]``."""
+
+    name: str
+    experiment: str
+    condition: str
+    feedback: str
+    figure: str = "bm"
+    kind: str = "bm"
+
+    @property
+    def group(self) -> str:
+        return self.experiment
+
+    def _exp(self):
+        from ..bm.experiments import EXPERIMENTS
+
+        return EXPERIMENTS[self.experiment]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self._exp().seeds)
+
+    def specs(self, scale: str = "paper", overrides: dict | None = None) -> list[RunSpec]:
+        if scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
+        from ..bm.config import PRESET_DIR, BMConfig
+        from ..bm.experiments import seed_overrides
+        from ..config import load_yaml, validate
+        from .kinds import bm_seconds
+
+        exp = self._exp()
+        data = load_yaml(PRESET_DIR / f"{exp.preset}.yaml")
+        for over in (exp.base, exp.conditions[self.condition], exp.feedbacks[self.feedback],
+                     exp.quick if scale == "quick" else {}):
+            data = merge(data, over)
+        out = []
+        for i, k in enumerate(exp.seeds):
+            cfg = validate(BMConfig, merge(merge(data, seed_overrides(k)), overrides or {}),
+                           source=f"sweep part {self.name} run {i}")
+            config = cfg.model_dump(mode="json")
+            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
+                               runner=RUNNERS[self.kind], config=config,
+                               params={"condition": self.condition, "feedback": self.feedback,
+                                       "seed": int(k)},
+                               cost=bm_seconds(cfg)))
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "figure": self.figure, "group": self.group,
+                "feedback": self.feedback, "condition": self.condition,
+                "experiment": self.experiment, "base": self._exp().preset}
+
+
+@dataclass(frozen=True)
+class BMBaselinePart:
+    """The baselines of a bm experiment (:mod:`spikealign.bm.baselines`) on its data, one run
+    per seed of ``baseline_seeds``; the experiment figure draws them as reference lines."""
+
+    name: str
+    experiment: str
+    figure: str = "bm"
+    kind: str = "bm_baselines"
+    feedback: str = "baselines"
+    condition: str = "baselines"
+
+    @property
+    def group(self) -> str:
+        return self.experiment
+
+    def _exp(self):
+        from ..bm.experiments import EXPERIMENTS
+
+        return EXPERIMENTS[self.experiment]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self._exp().baseline_seeds)
+
+    def specs(self, scale: str = "paper", overrides: dict | None = None) -> list[RunSpec]:
+        if scale not in SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(SCALES)} (got {scale!r})")
+        from ..bm.experiments import baseline_config
+        from .kinds import bm_baseline_seconds
+
+        exp = self._exp()
+        out = []
+        for i, k in enumerate(exp.baseline_seeds):
+            config = baseline_config(exp, scale, k)
+            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
+                               runner=RUNNERS[self.kind], config=config,
+                               params={"condition": "baselines", "feedback": "baselines",
+                                       "seed": int(k)},
+                               cost=bm_baseline_seconds(config)))
+        return out
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "figure": self.figure, "group": self.group,
+                "feedback": self.feedback, "condition": self.condition,
+                "experiment": self.experiment, "base": self._exp().preset}
+
+
+def _bm_parts() -> dict[str, list]:
+    from ..bm.experiments import EXPERIMENTS
+
+    out = {}
+    for name, exp in EXPERIMENTS.items():
+        out[name] = [BMPart(f"{name}-{c}-{f}", name, c, f) for c, f in exp.cells()]
+        if exp.baseline_seeds:
+            out[name].append(BMBaselinePart(f"{name}-baselines", name))
+    return out
+
+
 def _ssn_parts(prefix: str, figure: str, axis, levels, highlight, quick, quick_cycles,
                kp_quick, **kw):
     return [
@@ -329,7 +445,10 @@ DEEP_ALGOS = ("bp", "bp_fa", "fa", "kp", "scfa", "sal", "rdd")
 DEEP_DATASETS = ("mnist", "fmnist", "cifar10", "svhn")
 FIG8 = [DeepPart(f"deep_{ds}_{algo}", algo, ds) for ds in DEEP_DATASETS for algo in DEEP_ALGOS]
 
-PARTS = {p.name: p for p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + KP_LR_V3 + FIG6 + FIG8 + TINY}
+BM = _bm_parts()
+
+PARTS = {p.name: p for p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + KP_LR_V3 + FIG6 + FIG8 + TINY
+         + [p for parts in BM.values() for p in parts]}
 
 PRESETS: dict[str, tuple[str, list]] = {
     "fig4_v3": ("[paper v3] figure 4: SSN under synaptic noise, none / SAL / KP", FIG4_V3),
@@ -343,6 +462,10 @@ PRESETS: dict[str, tuple[str, list]] = {
     "fig8": ("figure 8: conv nets, 7 weight-transport algorithms x 4 data sets x 5 seeds", FIG8),
     "tiny": ("12 runs of about a second each, to try a cluster setup", TINY),
 }
+for _name, _parts in BM.items():
+    from ..bm.experiments import EXPERIMENTS as _BM_EXPERIMENTS
+
+    PRESETS[_name] = (f"[beyond the paper] {_BM_EXPERIMENTS[_name].description}", _parts)
 for _ds in DEEP_DATASETS:
     PRESETS[f"fig8_{_ds}"] = (f"part of fig8: the 7 algorithms on {_ds}",
                               [p for p in FIG8 if p.dataset == _ds])
