@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
@@ -37,6 +36,7 @@ from pydantic import BaseModel
 from spikealign import cli
 from spikealign.boltzmann import MAX_EXACT_DIM
 from spikealign.config import ConfigError, StrictModel, load_yaml, parse_set_value, validate
+from spikealign.config import yaml_text as config_yaml_text
 from spikealign.microcircuits.config import MicrocircuitConfig, preset_path
 from spikealign.ssn.config import N_SEED_IDS, PRESET_DIR, SSNConfig
 
@@ -355,8 +355,9 @@ def mutations(draw, family: Family, kinds=("unknown_key", "non_finite", "wrong_t
 
 
 def yaml_text(value) -> str:
-    """``value`` as a one-line YAML flow text (for ``--set KEY=VALUE``)."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**9)
+    """``value`` as a one-line YAML flow text (for ``--set KEY=VALUE``; strings that read as
+    numbers quoted, :func:`spikealign.config.yaml_text`)."""
+    text = config_yaml_text(value, default_flow_style=True, width=10**9)
     return text.removesuffix("\n...\n").strip()
 
 
@@ -401,7 +402,7 @@ BAD_FILE = st.one_of(
 
 
 def dump(tree) -> str:
-    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=False, width=10**9)
+    return config_yaml_text(tree, sort_keys=False, allow_unicode=False, width=10**9)
 
 
 # -- ssn, microcircuit: malformed config files and --set values --------------------------------

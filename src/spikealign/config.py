@@ -6,12 +6,19 @@ simulation, and :func:`validate` turns the first problem into one line naming th
 is allowed, raised as :class:`ConfigError` (the CLI prints it and exits with status 2).
 :func:`load_yaml` and :func:`parse_set_value` do the same for files that are not UTF-8 YAML
 text and for ``--set`` values that are not valid YAML.
+
+Numbers: config files and ``--set`` values are read by one parser, :func:`parse_yaml` (YAML 1.1
+as PyYAML reads it, plus the number notations it reads as strings: ``1e-3``, ``1E5``,
+``2.5e3``, ``-.5``; :data:`NUMBER`), and :func:`dump_yaml` quotes a string that this parser
+would read as a number, so a dumped config reads back unchanged. ``.nan``, ``.inf`` and numbers
+beyond the float range (``1e400`` reads as infinity) are floats that validation refuses.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -45,10 +52,40 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+#: numbers in the usual notation that YAML 1.1 reads as strings: a mantissa with a dot and an
+#: exponent without sign (``2.5e3``), a signed mantissa that starts with the dot (``-.5``), or an
+#: integer mantissa with an exponent (``1e-3``, ``1E5``, ``+2e+2``). Plain integers, and what
+#: YAML 1.1 already reads as a number, keep their YAML 1.1 meaning; anything else (``1e3abc``,
+#: ``e5``, ``1e``, ``.e1``) stays a string.
+NUMBER = re.compile(r"""^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+                          |[0-9]+[eE][-+]?[0-9]+)$""", re.X)
+_NUMBER_FIRST = list("-+0123456789.")
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads :data:`NUMBER` as floats."""
+
+
+class ConfigDumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes strings :class:`ConfigLoader` would read as numbers."""
+
+
+for _cls in (ConfigLoader, ConfigDumper):
+    _cls.add_implicit_resolver(_FLOAT_TAG, NUMBER, _NUMBER_FIRST)
+
+
+def parse_yaml(text: str):
+    """The value of a YAML text, read by :class:`ConfigLoader` (numbers in the usual notation
+    are numbers); the one parser of config files (:func:`load_yaml`) and ``--set`` values
+    (:func:`parse_set_value`) of every family."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader
+
+
 def _parse_yaml(text: str):
-    """``yaml.safe_load`` whose failures (syntax, nesting too deep) are YAMLErrors."""
+    """:func:`parse_yaml` whose failures (syntax, nesting too deep) are YAMLErrors."""
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except RecursionError:
         raise yaml.YAMLError("nested too deeply") from None
 
@@ -93,8 +130,27 @@ def split_set(item: str, example: str) -> tuple[str, list[str], object]:
     return key, parts, parse_set_value(key, raw)
 
 
+def parse_overrides(pairs: list[str] | None, example: str) -> dict:
+    """``--set a.b=value`` pairs (values read by :func:`parse_set_value`) as a nested dict, the
+    overrides of a config (ssn, bm, sweep); a malformed pair raises :class:`ConfigError` naming
+    it (``example``: a dotted key shown in the message)."""
+    out: dict = {}
+    for pair in pairs or []:
+        key, parts, value = split_set(pair, example)
+        node = out
+        for depth, part in enumerate(parts[:-1]):
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                where = ".".join(parts[:depth + 1])
+                raise ConfigError(f"--set {key}: {where} was set to a value, not a section, "
+                                  "by an earlier --set")
+        node[parts[-1]] = value
+    return out
+
+
 def parse_set_value(key: str, raw: str):
-    """The value of ``--set KEY=RAW`` parsed as YAML, or :class:`ConfigError` naming it."""
+    """The value of ``--set KEY=RAW`` read by :func:`parse_yaml`, or :class:`ConfigError`
+    naming it."""
     try:
         return _parse_yaml(raw)
     except yaml.YAMLError as exc:
@@ -208,8 +264,14 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
+def yaml_text(data, **kwargs) -> str:
+    """``yaml.safe_dump(data, **kwargs)``, quoting the strings that :func:`parse_yaml` reads
+    as numbers (so the text reads back as ``data``)."""
+    return yaml.dump(data, Dumper=ConfigDumper, **kwargs)
+
+
 def dump_yaml(model: BaseModel) -> str:
-    return yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False)
+    return yaml_text(model.model_dump(mode="json"), sort_keys=False)
 
 
 def yaml_hash(model: BaseModel) -> str:

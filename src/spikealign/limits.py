@@ -7,6 +7,8 @@ where it is.
 
 from __future__ import annotations
 
+import math
+
 #: Steps of one phase, and of a :class:`spikealign.sim.Chain` with all its parts together, stay
 #: below this. The event-driven engine (:mod:`spikealign.sim.fast`) treats a threshold crossing
 #: more than ``FAR = 2**50`` steps ahead as never reached, which is exact only while every
@@ -30,3 +32,34 @@ MAX_LAST_SPIKES = 1024
 #: 16.7 million steps is 10^5 times the longest one in use (and would make every phase an
 #: event per step and spike).
 MAX_PSP_TAPS = 2**24
+
+
+def psp_problem(psp: str, t_ref: int, tau_syn: float) -> tuple[str, str] | None:
+    """Why the PSP kernel ``psp`` with ``t_ref`` and ``tau_syn``, sampled as the simulators
+    sample it (ages ``1 .. n_taps - 1``), cannot be simulated: more than :data:`MAX_PSP_TAPS`
+    ages, or a value that is not finite (an amplitude such as ``t_ref / tau_syn**2`` that
+    overflows for a tiny ``tau_syn``). Returns ``(field, message)`` naming the parameter that
+    sets the length (``t_ref`` for ``cutoff``), or None."""
+    from .psp import make_psp
+
+    kernel = make_psp(psp, t_ref, tau_syn)
+    try:
+        taps = kernel.n_taps()
+    except OverflowError:  # ceil(inf): tau_syn near the float range
+        taps = math.inf
+    if taps > MAX_PSP_TAPS:
+        by_t_ref = psp == "cutoff" or (psp == "tail" and t_ref > tau_syn * 20)
+        return "t_ref" if by_t_ref else "tau_syn", (
+            f"the {psp} PSP would be sampled at {float(taps):.4g} ages; at most {MAX_PSP_TAPS} "
+            f"(2**24) are simulated (got t_ref {t_ref}, tau_syn {tau_syn})")
+    import numpy as np
+
+    try:
+        with np.errstate(all="ignore"):
+            finite = bool(np.all(np.isfinite(kernel.table(taps, first_age=1))))
+    except ArithmeticError:  # tau_syn**2 == 0.0 and the like
+        finite = False
+    if not finite:
+        return "tau_syn", (f"the {psp} PSP is not finite at t_ref {t_ref}, tau_syn {tau_syn} "
+                           "(tau_syn too small)")
+    return None

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
 
-from ..config import ConfigError, StrictModel, load_yaml, split_set, validate
+from ..config import ConfigError, StrictModel, load_yaml, split_set, validate, yaml_text
 
 # -- recordable quantities -------------------------------------------------------------------
 
@@ -431,7 +430,7 @@ def config_hash(cfg: MicrocircuitConfig, seed_offset: int) -> str:
 
 
 def dump_config(cfg: MicrocircuitConfig) -> str:
-    return yaml.safe_dump(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    return yaml_text(cfg.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
 # -- seeds ------------------------------------------------------------------------------------

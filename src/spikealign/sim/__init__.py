@@ -15,8 +15,10 @@ import numpy as np
 
 from ..spikes import spike_counts, state_histogram
 from ..stdp import Window, pair_stdp_reference
+from . import checks
 from .fast import (
-    MAX_PHASE_STEPS,
+    N_ROWS,
+    N_SLOTS,
     PhaseStats,
     advance,
     begin_part,
@@ -39,30 +41,20 @@ __all__ = ["ENGINES", "Chain", "PhaseStats", "SimParams", "simulate", "phase_sta
 
 
 def check_clamp(clamp, n: int) -> np.ndarray:
-    """``clamp`` as an int8 array of length ``n`` (None: all free), values in {-1, 0, 1}."""
-    if clamp is None:
-        return np.full(n, -1, dtype=np.int8)
-    c = np.asarray(clamp)
-    if c.shape != (n,):
-        raise ValueError(f"clamp must have shape ({n},) (got {c.shape})")
-    if not np.all(np.isin(c, (-1, 0, 1))):
-        raise ValueError("clamp values must be -1 (free), 0 (silent) or 1 (forced on)")
-    return c.astype(np.int8)
+    """``clamp`` as an int8 array of length ``n`` (None: all free), values in {-1, 0, 1}
+    (:func:`.checks.clamp`: integer dtypes only)."""
+    return checks.clamp(clamp, n)
 
 
-def _check(W, b, n_steps, engine):
-    W = np.ascontiguousarray(W, dtype=float)
-    b = np.ascontiguousarray(b, dtype=float)
-    n = b.shape[0]
-    if W.shape != (n, n):
-        raise ValueError(f"W must be ({n}, {n}) for {n} biases (got {W.shape})")
-    if not 0 <= n_steps < MAX_PHASE_STEPS:
-        raise ValueError(f"n_steps must be >= 0 and < 2**49 (got {n_steps})")
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES} (got {engine!r})")
-    if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
-        raise ValueError("W and b must be finite")
-    return W, b
+def _check(W, b, n_steps, engine, params, rng):
+    """The arguments of every simulation, checked before anything is compiled
+    (:mod:`.checks`): ``(W, b, n_steps)`` as float64 arrays and an int."""
+    W, b = checks.network(W, b)
+    n_steps = checks.steps("n_steps", n_steps)
+    checks.engine(engine, ENGINES)
+    checks.sim_params(params)
+    checks.generator(rng)
+    return W, b, n_steps
 
 
 def simulate(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
@@ -86,13 +78,13 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
                    spikes at every step it is not refractory, i.e. every ``min_isi`` steps
                    from step 0); None: all free.
     """
-    W, b = _check(W, b, n_steps, engine)
+    W, b, n_steps = _check(W, b, n_steps, engine, params, rng)
     n = len(b)
     clamp = check_clamp(clamp, n)
-    if n_last_stdp < 1:
-        raise ValueError(f"n_last_stdp must be >= 1 (got {n_last_stdp})")
-    if sample_every < 0:
-        raise ValueError(f"sample_every must be >= 0 (got {sample_every})")
+    windows = checks.windows(windows, n)
+    n_last_stdp = checks.last_spikes("n_last_stdp", n_last_stdp)
+    sample_every = checks.steps("sample_every", sample_every)
+    record = checks.flag("record", record)
     if sample_every > 0 and n > MAX_SAMPLED_NEURONS:
         raise ValueError(f"sample_every: a state histogram has 2^N entries; at most "
                          f"{MAX_SAMPLED_NEURONS} neurons (got {n}); use spike counts instead")
@@ -154,10 +146,9 @@ class Chain:
 
     def __init__(self, W, b, params: SimParams, rng: np.random.Generator, *, clamp=None,
                  n_last_stdp: int = 1):
-        W, b = _check(W, b, 0, "fast")
-        if n_last_stdp < 1:
-            raise ValueError(f"n_last_stdp must be >= 1 (got {n_last_stdp})")
-        self.params, self.rng, self.n_last_stdp = params, rng, int(n_last_stdp)
+        W, b, _ = _check(W, b, 0, "fast", params, rng)
+        n_last_stdp = checks.last_spikes("n_last_stdp", n_last_stdp)
+        self.params, self.rng, self.n_last_stdp = params, rng, n_last_stdp
         self._net = make_network(W, b, params, check_clamp(clamp, len(b)))
         self._state = new_state(self._net, self.n_last_stdp, rng)
         self.time = 0
@@ -178,18 +169,23 @@ class Chain:
     def restore(cls, W, b, params: SimParams, rng: np.random.Generator, arrays: dict, *,
                 clamp=None, n_last_stdp: int = 1) -> Chain:
         """A chain continuing from :meth:`state_arrays` (with the network it then had and the
-        random generator in the state it then had)."""
+        random generator in the state it then had). The arrays are checked against the chain
+        before anything is compiled (:func:`.checks.chain_state`: shapes, dtypes, ``time``
+        and the engine's invariants)."""
+        W, b, _ = _check(W, b, 0, "fast", params, rng)
+        n_last_stdp = checks.last_spikes("n_last_stdp", n_last_stdp)
+        net = make_network(W, b, params, check_clamp(clamp, len(b)))
+        n, ring_len = len(b), max(params.n_last_psp, n_last_stdp, 2)
+        fresh = [np.zeros((N_ROWS, n), np.int64), np.zeros(n), np.zeros(N_SLOTS, np.int64),
+                 np.zeros((n, ring_len), np.int64), np.zeros(n)]  # new_state's arrays
+        saved, time = checks.chain_state(arrays, cls.STATE_KEYS, fresh, net, params, ring_len)
         chain = cls(W, b, params, np.random.default_rng(0), clamp=clamp,
                     n_last_stdp=n_last_stdp)
         chain.rng = rng
         st = list(chain._state)
-        for k, key in enumerate(cls.STATE_KEYS):
-            a = np.asarray(arrays[key])
-            if a.shape != st[k].shape or a.dtype != st[k].dtype:
-                raise ValueError(f"Chain.restore: {key} has shape {a.shape} / {a.dtype}, "
-                                 f"expected {st[k].shape} / {st[k].dtype}")
+        for k, a in enumerate(saved):
             st[k][...] = a
-        chain.time = int(arrays["time"])
+        chain.time = time
         refresh(chain.time, chain._net, chain._state)  # the hazard cache from the PSPs
         return chain
 
@@ -197,7 +193,7 @@ class Chain:
         """New weights / biases / clamps (None: unchanged), acting from :attr:`time` on."""
         W = self._net.W if W is None else W
         b = self._net.b if b is None else b
-        W, b = _check(W, b, 0, "fast")
+        W, b = checks.network(W, b)
         if len(b) != self.n:
             raise ValueError(f"set_network: the chain has {self.n} neurons (got {len(b)})")
         clamp = self._net.clamp if clamp is None else check_clamp(clamp, self.n)
@@ -208,11 +204,10 @@ class Chain:
             record: bool = False) -> PhaseStats:
         """Simulate the next ``n_steps`` steps; statistics of this part only."""
         n = self.n
-        if not 0 <= n_steps < MAX_PHASE_STEPS - self.time:
-            raise ValueError(f"n_steps must be >= 0 and keep the chain below 2**49 steps "
-                             f"(got {n_steps} at step {self.time})")
-        if sample_every < 0:
-            raise ValueError(f"sample_every must be >= 0 (got {sample_every})")
+        n_steps = checks.steps("n_steps", n_steps, self.time)
+        windows = checks.windows(windows, n)
+        sample_every = checks.steps("sample_every", sample_every)
+        record = checks.flag("record", record)
         if sample_every > 0 and n > MAX_SAMPLED_NEURONS:
             raise ValueError(f"sample_every: at most {MAX_SAMPLED_NEURONS} neurons (got {n})")
         rules = make_rules(windows, n, self.n_last_stdp)

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..limits import MAX_PHASE_STEPS, psp_problem
 from ..neuron import min_isi_ssn
 from ..psp import PSP_NAMES, make_psp
+from . import checks
 
 POTENTIAL_MODES = ("auto", "ordered", "fixed")
 #: fixed-point potentials carry this many fractional bits (resolution 1.5e-11)
@@ -58,21 +60,33 @@ class SimParams:
     potentials: str = "auto"
 
     def __post_init__(self):
-        if self.potentials not in POTENTIAL_MODES:
+        """Every field checked (TypeError / ValueError naming it; :mod:`.checks`): integers
+        where the engines need integers, finite numbers, the engines' bounds
+        (:mod:`spikealign.limits`: refractoriness at most ``2**49`` steps, at most
+        ``MAX_LAST_SPIKES`` PSPs per neuron, a sampled PSP of at most ``MAX_PSP_TAPS`` finite
+        values). numpy scalars are stored as Python numbers."""
+        if not isinstance(self.potentials, str) or self.potentials not in POTENTIAL_MODES:
             raise ValueError(f"potentials must be one of {', '.join(POTENTIAL_MODES)} "
                              f"(got {self.potentials!r})")
-        if int(self.t_ref) != self.t_ref or self.t_ref < 1:
-            raise ValueError(f"t_ref must be an integer >= 1 (got {self.t_ref})")
-        if not self.tau_syn > 0:
-            raise ValueError(f"tau_syn must be > 0 (got {self.tau_syn})")
-        if self.psp not in PSP_NAMES:
+        t_ref = checks.integer("t_ref", self.t_ref, 1, MAX_PHASE_STEPS, high_text="2**49")
+        object.__setattr__(self, "t_ref", t_ref)
+        tau_syn = checks.real("tau_syn", self.tau_syn)
+        if not tau_syn > 0:
+            raise ValueError(f"tau_syn must be > 0 (got {tau_syn})")
+        object.__setattr__(self, "tau_syn", tau_syn)
+        if not isinstance(self.psp, str) or self.psp not in PSP_NAMES:
             raise ValueError(f"psp: unknown shape {self.psp!r}; allowed: {', '.join(PSP_NAMES)}")
         if self.min_isi is None:
-            object.__setattr__(self, "min_isi", min_isi_ssn(self.t_ref))
-        if self.min_isi < 1:
-            raise ValueError(f"min_isi must be >= 1 (got {self.min_isi})")
-        if self.n_last_psp < 1:
-            raise ValueError(f"n_last_psp must be >= 1 (got {self.n_last_psp})")
+            object.__setattr__(self, "min_isi", min_isi_ssn(t_ref))
+        # up to t_ref + 1 at the largest t_ref (the default); the int64 step arithmetic of
+        # sim.fast stays far from overflow (limits.MAX_PHASE_STEPS)
+        object.__setattr__(self, "min_isi", checks.integer(
+            "min_isi", self.min_isi, 1, MAX_PHASE_STEPS + 1, high_text="2**49 + 1"))
+        object.__setattr__(self, "n_last_psp", checks.last_spikes("n_last_psp",
+                                                                  self.n_last_psp))
+        problem = psp_problem(self.psp, t_ref, tau_syn)
+        if problem is not None:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
 
     def potential_mode(self, n: int) -> str:
         """``"ordered"`` or ``"fixed"`` for a network of ``n`` neurons (``potentials``)."""

@@ -10,22 +10,12 @@ app = typer.Typer(no_args_is_help=True)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
-    """``a.b=value`` pairs (values parsed as YAML) to a nested dict; a malformed pair raises
+    """``a.b=value`` pairs to a nested dict (:func:`spikealign.config.parse_overrides`, the
+    parser of every family's ``--set``); a malformed pair raises
     :class:`~spikealign.config.ConfigError` naming it."""
-    from ..config import ConfigError, split_set
+    from ..config import parse_overrides as _parse
 
-    out: dict = {}
-    for pair in pairs or []:
-        key, parts, value = split_set(pair, "lr.symm")
-        node = out
-        for depth, part in enumerate(parts[:-1]):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                where = ".".join(parts[:depth + 1])
-                raise ConfigError(f"--set {key}: {where} was set to a value, not a section, "
-                                  "by an earlier --set")
-        node[parts[-1]] = value
-    return out
+    return _parse(pairs, "lr.symm")
 
 
 @app.command("run")

@@ -59,6 +59,7 @@ from pydantic import Field, model_validator
 
 from ..boltzmann import MAX_EXACT_DIM
 from ..config import ConfigError, StrictModel, load_yaml, merge, validate
+from ..limits import MAX_LAST_SPIKES, MAX_PHASE_STEPS, MAX_PSP_TAPS, psp_problem
 from ..psp import PSP_NAMES
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -92,10 +93,17 @@ class BetaDistr(StrictModel):
 
 
 class SimSection(StrictModel):
-    t_ref: int = Field(ge=1)
-    tau_syn: float = Field(gt=0)
-    num_last_spikes: int = Field(default=1, ge=1)
+    t_ref: int = Field(ge=1, le=MAX_PHASE_STEPS)
+    tau_syn: float = Field(gt=0, le=MAX_PSP_TAPS)
+    num_last_spikes: int = Field(default=1, ge=1, le=MAX_LAST_SPIKES)
     psp: Literal[PSP_NAMES] = "rect"
+
+    @model_validator(mode="after")
+    def _simulated_psp(self):
+        problem = psp_problem(self.psp, self.t_ref, self.tau_syn)
+        if problem is not None:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
+        return self
 
 
 class LearningRates(StrictModel):
@@ -114,7 +122,7 @@ class RuleSection(StrictModel):
 
 
 class StdpSection(StrictModel):
-    num_last_spikes: int = Field(default=1, ge=1)
+    num_last_spikes: int = Field(default=1, ge=1, le=MAX_LAST_SPIKES)
     ws: RuleSection
     sal: RuleSection
     clip_amplitudes: bool = False
@@ -132,9 +140,9 @@ class SSNConfig(StrictModel):
     sim_params: SimSection
     num_epochs: int = Field(ge=1)
     val_step: int = Field(ge=1)
-    val_factor: int = Field(ge=1)
+    val_factor: int = Field(ge=1, lt=MAX_PHASE_STEPS)
     lr: LearningRates
-    dur: int = Field(ge=1)
+    dur: int = Field(ge=1, lt=MAX_PHASE_STEPS)
     init_noise: float = Field(ge=0)
     weight_init: float = Field(ge=0)
     bias_init: float = Field(ge=0)
@@ -144,7 +152,7 @@ class SSNConfig(StrictModel):
     target_scaling: bool = False
     zero_diagonal: bool = False
     validation_trains: bool = True
-    sample_every: int | None = Field(default=None, ge=1)
+    sample_every: int | None = Field(default=None, ge=1, lt=MAX_PHASE_STEPS)
 
     @model_validator(mode="before")
     @classmethod
@@ -164,6 +172,10 @@ class SSNConfig(StrictModel):
             raise ValueError(
                 f"val_step ({self.val_step}) must be <= num_epochs ({self.num_epochs})"
             )
+        if self.validation_steps >= MAX_PHASE_STEPS:  # limits.MAX_PHASE_STEPS: why
+            raise ValueError(f"dur, val_factor: a validation phase of dur * t_ref * val_factor "
+                             f"= {self.validation_steps} steps; a phase is at most 2**49 - 1 "
+                             "steps")
         if self.sample_every is not None and self.sample_every > self.sleep_steps:
             raise ValueError("sample_every must not exceed the sleep phase (dur * t_ref)")
         return self

@@ -76,8 +76,7 @@ def run_cmd(
 ):
     """Run a sweep (skips finished runs; reruns failed, damaged and interrupted ones), then
     draw it."""
-    from ..config import ConfigError
-    from ..ssn.cli import parse_overrides
+    from ..config import ConfigError, parse_overrides
     from .engine import SlurmOptions, sweep
     from .presets import SCALES
 
@@ -97,7 +96,7 @@ def run_cmd(
                          account=account, interface=interface,
                          local_directory=local_directory, job_extra=tuple(job_extra or ()))
     res = sweep(presets, out or Path("runs") / f"sweep-{scale}", scale=scale,
-                overrides=parse_overrides(set_), argv=argv, scheduler=scheduler,
+                overrides=parse_overrides(set_, "lr.symm"), argv=argv, scheduler=scheduler,
                 cluster=cluster, workers=workers, slurm=slurm, limit=limit,
                 levels=levels or None, show_progress=not quiet, echo=typer.echo)
     out, parts, c = res["out"], res["parts"], res["counts"]
