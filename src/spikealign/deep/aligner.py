@@ -1,8 +1,10 @@
 """The spiking alignment phase for any converted model: :class:`Aligner`.
 
-``Aligner(model, algo)`` works on a *chain* of converted linear layers (default: every
-converted linear layer with a feedback matrix, in ``named_modules()`` order, consecutive sizes
-matching; or the qualified names given as ``chain``) of sizes ``[n_0, n_1, ..., n_D]``
+``Aligner(model, algo)`` works on a *chain* of converted linear layers whose feedback is a
+free matrix (converted with fa, kp, sal, rdd or stdwi; default: every such layer, in
+``named_modules()`` order, consecutive sizes matching; or the qualified names given as
+``chain``; frSF, brSF, uSF, DFA and exact layers are refused by name: their feedback is not a
+matrix the phase could set) of sizes ``[n_0, n_1, ..., n_D]``
 (``n_0`` the first layer's ``in_features``). Each :meth:`Aligner.step` rewrites the layers'
 ``fb_weight`` and nothing else:
 

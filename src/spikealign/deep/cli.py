@@ -73,11 +73,11 @@ def train(
         fields["double_softmax"] = True
     cfg = validate(TrainConfig, fields, str(config) if config is not None else "deep train")
     find_dataset(cfg.dataset, data_dir)  # missing files: one line saying where to put them
-    from .models import resolve
+    from .train import checked_model
 
-    try:
-        resolve(cfg.model)
-    except ValueError as exc:
+    try:      # one batch through the model before anything is written
+        checked_model(cfg)
+    except ConfigError as exc:
         raise ConfigError(f"--{exc}") from None
     prefix = "" if cfg.model == "convnet" else cfg.model.replace(":", "-").replace("/", "-") + "_"
     out = out or Path("runs/deep") / f"{prefix}{algo}_{dataset}_s{seed}"

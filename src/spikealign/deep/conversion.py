@@ -12,8 +12,9 @@ algo        linear layers          conv layers
 ==========  =====================  ==================================================
 ``bp``      exact (LinearBP)       exact (Conv2dBP)
 ``fa``      FA, fixed random B     FA
-``dfa``     DFA: ``grad_x = e D``  FA (DFA is defined here for linear layers only)
-``usf``     sign(W) s              sign(W) s, ``s = sqrt(2/(fan_in+fan_out))``
+``dfa``     DFA: ``grad_x = e D``  FA (DFA is defined here for linear layers only; biotorch's
+                                   DFA also sends ``e`` to conv layers)
+``usf``     sign(W) s              sign(W) s, ``s`` the root mean square of W at conversion
 ``brsf``    |M| sign(W)            |M| sign(W), ``M`` redrawn every batch
 ``frsf``    |B0| sign(W)           |B0| sign(W) (``scfa`` is a synonym)
 ``kp``      B learns like W        B learns like W (weight decay: :func:`param_groups`)
@@ -23,8 +24,13 @@ algo        linear layers          conv layers
 ==========  =====================  ==================================================
 
 ``algo`` may also be a dict ``{qualified name: algo}`` (names as ``model.named_modules()``
-gives them); layers it leaves out stay exact and are listed under ``skipped``. ``layers``
-(names or a predicate ``f(name, module) -> bool``) restricts a string ``algo`` the same way.
+gives them); layers it leaves out stay as they are (exact, or the rule of an earlier
+conversion) and are listed under ``skipped``. ``layers`` (names or a predicate
+``f(name, module) -> bool``) restricts a string ``algo`` the same way.
+
+Converting a converted model converts its layers again: ``convert(convert(m, a), b)`` learns
+with ``b`` exactly as ``convert(m, b)`` with the same generator (the earlier feedback state is
+dropped; ``feedback=`` hands a matrix over explicitly).
 
 Feedback initialisation: for each converted layer in ``named_modules()`` order (a shared
 layer once, at its first name), ``B`` is drawn from ``generator`` (or
@@ -32,14 +38,22 @@ layer once, at its first name), ``B`` is drawn from ``generator`` (or
 (DFA: ``D`` of shape ``(n_outputs, in_features)``, U(+-1/sqrt(in_features))); ``frsf`` keeps
 ``|B|``; ``brsf`` draws one int64 seed for its per-batch stream instead; ``bp`` and ``usf``
 draw nothing. ``feedback={name: tensor}`` gives a layer's initial ``B`` instead of drawing it.
-``n_outputs`` (DFA) defaults to the ``out_features`` of the last converted linear layer.
+``n_outputs`` (DFA) is the width of the model's output; left out, each DFA layer draws a
+seed instead of ``D`` and ``D`` is drawn from it at the first forward pass, which shows the
+width (a given ``feedback`` matrix fixes it too). A forward pre-hook on the model records the
+call order of the DFA layers at every forward pass (``effective_feedback`` pairs a layer
+with the one called after it).
 
 Layers that hold parameters but cannot be converted (anything other than Linear / Conv2d
-with zero padding, e.g. Conv1d, Bilinear, LSTM, MultiheadAttention) raise
+with zero padding, e.g. Conv1d, Bilinear, LSTM, MultiheadAttention, and a Linear / Conv2d
+whose ``weight`` or ``bias`` is not a plain Parameter: the hook-based
+``torch.nn.utils.weight_norm`` / ``spectral_norm``, or a parametrization) raise
 :class:`UnconvertibleError` naming them; with ``strict=False`` they are kept exact, listed in
 ``model.conversion_report["unconvertible"]`` and announced by a warning. Normalisation layers
 and embeddings (their backward transports no weight matrix) are kept exact and listed under
-``kept``. Shared layers (one module object used at several places) stay shared.
+``kept``. Shared layers (one module object used at several places) stay shared. A converted
+layer takes over the hooks of the layer it replaces (forward, forward pre-, backward and
+state-dict hooks).
 """
 
 from __future__ import annotations
@@ -57,7 +71,9 @@ from .layers import (
     LINEAR_CLASSES,
     Conv2dBP,
     Conv2dFA,
+    DFABegin,
     DFAContext,
+    FeedbackUndefined,
     LinearBP,
     LinearDFA,
     LinearFA,
@@ -75,6 +91,10 @@ MODES = {"bp": ("bp", "bp"), "fa": ("fa", "fa"), "dfa": ("dfa", "fa"), "usf": ("
 KEEP_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.Embedding,
               nn.PReLU)
 FEEDBACK_TYPES = (LinearFA, LinearBP, Conv2dFA, Conv2dBP)
+LINEAR_TYPES = (nn.Linear, *LINEAR_CLASSES.values())
+CONV_TYPES = (nn.Conv2d, *CONV_CLASSES.values())
+#: layer modes whose feedback is a free matrix that the spiking aligners may rewrite
+FREE_MODES = ("fa", "kp")
 
 
 class UnconvertibleError(ValueError):
@@ -117,14 +137,29 @@ def _numeric_padding(m: nn.Module) -> tuple[int, int] | None:
     return (total[0] // 2, total[1] // 2)
 
 
-def _convertible(m: nn.Module) -> str | None:
-    """``"linear"``, ``"conv"`` or None."""
-    if type(m) in (nn.Linear, LinearBP):
-        return "linear"
-    if type(m) in (nn.Conv2d, Conv2dBP) and m.padding_mode == "zeros" and \
-            _numeric_padding(m) is not None:
-        return "conv"
-    return None
+def _classify(m: nn.Module) -> tuple[str | None, str | None]:
+    """``(kind, reason)``: kind ``"linear"`` / ``"conv"`` for a convertible layer (a plain or
+    an already converted one), else None; ``reason`` says why a Linear / Conv2d cannot be."""
+    from torch.nn.utils import parametrize
+
+    if isinstance(m, nn.Linear | nn.Conv2d) and parametrize.is_parametrized(m):
+        return None, "parametrized weight (weight_norm, spectral_norm, ...)"
+    if type(m) in LINEAR_TYPES:
+        kind = "linear"
+    elif type(m) in CONV_TYPES:
+        kind = "conv"
+    else:
+        return None, None
+    for pname in ("weight", "bias"):
+        if pname == "bias" and getattr(m, "bias", None) is None:
+            continue
+        if not isinstance(m._parameters.get(pname), nn.Parameter):
+            return None, (f"{pname} is not a plain Parameter (hook-based weight_norm or "
+                          "spectral_norm?)")
+    if kind == "conv" and (getattr(m, "padding_mode", "zeros") != "zeros"
+                           or _numeric_padding(m) is None):
+        return None, None
+    return kind, None
 
 
 def _own_params(m: nn.Module) -> bool:
@@ -151,14 +186,16 @@ def _plan(model: nn.Module, algo, layers) -> tuple[dict, dict]:
         layers = set(wanted)
     plan, report = {}, {"converted": {}, "skipped": [], "kept": [], "unconvertible": []}
     seen = set()
+    inside: list[str] = []          # refused layers: their own submodules are theirs
     for name, m in model.named_modules():
-        if id(m) in seen:
+        if id(m) in seen or any(name.startswith(p) for p in inside):
             continue
         seen.add(id(m))
-        kind = _convertible(m)
+        kind, reason = _classify(m)
         if kind is None:
-            if isinstance(m, FEEDBACK_TYPES):
-                report["kept"].append(name)        # already converted
+            if reason is not None:
+                report["unconvertible"].append(f"{name} ({type(m).__name__}: {reason})")
+                inside.append(f"{name}." if name else "")
             elif isinstance(m, KEEP_TYPES):
                 if _own_params(m):
                     report["kept"].append(name)
@@ -182,6 +219,26 @@ def _fb_shape(m, a, kind, n_outputs):
     return tuple(m.weight.shape)
 
 
+def _refuse_unconvertible(report: dict, strict: bool, stacklevel: int) -> None:
+    if not report["unconvertible"]:
+        return
+    msg = (f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
+           "nn.Linear and nn.Conv2d layers (zero padding, symmetric if 'same') with plain "
+           "Parameters are converted")
+    if strict:
+        raise UnconvertibleError(msg + "; pass strict=False to keep them exact")
+    warnings.warn(msg + "; kept exact (strict=False)", stacklevel=stacklevel)
+
+
+def _dfa_hook_context(hook):
+    """The :class:`DFAContext` behind a forward (pre-)hook of a converted model, else None."""
+    if isinstance(hook, DFAContext):
+        return hook
+    if isinstance(hook, DFABegin):
+        return hook.context
+    return None
+
+
 def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None,
              seed: int | None = None, layers=None, strict: bool = True,
              feedback: dict | None = None, n_outputs: int | None = None) -> nn.Module:
@@ -189,19 +246,27 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
     if generator is None:
         generator = default_generator(seed)
     plan, report = _plan(model, algo, layers)
-    if report["unconvertible"]:
-        msg = (f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
-               "nn.Linear and nn.Conv2d (zero padding, symmetric if 'same') layers are converted")
-        if strict:
-            raise UnconvertibleError(msg + "; pass strict=False to keep them exact")
-        warnings.warn(msg + "; kept exact (strict=False)", stacklevel=3)
+    _refuse_unconvertible(report, strict, stacklevel=3)
     feedback = dict(feedback or {})
     context = None
-    if any(a == "dfa" and k == "linear" for _, a, k in plan.values()):
+    dfa_names = [n for n, (_, a, k) in plan.items() if a == "dfa" and k == "linear"]
+    if dfa_names:
+        planned = {id(m) for m, _, _ in plan.values()}
+        # DFA layers of an earlier conversion that stay: the new ones join their context
+        staying = [m for m in model.modules() if isinstance(m, LinearDFA)
+                   and id(m) not in planned and m._dfa is not None]
+        context = staying[0]._dfa if staying else DFAContext()
+        given = [feedback[n] for n in dfa_names if n in feedback]
         if n_outputs is None:
-            lin = [m for m, a, k in plan.values() if k == "linear"]
-            n_outputs = lin[-1].out_features
-        context = DFAContext()
+            n_outputs = context.n_outputs
+        if n_outputs is None and given:
+            n_outputs = int(torch.as_tensor(given[0]).shape[0])
+        if n_outputs is not None and (isinstance(n_outputs, bool) or int(n_outputs) < 1):
+            raise ValueError(f"convert: n_outputs must be a positive integer (got {n_outputs!r})")
+        if context.n_outputs is not None and n_outputs != context.n_outputs:
+            raise ValueError(f"convert: n_outputs={n_outputs}, but the model's other DFA layers "
+                             f"have {context.n_outputs} rows")
+        context.n_outputs = None if n_outputs is None else int(n_outputs)
     new = {}
     for name, (m, a, kind) in plan.items():
         mode = MODES[a][0 if kind == "linear" else 1]
@@ -211,6 +276,8 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
         if mode == "brsf":
             kw["seed"] = int(torch.randint(0, 2**62, (1,), generator=generator))
             fb = torch.zeros_like(m.weight)
+        elif mode == "dfa" and n_outputs is None:
+            kw["seed"] = int(torch.randint(0, 2**62, (1,), generator=generator))
         elif mode not in ("bp", "usf"):
             shape = _fb_shape(m, a, kind, n_outputs)
             if name in feedback:
@@ -240,10 +307,21 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
             if child is not None and id(child) in new:
                 parent._modules[child_name] = new[id(child)]
     model = new.get(id(model), model)                   # the model is itself one layer
+    dfa_layers = [m for m in model.modules() if isinstance(m, LinearDFA)]
+    in_use = {id(m._dfa) for m in dfa_layers if m._dfa is not None}
+    fresh = context is not None and not any(
+        _dfa_hook_context(h) is context for h in model._forward_hooks.values())
+    for hooks in (model._forward_hooks, model._forward_pre_hooks):
+        for key, hook in list(hooks.items()):     # the hooks of DFA layers converted away
+            ctx = _dfa_hook_context(hook)
+            if ctx is not None and id(ctx) not in in_use:
+                del hooks[key]
     if context is not None:
-        # the chain order until a forward pass records the call order
-        context.order = [m for m in new.values() if isinstance(m, LinearDFA)]
-        model.register_forward_hook(context)
+        context.layers = [m for m in dfa_layers if m._dfa is context]
+        context.order = None                  # recorded again by the next forward pass
+        if fresh:
+            model.register_forward_pre_hook(DFABegin(context))
+            model.register_forward_hook(context)
     model.conversion_report = report
     return model
 
@@ -258,7 +336,19 @@ def convert(model: nn.Module, algo, *, generator: torch.Generator | None = None,
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"convert: model must be a torch.nn.Module (got {type(model).__name__})")
-    return convert_(copy.deepcopy(model), algo, generator=generator, seed=seed, layers=layers,
+    _, report = _plan(model, algo, layers)          # refuse before copying
+    if strict:
+        _refuse_unconvertible(report, strict, stacklevel=3)
+    try:
+        twin = copy.deepcopy(model)
+    except RuntimeError as exc:
+        # the hook-based torch.nn.utils.weight_norm keeps a computed weight torch cannot copy
+        hooked = [n for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)
+                  and "weight" not in m._parameters]
+        what = ", ".join(hooked) if hooked else "the model"
+        raise UnconvertibleError(f"convert: cannot copy {what}: {str(exc).splitlines()[0]} "
+                                 "(remove torch.nn.utils.weight_norm first)") from None
+    return convert_(twin, algo, generator=generator, seed=seed, layers=layers,
                     strict=strict, feedback=feedback, n_outputs=n_outputs)
 
 
@@ -270,27 +360,38 @@ def converted_layers(model: nn.Module) -> dict[str, nn.Module]:
 
 def linear_chain(model: nn.Module, names: list[str] | None = None) -> list[tuple[str, nn.Module]]:
     """The chain of converted linear layers the spiking aligners work on: ``names`` in that
-    order, or every converted linear layer with a weight-shaped ``fb_weight`` in
-    ``named_modules`` order. Consecutive sizes must match (``in_features`` of one layer =
-    ``out_features`` of the one before)."""
+    order, or every converted linear layer whose feedback is a free matrix (rules ``fa`` /
+    ``kp``: algos fa, sal, rdd, stdwi, kp) in ``named_modules`` order. Layers whose feedback
+    is derived from W (frSF, brSF, uSF), DFA layers and exact ones are refused by name.
+    Consecutive sizes must match (``in_features`` of one layer = ``out_features`` of the one
+    before)."""
     layers = dict(model.named_modules())
+
+    def free(m):
+        return isinstance(m, LinearFA) and getattr(m, "mode", None) in FREE_MODES
+
+    def label(n, m):
+        rule = getattr(m, "algo", getattr(m, "mode", None))
+        return f"{n} ({rule})" if is_converted(m) else f"{n} (not converted)"
+
     if names is None:
-        chain = [(n, m) for n, m in converted_layers(model).items()
-                 if isinstance(m, LinearFA) and not isinstance(m, LinearDFA)
-                 and getattr(m, "fb_weight", None) is not None]
+        chain = [(n, m) for n, m in converted_layers(model).items() if free(m)]
+        if not chain:
+            other = [label(n, m) for n, m in converted_layers(model).items()
+                     if hasattr(m, "in_features")]
+            why = (f"; {', '.join(other)} have no free feedback matrix" if other else "")
+            raise ValueError("chain: the model has no converted linear layer with a free "
+                             "feedback matrix (convert it with algo 'sal', 'rdd', 'stdwi', "
+                             f"'fa' or 'kp' first){why}")
     else:
         missing = [n for n in names if n not in layers]
         if missing:
             raise ValueError(f"chain: no layer named {', '.join(missing)}")
         chain = [(n, layers[n]) for n in names]
-        bad = [n for n, m in chain if not isinstance(m, LinearFA)
-               or getattr(m, "fb_weight", None) is None or isinstance(m, LinearDFA)]
+        bad = [label(n, m) for n, m in chain if not free(m)]
         if bad:
             raise ValueError(f"chain: {', '.join(bad)} are not converted linear layers with a "
-                             "feedback matrix (convert with fa, sal, rdd, stdwi, kp or frsf)")
-    if not chain:
-        raise ValueError("chain: the model has no converted linear layer with a feedback "
-                         "matrix (convert it with algo 'sal', 'rdd', 'stdwi' or 'fa' first)")
+                             "free feedback matrix (convert with fa, sal, rdd, stdwi or kp)")
     for (n0, a), (n1, b) in zip(chain, chain[1:], strict=False):
         if b.in_features != a.out_features:
             raise ValueError(f"chain: {n1} takes {b.in_features} inputs but {n0} gives "
@@ -302,29 +403,47 @@ def alignment(model: nn.Module) -> dict[str, dict[str, float]]:
     """Per converted layer (qualified name), W against ``effective_feedback()``: ``angle``
     (degrees), ``corr`` (Pearson), ``sign`` and ``sign_agreement`` (mean sign(W) sign(B)) and
     ``var`` (variance of W - B); see :mod:`.align`. A model without converted layers gives
-    an empty dict."""
+    an empty dict. A DFA layer without a weight-shaped equivalent (not called in the last
+    forward pass, or not in a chain that ends in the output) gives NaN; before the first
+    forward pass DFA layers raise ``RuntimeError`` (their call order is not known yet)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"alignment: model must be a torch.nn.Module (got {type(model).__name__})")
     out = {}
     for name, layer in converted_layers(model).items():
         w = layer.weight.detach()
-        b = layer.effective_feedback()
+        try:
+            b = layer.effective_feedback()
+        except FeedbackUndefined:
+            out[name] = dict.fromkeys(("angle", "corr", "sign", "var", "sign_agreement"),
+                                      float("nan"))
+            continue
         a = _align.alignment(w, b)
         a["sign_agreement"] = a["sign"]
         out[name] = a
     return out
 
 
+def _unique_trainable(params, taken: set) -> list:
+    """``params`` that require a gradient, each once and none of ``taken`` (updated)."""
+    out = []
+    for p in params:
+        if p is not None and p.requires_grad and id(p) not in taken:
+            taken.add(id(p))
+            out.append(p)
+    return out
+
+
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """SGD parameter groups: the weights of KP layers and their feedback weights with
     ``weight_decay`` (two groups, in that order), every other trainable parameter without
-    (Kolen-Pollack needs the same decay on W and B); frozen parameters are left out. Without
-    KP layers: one group without weight decay."""
+    (Kolen-Pollack needs the same decay on W and B); frozen parameters are left out. Every
+    parameter appears once (a weight tied between layers is stepped once). Without KP layers:
+    one group without weight decay."""
     kp = [m for m in converted_layers(model).values() if getattr(m, "mode", "") == "kp"]
-    w = [m.weight for m in kp]
-    b = [m.fb_weight for m in kp]
-    ids = {id(p) for p in w + b}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    taken: set = set()
+    w = _unique_trainable((m.weight for m in kp), taken)
+    b = _unique_trainable((m.fb_weight for m in kp), taken)
+    rest = _unique_trainable(model.parameters(), taken)
     if kp:
         return [{"params": w, "weight_decay": weight_decay},
                 {"params": b, "weight_decay": weight_decay},

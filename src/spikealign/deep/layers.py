@@ -13,7 +13,7 @@ mode       B_eff (input gradient g B_eff)   ``fb_weight``                      g
 ``fa``     ``B``                            B, fixed (or rewritten by SAL/RDD)  none
 ``kp``     ``B``                            B                                  ``g^T x``
 ``scfa``   ``|B0| * sign(W)`` (frSF)        ``|B0|``, fixed                    none
-``usf``    ``sign(W) * s``                  (none)                             none
+``usf``    ``sign(W) * s``                  (none; ``s`` in buffer ``fb_scale``) none
 ``brsf``   ``|M| * sign(W)``                ``|M|``, redrawn every training    none
                                             forward (every batch)
 ``dfa``    ``e D`` (see below)              ``D``, shape ``(n_out, in)``       none
@@ -21,8 +21,12 @@ mode       B_eff (input gradient g B_eff)   ``fb_weight``                      g
 
 * ``kp`` (Kolen-Pollack; Akrout et al. 2019): ``B`` receives the same gradient as ``W``; with
   the same weight decay on both (:func:`spikealign.deep.conversion.param_groups`) ``B -> W``.
-* ``usf`` (uniform sign-concordant, Liao et al. 2016): ``s = sqrt(2 / (fan_in + fan_out))``,
-  torch's fans (conv: channels times kernel size), as biotorch (Sanfiz and Akrout 2021).
+* ``usf`` (uniform sign-concordant, Liao et al. 2016): ``s`` is the root mean square of ``W``
+  when the layer is built (:func:`usf_scale`): the standard deviation of the zero-mean
+  initialisation the weights actually had. biotorch (Sanfiz and Akrout 2021) scales by the
+  standard deviation of the initialisation it applies itself (Xavier: ``sqrt(2 / (fan_in +
+  fan_out))``; PyTorch's default: ``1 / sqrt(3 fan_in)``); a converted layer keeps its own
+  initialisation, so its scale follows that. ``s`` is stored in the state dict.
 * ``brsf`` (batch-random sign-concordant): ``M ~ U(0, 1/sqrt(fan_in))`` redrawn at every
   forward in training mode, from a per-layer stream: draw ``k`` uses
   ``torch.Generator().manual_seed(seed + k)``; ``seed`` and ``k`` (``fb_draws``) are in the
@@ -31,10 +35,13 @@ mode       B_eff (input gradient g B_eff)   ``fb_weight``                      g
   the *output error* ``e = dL/d(model output)`` projected by the fixed ``D`` of shape
   ``(n_outputs, in_features)``: ``grad_x = e D``; ``e`` is captured by a hook on the model
   output (:class:`DFAContext`). The layer below therefore receives ``(e D) * f'`` as its
-  error, as in DFA. ``effective_feedback()`` is weight-shaped (module ``conversion``):
-  ``pinv(D_next) D`` for a hidden layer (``D_next`` of the converted layer that consumes its
-  output) and ``D`` for the last layer: the matrix that maps the error the layer receives to
-  the gradient it sends down when that error is ``e D_next`` (exact before the nonlinearity).
+  error, as in DFA. ``n_outputs`` is the width of the model's output; when it is not known at
+  conversion, ``D`` is drawn (from a seed drawn at conversion) at the first forward pass,
+  which shows it. ``effective_feedback()`` is weight-shaped (module ``conversion``):
+  ``pinv(D_next) D`` for a hidden layer (``D_next`` of the DFA layer *called* after it in the
+  last forward pass: a forward pre-hook on the model starts the record of the call order)
+  and ``D`` for the last layer: the matrix that maps the error the layer receives to the
+  gradient it sends down when that error is ``e D_next`` (exact before the nonlinearity).
 
 Each rule is one custom :class:`torch.autograd.Function` (not a module backward hook);
 :func:`effective` is the single definition of ``B_eff`` used by backward and by
@@ -44,12 +51,15 @@ Each rule is one custom :class:`torch.autograd.Function` (not a module backward 
 Initialisation (as upstream): W and B independent, U(+-1/sqrt(fan_in)) (kaiming_uniform with
 a = sqrt 5), bias U(+-1/sqrt(fan_in)), all drawn from an explicit ``torch.Generator``.
 :meth:`from_layer` builds a feedback layer around an existing layer's parameters (the same
-``Parameter`` objects, so weights and ties are preserved) without drawing anything.
+``Parameter`` objects, so weights and ties are preserved) without drawing anything; the new
+layer takes over the old one's hooks (forward, forward pre-, backward and state-dict hooks:
+the same hook dictionaries, so handles the user holds still remove them).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -73,19 +83,37 @@ def fans(weight: torch.Tensor) -> tuple[int, int]:
 
 
 def usf_scale(weight: torch.Tensor) -> float:
-    """uSF's magnitude ``sqrt(2 / (fan_in + fan_out))`` (biotorch's choice)."""
+    """uSF's magnitude: the root mean square of ``weight``, i.e. the standard deviation of the
+    zero-mean initialisation it was drawn from (biotorch scales by the standard deviation of
+    its initialisation, module docstring)."""
+    with torch.no_grad():
+        return float(weight.detach().double().pow(2).mean().sqrt())
+
+
+def xavier_std(weight: torch.Tensor) -> float:
+    """``sqrt(2 / (fan_in + fan_out))``: the uSF scale of state dicts saved before the scale
+    followed the weights (what those runs were trained with)."""
     fi, fo = fans(weight)
     return math.sqrt(2.0 / float(fi + fo))
 
 
+def take_hooks(obj: nn.Module, layer: nn.Module) -> None:
+    """Give ``obj`` the hooks of ``layer`` (every ``*hook*`` attribute of ``nn.Module``: the
+    same dictionaries, so the handles of ``layer``'s hooks remove them from ``obj`` too)."""
+    for key, value in layer.__dict__.items():
+        if "hook" in key:
+            obj.__dict__[key] = value
+
+
 def effective(mode: str, weight: torch.Tensor, fb_weight: torch.Tensor | None) -> torch.Tensor:
-    """``B_eff`` of rule ``mode`` (module docstring) from ``W`` and ``fb_weight``."""
+    """``B_eff`` of rule ``mode`` (module docstring) from ``W`` and ``fb_weight`` (uSF: the
+    scale ``s``)."""
     if mode in ("fa", "kp"):
         return fb_weight
     if mode in ("scfa", "brsf"):
         return fb_weight * weight.sign()
     if mode == "usf":
-        return weight.sign() * usf_scale(weight)
+        return weight.sign() * fb_weight
     if mode == "bp":
         return weight
     raise ValueError(f"no effective feedback for mode {mode!r}")
@@ -109,9 +137,11 @@ class _LinearFeedback(torch.autograd.Function):
         x2 = x.reshape(-1, x.shape[-1])
         grad_x = grad_w = grad_b = grad_fb = None
         if ctx.needs_input_grad[0]:
-            if ctx.mode == "dfa":
-                e = ctx.dfa.error(len(g2))
-                grad_x = (e.to(fb_weight.dtype) @ fb_weight).reshape(x.shape)
+            if ctx.mode == "dfa":               # D is read now: drawn after the forward
+                layer = ctx.dfa
+                e = layer._dfa.error(len(g2))
+                D = layer.fb_weight.detach()
+                grad_x = (e.to(D.dtype) @ D).reshape(x.shape)
             else:
                 grad_x = (g2 @ effective(ctx.mode, weight, fb_weight)).reshape(x.shape)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[3]:
@@ -172,6 +202,7 @@ class LinearFA(nn.Module):
         obj.weight = layer.weight
         obj.bias = layer.bias
         obj._set_feedback(fb, **kw)
+        take_hooks(obj, layer)
         return obj
 
     def _set_feedback(self, fb, **kw):
@@ -216,17 +247,45 @@ class LinearSCFA(LinearFA):
             self.fb_weight.abs_()
 
 
-class LinearUSF(LinearFA):
-    """Uniform sign-concordant feedback: backward through ``sign(W) sqrt(2/(fan_in+fan_out))``
-    (no stored feedback)."""
-
-    mode = "usf"
+class _USFMixin:
+    """uSF: no feedback matrix; the scale ``s`` (:func:`usf_scale` of ``W`` when the layer is
+    built) is the 0-d buffer ``fb_scale``."""
 
     def _set_feedback(self, fb, **kw):
         self.fb_weight = None
+        self.register_buffer("fb_scale", torch.tensor(usf_scale(self.weight),
+                                                      dtype=self.weight.dtype,
+                                                      device=self.weight.device))
+
+    def reset_parameters(self, generator: torch.Generator | None = None):
+        fan_in = fans(self.weight)[0]
+        _uniform_(self.weight, fan_in, generator)
+        if self.bias is not None:
+            _uniform_(self.bias, fan_in, generator)
+        self._set_feedback(None)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        key = prefix + "fb_scale"
+        if key not in state_dict and prefix + "weight" in state_dict:
+            # saved before the scale followed the weights: the scale it was trained with
+            warnings.warn(f"uSF layer {prefix[:-1] or '(model)'}: state dict without fb_scale; "
+                          "using the scale of older versions, sqrt(2/(fan_in+fan_out))",
+                          stacklevel=2)
+            state_dict[key] = torch.tensor(xavier_std(self.weight), dtype=self.weight.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def effective_feedback(self) -> torch.Tensor:
+        return effective(self.mode, self.weight, self.fb_scale).detach()
+
+
+class LinearUSF(_USFMixin, LinearFA):
+    """Uniform sign-concordant feedback: backward through ``sign(W) s``, ``s`` the root mean
+    square of ``W`` at conversion (no stored feedback matrix)."""
+
+    mode = "usf"
 
     def forward(self, x):
-        return _LinearFeedback.apply(x, self.weight, self.bias, self.weight, self.mode)
+        return _LinearFeedback.apply(x, self.weight, self.bias, self.fb_scale, self.mode)
 
 
 class LinearBRSF(_BRSFMixin, LinearFA):
@@ -243,19 +302,52 @@ class LinearBRSF(_BRSFMixin, LinearFA):
         return super().forward(x)
 
 
-class DFAContext:
-    """Holds the output error ``e`` of the last backward pass for the DFA layers of one model;
-    :meth:`capture` is registered as a forward hook on the model (it hooks the output)."""
+class FeedbackUndefined(RuntimeError):
+    """A DFA layer has no weight-shaped effective feedback (it was not called, or the layers
+    around it do not form a chain ending in the output); :func:`~.conversion.alignment`
+    reports NaN for it."""
 
-    def __init__(self):
+
+class DFAContext:
+    """The DFA layers of one model: their call order, the output width ``n_outputs`` and the
+    output error ``e`` of the last backward pass. Registered on the model as a forward hook
+    (it hooks the output), with :class:`DFABegin` as forward pre-hook."""
+
+    def __init__(self, n_outputs: int | None = None):
         self.e = None
-        self.order: list = []   # DFA layers in the order of the last forward
+        self.n_outputs = n_outputs
+        self.layers: list = []          # the DFA layers using this context
+        self.order: list | None = None  # DFA layers in the call order of the last forward
+        self._recording: list = []
+
+    def begin(self):
+        self._recording = []
+
+    def seen(self, layer):
+        if not any(m is layer for m in self._recording):
+            self._recording.append(layer)
 
     def __call__(self, module, args, output):
-        if isinstance(output, torch.Tensor) and output.requires_grad:
+        self.order = list(self._recording)
+        if not isinstance(output, torch.Tensor) or output.dim() == 0:
+            return None
+        width = int(output.shape[-1])
+        if self.n_outputs is None:
+            self.materialize(width)
+        elif width != self.n_outputs:
+            raise ValueError(f"dfa: the model's output has {width} features but D has "
+                             f"{self.n_outputs} rows (n_outputs={self.n_outputs}); convert "
+                             f"with n_outputs={width}")
+        if output.requires_grad:
             self.e = None
             output.register_hook(self._store)
         return None
+
+    def materialize(self, n_outputs: int):
+        """Draw ``D`` of every layer still waiting for the output width."""
+        self.n_outputs = int(n_outputs)
+        for layer in self.layers:
+            layer._draw_d(self.n_outputs)
 
     def _store(self, grad):
         self.e = grad.detach().reshape(-1, grad.shape[-1])
@@ -270,9 +362,16 @@ class DFAContext:
                                "of layers ending in the model output)")
         return self.e
 
-    def seen(self, layer):
-        if layer not in self.order:
-            self.order.append(layer)
+
+class DFABegin:
+    """Forward pre-hook of a DFA model: starts recording the call order of its DFA layers."""
+
+    def __init__(self, context: DFAContext):
+        self.context = context
+
+    def __call__(self, module, args):
+        self.context.begin()
+        return None
 
 
 class LinearDFA(LinearFA):
@@ -281,30 +380,68 @@ class LinearDFA(LinearFA):
 
     mode = "dfa"
 
-    def _set_feedback(self, fb, context: DFAContext | None = None, **kw):
+    def _set_feedback(self, fb, context: DFAContext | None = None, seed: int = 0, **kw):
+        """``fb``: ``D``; None: ``D`` is drawn from ``seed`` once the output width is known
+        (until then ``fb_weight`` has 0 rows)."""
+        if fb is None:
+            fb = torch.empty(0, self.in_features, dtype=self.weight.dtype)
         self.fb_weight = nn.Parameter(fb.detach().to(self.weight.dtype).clone(),
                                       requires_grad=False)
+        self._d_seed = int(seed)
         self._dfa = context
+
+    def _draw_d(self, n_outputs: int):
+        if self.fb_weight.shape[0] == 0:
+            g = torch.Generator().manual_seed(self._d_seed)
+            d = _uniform_(torch.empty(n_outputs, self.in_features, dtype=self.weight.dtype),
+                          self.in_features, g)
+            self.fb_weight.data = d.to(self.weight.device)   # the same Parameter object
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        d = state_dict.get(prefix + "fb_weight")
+        if d is not None and self.fb_weight.shape[0] == 0 and d.shape[0] > 0:
+            self.fb_weight.data = torch.empty(d.shape, dtype=self.fb_weight.dtype,
+                                              device=self.fb_weight.device)
+            if self._dfa is not None and self._dfa.n_outputs is None:
+                self._dfa.n_outputs = int(d.shape[0])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x):
         if self._dfa is None:
             raise RuntimeError("LinearDFA: no DFAContext (build it with deep.convert)")
         self._dfa.seen(self)
         return _LinearFeedback.apply(x, self.weight, self.bias, self.fb_weight, self.mode,
-                                     self._dfa)
+                                     self)
 
     def effective_feedback(self) -> torch.Tensor:
-        """Weight-shaped equivalent feedback: ``pinv(D_next) D``, ``D`` for the last layer."""
-        order = self._dfa.order if self._dfa is not None else []
+        """Weight-shaped equivalent feedback: ``pinv(D_next) D`` with ``D_next`` of the DFA
+        layer called after this one in the last forward pass, ``D`` for the last one."""
         D = self.fb_weight.detach()
-        if self in order and order.index(self) + 1 < len(order):
-            nxt = order[order.index(self) + 1].fb_weight.detach()
+        ctx = self._dfa
+        if D.shape[0] == 0:
+            raise RuntimeError("dfa: D is not drawn yet: its rows are the model's outputs, "
+                               "known after the first forward pass (or convert with "
+                               "n_outputs=)")
+        order = ctx.order if ctx is not None else None
+        if order is None:
+            if ctx is not None and len(ctx.layers) == 1 and D.shape == self.weight.shape:
+                return D                                  # the only DFA layer is the last
+            raise RuntimeError("dfa: effective feedback unknown until the model has run "
+                               "forward once (it depends on the call order of the DFA layers)")
+        idx = next((i for i, m in enumerate(order) if m is self), None)
+        if idx is None:
+            raise FeedbackUndefined("dfa: no effective feedback: the layer was not called in "
+                                    "the last forward pass")
+        if idx + 1 < len(order):
+            nxt = order[idx + 1].fb_weight.detach()
             if nxt.shape[1] == self.out_features:
                 return (torch.linalg.pinv(nxt.double()) @ D.double()).to(D.dtype)
+            raise FeedbackUndefined("dfa: no effective feedback: the DFA layer called after "
+                                    "this one does not take its output")
         if D.shape == self.weight.shape:
             return D
-        raise RuntimeError("LinearDFA.effective_feedback: the layer is not the last of its "
-                           "chain and no next DFA layer of matching size was seen")
+        raise FeedbackUndefined("dfa: no effective feedback: the last DFA layer called does "
+                                "not give the model's output")
 
 
 class LinearBP(nn.Linear):
@@ -324,6 +461,7 @@ class LinearBP(nn.Linear):
         obj._generator = None
         obj.in_features, obj.out_features = layer.in_features, layer.out_features
         obj.weight, obj.bias = layer.weight, layer.bias
+        take_hooks(obj, layer)
         return obj
 
     def reset_parameters(self):
@@ -417,6 +555,7 @@ class Conv2dFA(nn.Module):
         obj.dilation, obj.groups = _pair(layer.dilation), layer.groups
         obj.weight, obj.bias = layer.weight, layer.bias
         obj._set_feedback(fb, **kw)
+        take_hooks(obj, layer)
         return obj
 
     _set_feedback = LinearFA._set_feedback
@@ -459,16 +598,13 @@ class Conv2dSCFA(Conv2dFA):
     mode = "scfa"
 
 
-class Conv2dUSF(Conv2dFA):
-    """uSF conv: ``sign(W) sqrt(2/(fan_in+fan_out))``."""
+class Conv2dUSF(_USFMixin, Conv2dFA):
+    """uSF conv: ``sign(W) s``, ``s`` the root mean square of ``W`` at conversion."""
 
     mode = "usf"
 
-    def _set_feedback(self, fb, **kw):
-        self.fb_weight = None
-
     def forward(self, x):
-        return _Conv2dFAFunction.apply(x, self.weight, self.bias, self.weight, self.stride,
+        return _Conv2dFAFunction.apply(x, self.weight, self.bias, self.fb_scale, self.stride,
                                        self.padding, self.dilation, self.groups, self.mode)
 
 
@@ -496,15 +632,20 @@ class Conv2dBP(nn.Conv2d):
         super().__init__(*args, **kwargs)
 
     @classmethod
-    def from_layer(cls, layer: nn.Conv2d, fb=None, **kw):
+    def from_layer(cls, layer: nn.Module, fb=None, **kw):
+        """An exact conv around ``layer``'s ``weight`` / ``bias`` (a Conv2d or a converted
+        conv with zero padding given as numbers) and its hooks; draws nothing."""
         obj = cls.__new__(cls)
-        obj.__dict__.update(layer.__dict__)
-        obj._parameters = dict(layer._parameters)
-        obj._buffers = dict(layer._buffers)
-        obj._modules = dict(layer._modules)
-        obj._forward_hooks = type(layer._forward_hooks)()
-        obj._forward_pre_hooks = type(layer._forward_pre_hooks)()
-        obj._backward_hooks = type(layer._backward_hooks)()
+        nn.Module.__init__(obj)
+        obj.in_channels, obj.out_channels = layer.in_channels, layer.out_channels
+        obj.kernel_size = _pair(layer.kernel_size)
+        obj.stride, obj.padding = _pair(layer.stride), _pair(layer.padding)
+        obj.dilation, obj.groups = _pair(layer.dilation), layer.groups
+        obj.transposed, obj.output_padding = False, (0, 0)
+        obj.padding_mode = "zeros"
+        obj._reversed_padding_repeated_twice = [p for p in reversed(obj.padding) for _ in (0, 1)]
+        obj.weight, obj.bias = layer.weight, layer.bias
+        take_hooks(obj, layer)
         obj._generator = None
         return obj
 

@@ -17,13 +17,22 @@
 Every model but ``convnet`` is built with torch's global RNG forked and seeded with a seed
 drawn first from the run's init generator (so its default initialisation is reproducible,
 independent of the feedback matrices, and leaves the global state alone), then converted with
-the same generator (:func:`build_model`).
+the same generator (:func:`build_model`; DFA with ``n_outputs = n_classes``).
+
+:func:`build_model` checks every model before a run writes anything: a spec that names no
+importable module or function, a module that fails to import, a builder that takes other
+arguments, raises or returns no ``nn.Module``, layers that cannot be converted, and a model
+that fails on one batch of zeros of the data set's shape (evaluation mode, no gradient) or
+gives other than ``(batch, n_classes)`` outputs each raise a one-line ``ValueError`` starting
+with ``model:``.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
+import re
 
 import torch
 from torch import nn
@@ -54,6 +63,13 @@ def lenet5(in_channels: int, input_shape, n_classes: int) -> nn.Module:
 
 
 MODELS = {"mlp": mlp, "lenet5": lenet5}
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def resolve(spec: str):
@@ -65,16 +81,48 @@ def resolve(spec: str):
         return MODELS[spec]
     if ":" not in spec:
         raise ValueError(f"model: {spec!r} is not one of convnet, {', '.join(MODELS)} nor "
-                         "module:function")
+                         "package.module:function")
     mod, _, fn = spec.partition(":")
+    if not _DOTTED.fullmatch(mod):
+        what = "no module name" if not mod else f"{mod!r} is not a module name"
+        raise ValueError(f"model: {spec!r}: {what} before ':' (expected "
+                         "package.module:function, importable from PYTHONPATH)")
+    if not re.fullmatch(r"[A-Za-z_]\w*", fn):
+        what = "no function name" if not fn else f"{fn!r} is not a function name"
+        raise ValueError(f"model: {spec!r}: {what} after ':' (expected "
+                         "package.module:function)")
     try:
         module = importlib.import_module(mod)
-    except ImportError as exc:
-        raise ValueError(f"model: cannot import {mod!r} ({exc})") from None
-    builder = getattr(module, fn, None)
-    if not callable(builder):
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's module is theirs
+        raise ValueError(f"model: cannot import {mod!r}: {_first_line(exc)}") from None
+    if not hasattr(module, fn):
         raise ValueError(f"model: {mod!r} has no function {fn!r}")
+    builder = getattr(module, fn)
+    if not callable(builder):
+        raise ValueError(f"model: {mod}.{fn} is a {type(builder).__name__}, not a function")
     return builder
+
+
+def probe(model: nn.Module, spec: str, in_channels: int, input_shape, n_classes: int) -> None:
+    """Run one batch of zeros ``(2, in_channels, *input_shape)`` through ``model`` (evaluation
+    mode, no gradient: no state changes) and check it gives ``(2, n_classes)`` outputs; a
+    failure raises a one-line ``ValueError`` naming ``model``. A DFA model records the call
+    order of its layers."""
+    x = torch.zeros(2, in_channels, *input_shape)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # noqa: BLE001 - the user's forward pass, whatever it raises
+        raise ValueError(f"model: {spec} fails on a batch of shape {tuple(x.shape)}: "
+                         f"{_first_line(exc)}") from None
+    finally:
+        model.train(was_training)
+    got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    if got != (2, n_classes):
+        raise ValueError(f"model: {spec} gives outputs of shape {got} for a batch of shape "
+                         f"{tuple(x.shape)}; expected (2, {n_classes}): one logit per class")
 
 
 def plan_for(algo: str) -> str | dict:
@@ -86,21 +134,48 @@ def plan_for(algo: str) -> str | dict:
 
 def build_model(spec: str, algo: str, in_channels: int, input_shape, n_classes: int,
                 generator: torch.Generator) -> nn.Module:
-    """Model ``spec`` (module docstring) converted for training algo ``algo``."""
+    """Model ``spec`` (module docstring) converted for training algo ``algo`` and checked on one
+    batch (:func:`probe`); every failure is a one-line ``ValueError`` naming ``model``."""
     builder = resolve(spec)
+    shape = tuple(input_shape)
     if builder is None:
         from .convnet import ConvNet
 
-        return ConvNet(algo, in_channels, tuple(input_shape), generator=generator)
+        try:
+            model = ConvNet(algo, in_channels, shape, generator=generator)
+        except ValueError as exc:
+            raise ValueError(f"model: convnet: {exc}") from None
+        probe(model, spec, in_channels, shape, n_classes)
+        return model
+    try:
+        inspect.signature(builder).bind(in_channels, shape, n_classes)
+    except TypeError as exc:
+        raise ValueError(f"model: {spec} must take (in_channels, input_shape, n_classes) "
+                         f"({exc})") from None
+    except ValueError:
+        pass                                        # no signature to check (a builtin)
     # not the init seed itself: the generator would then replay the weights as B
     build_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(build_seed)
-        model = builder(in_channels, tuple(input_shape), n_classes)
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model: {spec} returned {type(model).__name__}, not a torch.nn.Module")
+        try:
+            model = builder(in_channels, shape, n_classes)
+        except Exception as exc:  # noqa: BLE001 - the user's builder, whatever it raises
+            raise ValueError(f"model: {spec}({in_channels}, {shape}, {n_classes}) raised "
+                             f"{_first_line(exc)}") from None
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model: {spec} returned {type(model).__name__}, not a "
+                             "torch.nn.Module")
+        # the user's model as built (lazy layers take their shapes here, from the forked RNG)
+        probe(model, spec, in_channels, shape, n_classes)
     if algo == "bp_fa":
-        names = {n: ("fa" if isinstance(m, nn.Conv2d) else "bp")
-                 for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)}
-        return convert_(model, names, generator=generator)
-    return convert_(model, plan_for(algo), generator=generator)
+        plan = {n: ("fa" if isinstance(m, nn.Conv2d) else "bp")
+                for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)}
+    else:
+        plan = plan_for(algo)
+    try:
+        model = convert_(model, plan, generator=generator, n_outputs=n_classes)
+    except ValueError as exc:
+        raise ValueError(f"model: {spec}: {exc}") from None
+    probe(model, spec, in_channels, shape, n_classes)      # converted: DFA's call order
+    return model

@@ -49,10 +49,11 @@ from . import ALGOS, DATASETS
 from .align import alignment
 from .aligner import Aligner
 from .conversion import alignment as model_alignment
-from .conversion import converted_layers, param_groups
+from .conversion import converted_layers, linear_chain, param_groups
 from .convnet import ConvNet, fc_pairs, loss_fn
 from .data import SPECS, BatchLoader, limit, load_arrays
-from .models import build_model, resolve
+from .layers import FeedbackUndefined
+from .models import build_model
 
 
 class SALConfig(StrictModel):
@@ -101,6 +102,7 @@ class TrainConfig(StrictModel):
 
 
 assert set(DATASETS) == set(SPECS)
+N_CLASSES = 10            # every data set of SPECS has ten classes
 
 
 def _seeds(seed: int) -> dict[str, int]:
@@ -119,11 +121,25 @@ def fc_layers(net) -> list:
             or hasattr(m, "in_features")]
 
 
+def _fc_alignment(fcs, effective: bool = False) -> list[dict]:
+    """:func:`.align.alignment` of each layer's ``fc_pairs``; NaN for a DFA layer without a
+    weight-shaped feedback (e.g. one the model never calls)."""
+    out = []
+    for f in fcs:
+        try:
+            ((w, b),) = fc_pairs([f], effective)
+        except FeedbackUndefined:
+            out.append(dict.fromkeys(("angle", "corr", "sign", "var"), float("nan")))
+            continue
+        out.append(alignment(w, b))
+    return out
+
+
 def _align_all(net) -> dict:
     fcs = fc_layers(net)
-    out = {"align": [alignment(w, b) for w, b in fc_pairs(fcs)]}
+    out = {"align": _fc_alignment(fcs)}
     if any(getattr(f, "mode", "") in ("scfa", "brsf") for f in fcs):
-        out["align_effective"] = [alignment(w, b) for w, b in fc_pairs(fcs, effective=True)]
+        out["align_effective"] = _fc_alignment(fcs, effective=True)
     out["alignment"] = model_alignment(net)
     return out
 
@@ -162,7 +178,8 @@ def _train_epoch(net, opt, loader, double_softmax, bar, after_batch=None):
 class _Run:
     """All objects of one run and their (de)serialisation."""
 
-    def __init__(self, cfg: TrainConfig, data_dir):
+    def __init__(self, cfg: TrainConfig, data_dir, net=None):
+        """``net``: the model :func:`checked_model` built (else built here, the same way)."""
         self.cfg = cfg
         seeds = _seeds(cfg.seed)
         spec = SPECS[cfg.dataset]
@@ -173,8 +190,7 @@ class _Run:
         self.g_data = torch.Generator().manual_seed(seeds["data"])
         self.train_loader = BatchLoader(tx, ty, spec, cfg.batch_size, True, self.g_data)
         self.test_loader = BatchLoader(vx, vy, spec, cfg.test_batch_size, False)
-        g_init = torch.Generator().manual_seed(seeds["init"])
-        self.net = build_model(cfg.model, cfg.algo, spec.channels, spec.shape, 10, g_init)
+        self.net = net if net is not None else checked_model(cfg)
         fcs = fc_layers(self.net)
         self.sizes = [fcs[0].in_features] + [f.out_features for f in fcs] if fcs else []
         self.opt = torch.optim.SGD(param_groups(self.net, cfg.kp_weight_decay()), lr=cfg.lr,
@@ -218,6 +234,24 @@ class _Run:
         self.g_data.set_state(st["g_data"])
         if self.aligner is not None:
             self.aligner.load_state_dict(st["aligner"])
+
+
+def checked_model(cfg: TrainConfig):
+    """The run's model (``cfg.model`` converted for ``cfg.algo``, initialised from the run's
+    init stream) after one batch of zeros went through it (:func:`.models.build_model`); a
+    bad model raises :class:`ConfigError` (one line naming ``model``)."""
+    spec = SPECS[cfg.dataset]
+    g_init = torch.Generator().manual_seed(_seeds(cfg.seed)["init"])
+    try:
+        net = build_model(cfg.model, cfg.algo, spec.channels, spec.shape, N_CLASSES, g_init)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if cfg.algo in ("sal", "rdd", "stdwi") and not isinstance(net, ConvNet):
+        try:       # the spiking phase needs a chain of linear layers (Aligner's default)
+            linear_chain(net)
+        except ValueError as exc:
+            raise ConfigError(f"model: {cfg.model}: {exc}") from None
+    return net
 
 
 def _save_checkpoint(paths: list[Path], state: dict):
@@ -264,10 +298,7 @@ def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
         if threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {threads})")
         torch.set_num_threads(int(threads))
-    try:
-        resolve(cfg.model)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    net = checked_model(cfg)      # a bad model: one line, before anything is written
     out = rundir.check_out(out_dir)
     cfg_text = dump_yaml(cfg)
     chash = hashlib.sha256(cfg_text.encode()).hexdigest()[:16]
@@ -277,15 +308,16 @@ def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
         ckpt = _checkpoint(last, cfg_text) if resume and not overwrite else None
         rd.begin()
         atomic_write_text(out / "config.yaml", cfg_text)
-        metrics = _train(cfg, out, data_dir, ckpt, progress, last)
+        metrics = _train(cfg, out, data_dir, ckpt, progress, last, net)
         rd.finish(["config.yaml", "metrics.json", "final_model.pt"], config_hash=chash,
                   epochs=cfg.epochs)
     return metrics
 
 
-def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Path) -> dict:
+def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Path,
+           net=None) -> dict:
     """The epochs of :func:`train_run` (from ``ckpt`` when given) and the final model."""
-    run = _Run(cfg, data_dir)
+    run = _Run(cfg, data_dir, net)
     metrics = {"config": cfg.model_dump(mode="json"), "algo": cfg.algo,
                "dataset": cfg.dataset, "seed": cfg.seed, "model": cfg.model,
                "fc_sizes": run.sizes,
