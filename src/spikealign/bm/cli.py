@@ -52,15 +52,17 @@ def train_cmd(
 def presets_cmd():
     """List the shipped configs and the sweep presets."""
     from .config import PRESET_DIR, load_config, presets
-    from .sweep import SWEEPS
+    from .experiments import EXPERIMENTS
 
     for name in presets():
         cfg = load_config(name)
         first = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
         typer.echo(f"{name:<16} task={cfg.task:<7} hidden={cfg.network.n_hidden:<4} "
                    f"epochs={cfg.epochs:<4} feedback={cfg.feedback:<5} {first}")
-    for name, sw in SWEEPS.items():
-        typer.echo(f"sweep {name:<10} {len(sw.runs())} runs: {sw.description}")
+    for name, exp in EXPERIMENTS.items():
+        n = len(exp.cells()) * len(exp.seeds) + len(exp.baseline_seeds)
+        typer.echo(f"sweep {name:<16} {n} runs: {exp.description} "
+                   f"(spikealign sweep run {name})")
 
 
 @app.command("check")
@@ -79,21 +81,54 @@ def check_cmd(
 
 @app.command("sweep")
 def sweep_cmd(
-    name: str = typer.Argument(..., help="Sweep preset (spikealign bm presets)."),
-    out: Path = typer.Option(..., "--out", help="Directory of the sweep (one run per folder)."),
-    workers: int = typer.Option(1, help="Parallel processes."),
-    seeds: int = typer.Option(0, help="Seeds per condition (0: the preset's)."),
-    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    name: str = typer.Argument(..., help="Experiment: digits, digits-long, bars, sleep, fmnist "
+                                         "(spikealign bm presets)."),
+    out: Path = typer.Option(..., "--out", help="Sweep directory."),
+    scale: str = typer.Option("paper", "--scale", help="paper or quick (same grid, short "
+                                                       "runs)."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes [usable "
+                                                               "cores]."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
-    """Run a grid of bm runs resumably (finished runs are kept, interrupted ones resume)."""
-    from ..config import ConfigError
-    from .sweep import run_sweep
+    """Alias of `spikealign sweep run bm_NAME` (the Dask sweep engine: resumable, a run is
+    reused only when its config matches, figures at the end)."""
+    from ..sweep.cli import run_cmd
+    from .sweep import preset_name
 
-    if workers < 1 or seeds < 0:
-        raise ConfigError("--workers must be >= 1 and --seeds >= 0")
-    rows = run_sweep(name, out, workers=workers, seeds=seeds or None, show_progress=not quiet)
-    for row in rows:
+    run_cmd(presets=[preset_name(name)], out=out, scale=scale, scheduler=None, cluster="local",
+            workers=workers, cores=8, memory="16GB", walltime="04:00:00", queue=None,
+            account=None, interface=None, local_directory=None, job_extra=None, set_=None,
+            limit=None, levels=None, figures=True, quiet=quiet)
+
+
+@app.command("baselines")
+def baselines_cmd(
+    config: str = typer.Argument(..., metavar="TASK",
+                                 help="digits, fmnist, or a bm config / preset whose data "
+                                      "section and hidden-layer size are used."),
+    out: Path = typer.Option(..., "--out", help="Run directory (baselines.json)."),
+    seed: int = typer.Option(0, "--seed", min=0, max=2**31 - 1, help="Seed of the stochastic "
+                                                                     "baselines."),
+    set_: list[str] = typer.Option(None, "--set", help="Override a key of the config."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results."),
+):
+    """Simple baselines on the spiking machine's split and input, tuned on validation and
+    tested once: logistic regression, k-NN, an MLP, BernoulliRBM + logistic regression and a
+    non-spiking Boltzmann machine of the same architecture (CD-1, PCD)."""
+    from .config import load_config
+    from .run import baselines_table, run_baselines
+
+    preset = {"digits": "digits-quick", "fmnist": "fmnist-14"}.get(config, config)
+    cfg = load_config(preset, overrides=parse_overrides(set_))
+    spec = {"task": cfg.task, "data": cfg.data.model_dump(mode="json"),
+            "n_hidden": cfg.network.n_hidden, "seed": seed}
+    run_baselines(spec, out, overwrite=overwrite, echo=None)
+    import json
+
+    res = json.loads((Path(out) / "baselines.json").read_text())
+    for row in baselines_table(res):
         typer.echo(row)
+    typer.echo(f"written: {Path(out) / 'baselines.json'}")
 
 
 @app.command("figure")

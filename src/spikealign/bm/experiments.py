@@ -46,14 +46,16 @@ class Experiment:
                 if not (c in self.reference_only and f != "none")]
 
 
-def baseline_config(exp: Experiment, scale: str, seed: int) -> dict:
+def baseline_config(exp: Experiment, scale: str, seed: int,
+                    overrides: dict | None = None) -> dict:
     """Config of one run of the baselines part: the experiment's task, data and hidden-layer
-    size (so the baselines see the same images as the spiking machine) and the seed."""
+    size (so the baselines see the same images as the spiking machine) and the seed;
+    ``overrides`` (``--set``) apply as to the experiment's runs."""
     from ..config import load_yaml, merge, validate
     from .config import PRESET_DIR, BMConfig
 
     data = load_yaml(PRESET_DIR / f"{exp.preset}.yaml")
-    for over in (exp.base, exp.quick if scale == "quick" else {}):
+    for over in (exp.base, exp.quick if scale == "quick" else {}, overrides or {}):
         data = merge(data, over)
     cfg = validate(BMConfig, data, source=f"{exp.name} baselines")
     return {"task": cfg.task, "data": cfg.data.model_dump(mode="json"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ def _plt():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import AutoLocator, MultipleLocator
 
+    plt.MultipleLocator, plt.AutoLocator = MultipleLocator, AutoLocator
     return plt
 
 
@@ -57,106 +60,371 @@ def run_figure(result: dict, stem: Path, title: str = "bm") -> list[Path]:
     return paths
 
 
-def collect(source: Path) -> dict:
-    """``{(condition, feedback): [(metrics, results.npz arrays), ...]}`` of the finished runs of
-    a sweep folder. A damaged run (files not matching their checksums) is left out with a
-    warning naming it; unfinished runs are left out and counted in one warning."""
-    from .run import LAYOUT
+CONDITION_ORDER = ("clean", "synaptic", "plasticity")
+FEEDBACK_ORDER = ("none", "sal", "kp")
+FEEDBACK_COLOR = {"none": "C1", "sal": "C2", "kp": "C3"}
 
-    groups = defaultdict(list)
-    unfinished = 0
+
+@dataclass
+class Cell:
+    """The finished runs of one (condition, feedback) cell, by seed."""
+
+    condition: str
+    feedback: str
+    seeds: list = field(default_factory=list)
+    metrics: list = field(default_factory=list)
+    results: list = field(default_factory=list)
+
+
+@dataclass
+class ExperimentRuns:
+    name: str
+    task: str
+    cells: dict  # (condition, feedback) -> Cell
+    baselines: list  # baselines.json contents, one per seed
+    planned: dict  # (condition, feedback) -> planned runs
+    left_out: list  # (run dir, why)
+
+
+def _load_run(d: Path):
+    with np.load(d / "results.npz") as a:
+        res = {k: a[k] for k in ("asym", "val_accuracy", "dkl_exact", "dkl_sampled",
+                                 "eval_epochs") if k in a.files}
+    return read_json(d / "metrics.json"), res
+
+
+def _condition_of(m: dict) -> str:
+    if m.get("synaptic_noise", 0) and m.get("plasticity_noise", 0):
+        return "synaptic+plasticity"
+    if m.get("synaptic_noise", 0):
+        return "synaptic"
+    if m.get("plasticity_noise", 0):
+        return "plasticity"
+    return "clean"
+
+
+def _inspect(d: Path, layout) -> str | None:
+    """None if the run is finished and intact, else why it is left out."""
+    info = rundir.inspect(d, layout)
+    if info.state == "damaged":
+        return info.error()
+    if info.state != "done":
+        return f"unfinished ({info.state})"
+    return None
+
+
+def collect_sweep(source: Path) -> list[ExperimentRuns]:
+    """The bm experiments of a sweep directory (``spikealign sweep run bm_...``), from its
+    manifest: runs placed by part and seed, never by file order."""
+    from ..sweep.layout import read_manifest
+
+    man = read_manifest(source) or {}
+    exps: dict[str, ExperimentRuns] = {}
+    for part, entry in (man.get("parts") or {}).items():
+        if entry.get("kind") not in ("bm", "bm_baselines"):
+            continue
+        name = entry.get("experiment", entry.get("group", "bm"))
+        exp = exps.setdefault(name, ExperimentRuns(name, "", {}, [], {}, []))
+        layout = rundir.layout_of(entry["kind"])
+        key = (entry.get("condition", ""), entry.get("feedback", ""))
+        if entry["kind"] == "bm":
+            exp.planned[key] = len(entry["runs"])
+            cell = exp.cells.setdefault(key, Cell(*key))
+        for r in sorted(entry["runs"], key=lambda r: r["index"]):
+            d = Path(source) / part / r["dir"]
+            why = _inspect(d, layout)
+            if why is not None:
+                exp.left_out.append((d, why))
+                continue
+            if entry["kind"] == "bm_baselines":
+                exp.baselines.append(read_json(d / "baselines.json"))
+                continue
+            m, res = _load_run(d)
+            exp.task = exp.task or m.get("task", "")
+            cell.seeds.append(int(r["params"].get("seed", r["index"])))
+            cell.metrics.append(m)
+            cell.results.append(res)
+    return [e for e in exps.values() if any(c.metrics for c in e.cells.values())]
+
+
+def collect_folder(source: Path) -> list[ExperimentRuns]:
+    """A folder of bm run directories (``spikealign bm train --out FOLDER/NAME``): cells from
+    each run's noise and feedback, seeds from its config. Runs of different tasks cannot be
+    drawn together: a ValueError names the runs of the minority task."""
+    import yaml
+
+    layout = rundir.LAYOUTS["bm"]
+    exp = ExperimentRuns(Path(source).name, "", {}, [], {}, [])
+    tasks: dict[str, list[Path]] = defaultdict(list)
+    found = []
     for d in sorted(Path(source).iterdir()):
-        if not d.is_dir() or d.name.count("-") < 2:
+        if not d.is_dir() or not (d / "config.yaml").is_file():
             continue
-        info = rundir.inspect(d, LAYOUT)
-        if info.state == "damaged":
-            warnings.warn(f"{d}: left out of figure bm, {info.error()}", stacklevel=2)
+        why = _inspect(d, layout)
+        if why is not None:
+            exp.left_out.append((d, why))
             continue
-        if info.state != "done":
-            unfinished += 1
-            continue
-        cond, fb, _ = d.name.rsplit("-", 2)
-        with np.load(d / "results.npz") as a:
-            res = {k: a[k] for k in ("asym", "accuracy", "dkl_sampled", "eval_epochs")}
-        groups[(cond, fb)].append((read_json(d / "metrics.json"), res))
-    if unfinished:
-        warnings.warn(f"figure bm: left out {unfinished} unfinished run(s) in {source}",
-                      stacklevel=2)
-    return groups
+        m, res = _load_run(d)
+        tasks[m.get("task", "?")].append(d)
+        found.append((d, m, res))
+    if len(tasks) > 1:
+        major = max(tasks, key=lambda t: len(tasks[t]))
+        odd = [f"{d.name} ({t})" for t, ds in tasks.items() if t != major for d in ds]
+        raise ValueError(f"figure bm: {source} mixes tasks; {', '.join(odd)} "
+                         f"{'is' if len(odd) == 1 else 'are'} not {major} like the others")
+    for d, m, res in found:
+        key = (_condition_of(m), m.get("feedback", "none"))
+        cell = exp.cells.setdefault(key, Cell(*key))
+        cfg = yaml.safe_load((d / "config.yaml").read_text()) or {}
+        cell.seeds.append(int((cfg.get("seed") or {}).get("init", len(cell.seeds))))
+        cell.metrics.append(m)
+        cell.results.append(res)
+        exp.task = m.get("task", "")
+        exp.planned[key] = exp.planned.get(key, 0) + 1
+    return [exp] if found else []
 
 
-def table(groups: dict) -> list[str]:
-    """Markdown rows: condition, feedback, runs, score mean ± std, asymmetry mean ± std."""
-    rows = ["| condition | feedback | runs | test accuracy / D_KL | final asymmetry |",
-            "|---|---|---|---|---|"]
-    for (cond, fb), runs in sorted(groups.items()):
-        ms = [m for m, _ in runs]
-        key = "test_accuracy" if ms[0].get("test_accuracy") is not None else "dkl_sampled"
-        s = np.array([m[key] for m in ms], dtype=float)
-        a = np.array([m["asymmetry"] for m in ms], dtype=float)
-        rows.append(f"| {cond} | {fb} | {len(ms)} | {s.mean():.4g} ± {s.std():.2g} | "
-                    f"{a.mean():.3g} ± {a.std():.2g} |")
+def score_key(task: str) -> str:
+    """The final score of a task: test accuracy with labels, else the exact D_KL."""
+    return "dkl_exact" if task == "bars" else "test_accuracy"
+
+
+def _score_values(cell: Cell, key: str) -> np.ndarray:
+    return np.array([np.nan if m.get(key) is None else m[key] for m in cell.metrics],
+                    dtype=float)
+
+
+def _by_seed(cell: Cell, values) -> dict:
+    return dict(zip(cell.seeds, values, strict=True))
+
+
+def comparisons(exp: ExperimentRuns) -> list[dict]:
+    """Paired comparisons (same seeds) of the experiment, p-values Holm-corrected over all of
+    them: for each noisy condition, each feedback against the clean reference and SAL / KP
+    against no alignment (score; on the log scale for D_KL), and the fold change of the
+    final asymmetry of SAL and KP against no alignment (on the log scale)."""
+    from ..stats import holm, paired_test
+
+    key = score_key(exp.task)
+    log_score = key == "dkl_exact"
+    rows = []
+
+    def add(what, a_cell, b_cell, metric, log):
+        va = _by_seed(a_cell, _score_values(a_cell, metric))
+        vb = _by_seed(b_cell, _score_values(b_cell, metric))
+        seeds = sorted(set(va) & set(vb))
+        a = np.array([va[k] for k in seeds])
+        b = np.array([vb[k] for k in seeds])
+        if log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a, b = np.log10(a), np.log10(b)
+        t = paired_test(a, b)
+        rows.append({"comparison": what, "metric": ("log10 " if log else "") + metric,
+                     "n": t.n, "diff": t.diff.mean, "low": t.diff.low, "high": t.diff.high,
+                     "p": t.p_t, "p_wilcoxon": t.p_wilcoxon})
+
+    clean = exp.cells.get(("clean", "none"))
+    for cond in [c for c in CONDITION_ORDER if c != "clean"]:
+        for fb in FEEDBACK_ORDER:
+            cell = exp.cells.get((cond, fb))
+            if cell is None or not cell.metrics:
+                continue
+            if clean is not None and clean.metrics:
+                add(f"{cond} {fb} - clean", cell, clean, key, log_score)
+            base = exp.cells.get((cond, "none"))
+            if fb != "none" and base is not None and base.metrics:
+                add(f"{cond} {fb} - {cond} none", cell, base, key, log_score)
+                add(f"{cond} {fb} / {cond} none", cell, base, "asymmetry", True)
+    adj = holm([r["p"] for r in rows])
+    for r, a in zip(rows, adj, strict=True):
+        r["p_holm"] = float(a)
     return rows
 
 
+def _fmt(x, digits=3):
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
+
+
+def table(exp: ExperimentRuns) -> list[str]:
+    """Markdown: per cell the mean with its 95 % t interval (ddof = 1) of the final score and
+    asymmetry; the baselines; the paired comparisons (:func:`comparisons`)."""
+    from ..stats import mean_ci
+
+    key = score_key(exp.task)
+    label = "final D_KL (exact)" if key == "dkl_exact" else "test accuracy"
+    rows = [f"| condition | feedback | runs | {label} [95 % CI] | validation [95 % CI] | "
+            "final asymmetry [95 % CI] |", "|---|---|---|---|---|---|"]
+    for (cond, fb), cell in _ordered(exp.cells):
+        s = mean_ci(_score_values(cell, key))
+        v = mean_ci(_score_values(cell, "validation_accuracy" if key != "dkl_exact"
+                                  else "dkl_sampled"))
+        a = mean_ci(_score_values(cell, "asymmetry"))
+        n = f"{len(cell.metrics)}/{exp.planned.get((cond, fb), len(cell.metrics))}"
+        rows.append(f"| {cond} | {fb} | {n} | {_fmt(s.mean, 4)} [{_fmt(s.low, 4)}, "
+                    f"{_fmt(s.high, 4)}] | {_fmt(v.mean, 4)} [{_fmt(v.low, 4)}, "
+                    f"{_fmt(v.high, 4)}] | {_fmt(a.mean)} [{_fmt(a.low)}, {_fmt(a.high)}] |")
+    base = baseline_summary(exp)
+    if base:
+        rows += ["", "| baseline | seeds | test accuracy [95 % CI] | validation |",
+                 "|---|---|---|---|"]
+        for name, (t, v) in base.items():
+            rows.append(f"| {name} | {t.n} | {_fmt(t.mean, 4)} [{_fmt(t.low, 4)}, "
+                        f"{_fmt(t.high, 4)}] | {_fmt(v.mean, 4)} |")
+    comp = comparisons(exp)
+    if comp:
+        rows += ["", "Paired by seed; p: paired t-test, Holm-corrected over the "
+                 f"{len(comp)} comparisons (p_W: Wilcoxon signed-rank, uncorrected).", "",
+                 "| comparison | metric | n | mean difference [95 % CI] | p | p (Holm) | p_W |",
+                 "|---|---|---|---|---|---|---|"]
+        for r in comp:
+            rows.append(f"| {r['comparison']} | {r['metric']} | {r['n']} | "
+                        f"{_fmt(r['diff'])} [{_fmt(r['low'])}, {_fmt(r['high'])}] | "
+                        f"{_fmt(r['p'], 2)} | {_fmt(r['p_holm'], 2)} | "
+                        f"{_fmt(r['p_wilcoxon'], 2)} |")
+    return rows
+
+
+def baseline_summary(exp: ExperimentRuns) -> dict:
+    """``{name: (test MeanCI, validation MeanCI)}`` over the baseline seeds."""
+    from ..stats import mean_ci
+
+    names = sorted({k for b in exp.baselines for k in b})
+    return {n: (mean_ci([b[n]["test_accuracy"] for b in exp.baselines if n in b]),
+                mean_ci([b[n]["validation_accuracy"] for b in exp.baselines if n in b]))
+            for n in names}
+
+
+def _ordered(cells: dict):
+    def rank(item):
+        (c, f), _ = item
+        return (CONDITION_ORDER.index(c) if c in CONDITION_ORDER else 9,
+                FEEDBACK_ORDER.index(f) if f in FEEDBACK_ORDER else 9, c, f)
+
+    return sorted(((k, v) for k, v in cells.items() if v.metrics), key=rank)
+
+
 def figure_bm(source: Path, out: Path, quick: bool = False) -> list[Path]:
-    """Experiment figure: final score and asymmetry per noise condition and feedback
-    (mean and spread over seeds), and the asymmetry over epochs."""
+    """The experiment figure(s) of a sweep directory (one per bm experiment in it) or of a
+    folder of bm runs: (a) the final score per condition and feedback, mean and 95 % t
+    interval over seeds, with the baselines as reference lines; (b) the final asymmetry,
+    the same; (c) the validation score over epochs; (d) the asymmetry over epochs (means over
+    seeds). Writes ``<experiment>.png/.pdf/.npz`` and ``<experiment>.md`` (table and paired
+    comparisons)."""
+    from ..sweep.layout import MANIFEST
+
     if source is None or not Path(source).is_dir():
         raise ValueError(f"figure bm: {source} is not a directory of bm runs")
     out = rundir.check_out(out)
-    groups = collect(Path(source))
-    if not groups:
-        raise ValueError(f"figure bm: no finished bm sweep runs in {source}")
+    source = Path(source)
+    exps = (collect_sweep(source) if (source / MANIFEST).is_file()
+            else collect_folder(source))
+    left = [e for x in exps for e in x.left_out]
+    for d, why in left:
+        warnings.warn(f"figure bm: {d} left out: {why}", stacklevel=2)
+    if not exps:
+        raise ValueError(f"figure bm: no finished bm runs in {source}")
+    paths = []
+    for exp in exps:
+        paths += _draw(exp, Path(out))
+    return paths
+
+
+def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
+    from ..stats import mean_ci
+
     plt = _plt()
-    conds = sorted({c for c, _ in groups}, key=lambda c: ("clean", "synaptic",
-                                                          "plasticity").index(c)
-                   if c in ("clean", "synaptic", "plasticity") else 9)
-    fbs = [f for f in ("none", "sal", "kp") if any(f == g for _, g in groups)]
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
-    width = 0.8 / max(1, len(fbs))
-    plotted = {}
-    labelled: set = set()
-    first = next(iter(groups.values()))[0][0]
-    key = "test_accuracy" if first.get("test_accuracy") is not None else "dkl_sampled"
-    for k, fb in enumerate(fbs):
-        for c_i, cond in enumerate(conds):
-            runs = groups.get((cond, fb), [])
-            if not runs:
-                continue
-            s = np.array([m[key] for m, _ in runs], dtype=float)
-            a = np.array([m["asymmetry"] for m, _ in runs], dtype=float)
-            x = c_i + (k - (len(fbs) - 1) / 2) * width
-            ax[0].bar(x, s.mean(), width, yerr=s.std(), color=f"C{k}",
-                      label=None if fb in labelled else fb)
-            labelled.add(fb)
-            ax[1].bar(x, a.mean(), width, yerr=a.std(), color=f"C{k}")
-            plotted[f"{cond}_{fb}_score"] = s
-            plotted[f"{cond}_{fb}_asym"] = a
-            curves = np.array([r["asym"] for _, r in runs])
-            ls = {"clean": ":", "synaptic": "-", "plasticity": "--"}.get(cond, "-.")
-            ax[2].plot(np.median(curves, 0), ls, color=f"C{k}", label=f"{cond} {fb}")
-            plotted[f"{cond}_{fb}_asym_curve"] = np.median(curves, 0)
+    key = score_key(exp.task)
+    cells = _ordered(exp.cells)
+    fig, ax = plt.subplots(1, 4, figsize=(17, 3.9))
+    plotted: dict[str, np.ndarray] = {}
+    xt, xl = [], []
+    lows, highs = [], []
+    for x, ((cond, fb), cell) in enumerate(cells):
+        color = FEEDBACK_COLOR.get(fb, "C0")
+        vals = _score_values(cell, key)
+        if key == "dkl_exact":  # geometric mean and its interval (log scale)
+            with np.errstate(divide="ignore"):
+                ci = mean_ci(np.log10(vals))
+            mid, lo, hi = 10**ci.mean, 10**ci.low, 10**ci.high
+        else:
+            ci = mean_ci(vals)
+            mid, lo, hi = ci.mean, ci.low, ci.high
+        ax[0].errorbar([x], [mid], yerr=[[mid - lo], [hi - mid]] if np.isfinite(lo) else None,
+                       fmt="o", color=color, capsize=4)
+        ax[0].plot(np.full(len(vals), x) + 0.18, vals, ".", color=color, alpha=0.35, ms=4)
+        lows += [np.nanmin(vals), lo]
+        highs += [np.nanmax(vals), hi]
+        a = _score_values(cell, "asymmetry")
+        ca = mean_ci(a)
+        ax[1].errorbar([x], [ca.mean], yerr=[[ca.mean - ca.low], [ca.high - ca.mean]]
+                       if np.isfinite(ca.low) else None, fmt="o", color=color, capsize=4)
+        ax[1].plot(np.full(len(a), x) + 0.18, a, ".", color=color, alpha=0.35, ms=4)
+        xt.append(x)
+        xl.append(f"{cond}\n{fb}")
+        plotted[f"{cond}_{fb}_{key}"] = vals
+        plotted[f"{cond}_{fb}_asymmetry"] = a
+        plotted[f"{cond}_{fb}_seeds"] = np.array(cell.seeds)
+        ls = {"clean": ":", "synaptic": "-", "plasticity": "--"}.get(cond, "-.")
+        curve_key = "dkl_exact" if key == "dkl_exact" else "val_accuracy"
+        curves = [r[curve_key] for r in cell.results if curve_key in r]
+        if curves and len({len(c) for c in curves}) == 1:
+            ep = cell.results[0]["eval_epochs"]
+            mean = np.nanmean(np.array(curves, dtype=float), axis=0)
+            ax[2].plot(ep, mean, ls, color=color, marker=".", label=f"{cond} {fb}")
+            plotted[f"{cond}_{fb}_curve"] = mean
+        asyms = [r["asym"] for r in cell.results]
+        if asyms and len({len(c) for c in asyms}) == 1:
+            mean = np.mean(np.array(asyms, dtype=float), axis=0)
+            ax[3].plot(np.arange(len(mean)), mean, ls, color=color, label=f"{cond} {fb}")
+            plotted[f"{cond}_{fb}_asym_curve"] = mean
+    base = baseline_summary(exp)
+    for k, (name, (t, _)) in enumerate(sorted(base.items(), key=lambda kv: -kv[1][0].mean)):
+        if not np.isfinite(t.mean):
+            continue
+        ax[0].axhline(t.mean, color="0.5", lw=0.8, ls=(0, (1 + k % 3, 2)))
+        ax[0].annotate(name.replace("_", " "), (len(cells) - 0.5, t.mean), fontsize=6,
+                       color="0.35", va="bottom", ha="right")
+        lows.append(t.mean)
+        highs.append(t.mean)
+        plotted[f"baseline_{name}_test"] = np.array([t.mean, t.low, t.high])
     for a in ax[:2]:
-        a.set_xticks(range(len(conds)), conds)
-    ax[0].set_ylabel("test accuracy" if key == "test_accuracy" else "D_KL (sampled)")
-    if key == "test_accuracy":
-        ax[0].set_ylim(0, 1)
-    ax[0].legend()
-    ax[1].set_ylabel("final Var(W_ij - W_ji)")
+        a.set_xticks(xt, xl, fontsize=7)
+        a.set_xlim(-0.5, len(cells) - 0.3)
+    finite_lo = [v for v in lows if np.isfinite(v)]
+    finite_hi = [v for v in highs if np.isfinite(v)]
+    if key == "dkl_exact":
+        ax[0].set_yscale("log")
+        ax[0].set_ylabel("final D_KL(data || model), exact")
+        ax[2].set_yscale("log")
+        ax[2].set_ylabel("D_KL (exact), mean over seeds")
+    else:
+        if finite_lo and finite_hi:  # zoomed so that a 1-point difference is visible
+            lo, hi = min(finite_lo), max(finite_hi)
+            pad = max(0.005, 0.08 * (hi - lo))
+            ax[0].set_ylim(lo - pad, hi + pad)
+        ax[0].set_ylabel("test accuracy (mean, 95 % CI)")
+        ax[0].yaxis.set_major_locator(_plt().MultipleLocator(0.01)
+                                      if finite_hi and max(finite_hi) - min(finite_lo) < 0.12
+                                      else _plt().AutoLocator())
+        ax[0].grid(axis="y", lw=0.3, alpha=0.5)
+        ax[2].set_ylabel("validation accuracy, mean over seeds")
     ax[1].set_yscale("symlog", linthresh=1e-4)
-    ax[2].set_yscale("symlog", linthresh=1e-4)
+    ax[1].set_ylabel("final Var(W_ij - W_ji) (mean, 95 % CI)")
     ax[2].set_xlabel("epoch")
-    ax[2].set_ylabel("Var(W_ij - W_ji), median")
     ax[2].legend(fontsize=6)
-    fig.suptitle(f"spiking Boltzmann machine: {Path(source).name}")
+    ax[3].set_yscale("symlog", linthresh=1e-4)
+    ax[3].set_xlabel("epoch")
+    ax[3].set_ylabel("Var(W_ij - W_ji), mean over seeds")
+    n_runs = sum(len(c.metrics) for _, c in cells)
+    planned = sum(exp.planned.values())
+    fig.suptitle(f"spiking Boltzmann machine: {exp.name} ({exp.task}; {n_runs}/{planned} runs; "
+                 f"points: single seeds)", fontsize=10)
     fig.tight_layout()
-    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "bm_experiment.png", out / "bm_experiment.pdf"]
+    paths = [out / f"{exp.name}.png", out / f"{exp.name}.pdf"]
     for p in paths:
-        atomic_savefig(fig, p, dpi=120)
+        atomic_savefig(fig, p, dpi=130)
     plt.close(fig)
-    atomic_save_npz(out / "bm_experiment.npz", **plotted)
-    atomic_write_text(out / "bm_experiment.md", "\n".join(table(groups)) + "\n")
-    return paths + [out / "bm_experiment.npz", out / "bm_experiment.md"]
+    atomic_save_npz(out / f"{exp.name}.npz", **plotted)
+    atomic_write_text(out / f"{exp.name}.md", "\n".join(table(exp)) + "\n")
+    return paths + [out / f"{exp.name}.npz", out / f"{exp.name}.md"]

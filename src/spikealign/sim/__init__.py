@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spikes import spike_counts, state_histogram
+from ..spikes import coactivation_counts, spike_counts, state_histogram
 from ..stdp import Window, pair_stdp_reference
 from . import checks
 from .fast import (
@@ -66,7 +66,7 @@ def simulate(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
 def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Generator, *,
                      windows: tuple[Window, ...] = (), n_last_stdp: int = 1,
                      sample_every: int = 0, record: bool = False,
-                     engine: str = "fast", clamp=None) -> PhaseStats:
+                     engine: str = "fast", clamp=None, coactivation: bool = False) -> PhaseStats:
     """Simulate from rest and return :class:`PhaseStats`.
 
     windows:       STDP windows whose pair sums (``spikealign.stdp.pair_stdp`` with
@@ -77,8 +77,16 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
     clamp:         per neuron -1 (free), 0 (forced silent: never spikes) or 1 (forced on:
                    spikes at every step it is not refractory, i.e. every ``min_isi`` steps
                    from step 0); None: all free.
+    coactivation:  also count, exactly, the steps at which each neuron is on (``PhaseStats.on``)
+                   and each pair is on together (``PhaseStats.co``): ``z_i(T) = 1`` for
+                   ``s < T <= s + t_ref`` after a spike ``s``, over ``T = 0 .. n_steps - 1``.
+                   ``co / n_steps`` is the coactivation ``<z_i z_j>`` of the phase, same-step
+                   spikes and the end of the phase included (the triangular STDP window,
+                   zero at dt = 0, misses the first and counts past the second). Needs
+                   ``min_isi >= t_ref`` (a neuron's on-windows do not overlap).
     """
     W, b, n_steps = _check(W, b, n_steps, engine, params, rng)
+    _check_coactivation(coactivation, params)
     n = len(b)
     clamp = check_clamp(clamp, n)
     windows = checks.windows(windows, n)
@@ -94,19 +102,41 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
         stdp = stdp.reshape(len(windows), n, n)
         states = (state_histogram(spikes, n, params.t_ref, n_steps, sample_every)
                   if sample_every > 0 else None)
+        co, on = _coactivation_of(spikes, n, params, n_steps, coactivation)
         return PhaseStats(spike_counts(spikes, n).astype(np.int64), stdp, states,
-                          spikes if record else None)
+                          spikes if record else None, co, on)
 
     if engine == "stepwise":
-        return _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, record,
-                         clamp)
+        st = _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every,
+                       record or coactivation, clamp)
+        st.co, st.on = _coactivation_of(st.spikes, n, params, n_steps, coactivation)
+        st.spikes = st.spikes if record else None
+        return st
     net = make_network(W, b, params, clamp)
     rules = make_rules(windows, n, n_last_stdp)
     stats = make_stats(n, len(windows), n_steps, params.min_isi, sample_every=sample_every,
-                       record=record)
+                       record=record, coactivation=coactivation)
     k = run_phase(int(n_steps), net, rules, stats, rng)
     spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None
-    return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None, spikes)
+    return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None, spikes,
+                      stats.co if coactivation else None, stats.on if coactivation else None)
+
+
+def _check_coactivation(coactivation, params: SimParams) -> None:
+    if not isinstance(coactivation, bool | np.bool_):
+        raise TypeError(f"coactivation must be a bool (got {type(coactivation).__name__})")
+    if coactivation and params.min_isi < params.t_ref:
+        raise ValueError(f"coactivation: needs min_isi >= t_ref (a neuron's on-windows must not "
+                         f"overlap; got min_isi {params.min_isi}, t_ref {params.t_ref})")
+
+
+def _coactivation_of(spikes, n, params, n_steps, coactivation):
+    """``(co, on)`` of a recorded phase from rest (the readable count), or ``(None, None)``."""
+    if not coactivation:
+        return None, None
+    co, on = coactivation_counts(spikes, n, params.t_ref, int(n_steps))
+    np.fill_diagonal(co, 0)
+    return co, on
 
 
 def _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, record, clamp):
@@ -201,9 +231,12 @@ class Chain:
         refresh(self.time, self._net, self._state)
 
     def run(self, n_steps: int, *, windows: tuple[Window, ...] = (), sample_every: int = 0,
-            record: bool = False) -> PhaseStats:
-        """Simulate the next ``n_steps`` steps; statistics of this part only."""
+            record: bool = False, coactivation: bool = False) -> PhaseStats:
+        """Simulate the next ``n_steps`` steps; statistics of this part only (``coactivation``:
+        the steps of this part at which neurons and pairs are on, on-windows of earlier
+        spikes included; :func:`phase_statistics`)."""
         n = self.n
+        _check_coactivation(coactivation, self.params)
         n_steps = checks.steps("n_steps", n_steps, self.time)
         windows = checks.windows(windows, n)
         sample_every = checks.steps("sample_every", sample_every)
@@ -212,7 +245,8 @@ class Chain:
             raise ValueError(f"sample_every: at most {MAX_SAMPLED_NEURONS} neurons (got {n})")
         rules = make_rules(windows, n, self.n_last_stdp)
         stats = make_stats(n, len(windows), n_steps, self.params.min_isi,
-                           sample_every=sample_every, record=record)
+                           sample_every=sample_every, record=record,
+                           coactivation=coactivation)
         t0, t1 = self.time, self.time + int(n_steps)
         if t0 > 0:
             begin_part(t0, int(sample_every), self._net, self._state)
@@ -220,4 +254,5 @@ class Chain:
         self.time = t1
         spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None
         return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None,
-                          spikes)
+                          spikes, stats.co if coactivation else None,
+                          stats.on if coactivation else None)

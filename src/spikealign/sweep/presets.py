@@ -364,7 +364,7 @@ class BMBaselinePart:
         exp = self._exp()
         out = []
         for i, k in enumerate(exp.baseline_seeds):
-            config = baseline_config(exp, scale, k)
+            config = baseline_config(exp, scale, k, overrides)
             out.append(RunSpec(part=self.name, index=i, kind=self.kind,
                                runner=RUNNERS[self.kind], config=config,
                                params={"condition": "baselines", "feedback": "baselines",
