@@ -28,7 +28,7 @@ os.environ.setdefault("SPIKEALIGN_QUIET", "1")  # no progress bars in executed n
 
 project = "spikealign"
 author = "The spikealign developers"
-copyright = "2026, The spikealign developers"  # noqa: A001 - Sphinx's name for it
+copyright = "2026, The spikealign developers"
 version = release = spikealign.__version__
 
 extensions = [
