@@ -639,7 +639,8 @@ def float_options() -> list[tuple[tuple[str, ...], str]]:
 
 #: options a command needs to get as far as checking its float options
 REQUIRED = {("principle", "stdd"): ["--w-ab", "0.5", "--w-ba", "0.5", "--t-ref", "5"],
-            ("principle", "phase-plane"): ["--t-ref", "5"], ("deep", "symmetrize"): []}
+            ("principle", "phase-plane"): ["--t-ref", "5"], ("deep", "symmetrize"): [],
+            ("sweep", "run"): ["tiny"]}
 FLOAT_OPTIONS = float_options()
 
 
