@@ -3,15 +3,14 @@ never silently overwritten (:mod:`spikealign.rundir`, as SSN runs).
 
 Files (all written atomically):
 
-``config.yaml``      the resolved, validated config
-``checkpoint.npz``   training state after the last checkpointed epoch (removed when done)
-``results.npz``      :data:`RESULT_FIELDS`
-``metrics.json``     final numbers (:func:`summary`): ``validation_accuracy`` (all validation
-                     images, last evaluation), ``test_accuracy`` (the one test evaluation,
-                     after training, on the selected parameters), ``asymmetry`` (last
-                     value), ``feedback`` (none/sal/kp/kp+sal), ...
-``figure.png/.pdf``  accuracy / D_KL and asymmetry over epochs, weights W_ij vs W_ji
-``checksums.json``, ``status.json``  as every family
+* ``config.yaml``: the resolved, validated config;
+* ``checkpoint.npz``: training state after the last checkpointed epoch (removed when done);
+* ``results.npz``: :data:`RESULT_FIELDS`;
+* ``metrics.json``: final numbers (:func:`summary`): ``validation_accuracy`` (all validation
+  images, last evaluation), ``test_accuracy`` (the one test evaluation, after training, on
+  the selected parameters), ``asymmetry`` (last value), ``feedback`` (none/sal/kp/kp+sal), ...;
+* ``figure.png/.pdf``: accuracy / D_KL and asymmetry over epochs, weights W_ij vs W_ji;
+* ``checksums.json``, ``status.json``: as every family.
 
 An interrupted run (Ctrl-C, killed process) restarted with the same directory and config
 continues from its last checkpoint (``checkpoint_every`` epochs) and ends bit-identical to an
@@ -33,6 +32,8 @@ LAYOUT = rundir.LAYOUTS["bm"]
 
 RESULT_FIELDS = {
     "asym": "(epochs + 1,) pair asymmetry Var(W_ij - W_ji) over reciprocal pairs, initial first",
+    "asym_active": "(epochs + 1,) the same over the pairs of active units (bm.train.active_pairs:"
+                   " no visible unit whose pixel is on in < 2 % of the training images)",
     "eval_epochs": "(n_eval,) epochs after which a validation evaluation ran",
     "val_accuracy": "(n_eval,) validation accuracy (NaN without labels)",
     "n_eval": "(n_eval,) validation images used by each evaluation",
@@ -86,6 +87,8 @@ def summary(cfg: BMConfig, state: TrainState, engine: str, trainer: Trainer) -> 
         "test_accuracy": _value(state.test_accuracy),
         "asymmetry": float(state.asym[-1]),
         "initial_asymmetry": float(state.asym[0]),
+        "asymmetry_active": float(state.asym_active[-1]),
+        "initial_asymmetry_active": float(state.asym_active[0]),
         "validation_completion": _last(state.val_completion),
         "test_completion": _value(state.test_completion),
         "dkl_sampled": _last(state.dkl_sampled),

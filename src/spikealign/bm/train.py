@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -110,6 +111,21 @@ def make_setup(cfg: BMConfig, data: Dataset | None = None) -> Setup:
     return Setup(d, mask, W0, b0, ws, sal, d.n_visible, n_label)
 
 
+#: a visible unit is "active" if its pixel is on in at least this fraction of the training
+#: images (the others almost never spike, so no spike timing can align their synapses)
+ACTIVE_PIXEL = 0.02
+
+
+def active_pairs(setup: Setup) -> np.ndarray:
+    """``(N, N)`` bool: pairs of units that both carry data, i.e. neither is a visible unit
+    whose pixel is on in fewer than :data:`ACTIVE_PIXEL` of the training images (label and
+    hidden units always count). ``asym_active`` is the pair asymmetry over these pairs."""
+    n = setup.mask.shape[0]
+    ok = np.ones(n, dtype=bool)
+    ok[:setup.n_visible] = setup.data.x_train.mean(axis=0) >= ACTIVE_PIXEL
+    return ok[:, None] & ok[None, :]
+
+
 def apply_update(W, b, mask, C_wake, C_sleep, m_wake, m_sleep, S_sal, *, lr_w, lr_b,
                  lr_kp=0.0, lr_symm=0.0, max_w=np.inf, max_b=np.inf):
     """Steps 3-6 of an update (module docstring); ``S_sal`` already divided by the sleep
@@ -149,6 +165,7 @@ class TrainState:
     epoch: int  # epochs finished
     rng: np.random.Generator
     asym: list = field(default_factory=list)  # after each epoch (index 0: initial)
+    asym_active: list = field(default_factory=list)  # the same over the active pairs
     # validation evaluations (eval.every epochs and the last)
     eval_epochs: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
@@ -170,12 +187,12 @@ class TrainState:
     chains: list | None = None
     chain_arrays: list | None = None
 
-    LISTS = ("asym", "eval_epochs", "val_accuracy", "val_completion", "dkl_sampled",
+    LISTS = ("asym", "asym_active", "eval_epochs", "val_accuracy", "val_completion", "dkl_sampled",
              "dkl_exact", "n_eval")
     SCALARS = ("best_epoch", "best_score", "test_accuracy", "test_completion", "elapsed_s")
 
     def to_arrays(self) -> dict:
-        out = {"W": self.W, "b": self.b, "epoch": np.int64(self.epoch),
+        out: dict[str, Any] = {"W": self.W, "b": self.b, "epoch": np.int64(self.epoch),
                "rng_state": np.array(json.dumps(self.rng.bit_generator.state))}
         for k in self.SCALARS:
             out[k] = np.float64(getattr(self, k))
@@ -194,17 +211,18 @@ class TrainState:
     def from_arrays(cls, a) -> TrainState:
         rng = np.random.default_rng()
         rng.bit_generator.state = json.loads(str(a["rng_state"]))
-        lists = {k: [float(v) for v in a[k]] for k in cls.LISTS}
+        lists: dict[str, Any] = {k: [float(v) for v in a[k]] for k in cls.LISTS}
         lists["eval_epochs"] = [int(v) for v in lists["eval_epochs"]]
         lists["n_eval"] = [int(v) for v in lists["n_eval"]]
-        chains = []
+        chains: list[dict[str, np.ndarray]] = []
         while f"chain{len(chains)}_time" in a:
             pre = f"chain{len(chains)}_"
             chains.append({k[len(pre):]: np.array(a[k]) for k in a if k.startswith(pre)})
-        scalars = {k: float(a[k]) for k in cls.SCALARS}
+        scalars: dict[str, Any] = {k: float(a[k]) for k in cls.SCALARS}
         scalars["best_epoch"] = int(scalars["best_epoch"])
-        best = ({"best_W": np.array(a["best_W"]), "best_b": np.array(a["best_b"])}
-                if "best_W" in a.files else {})
+        best: dict[str, Any] = (
+            {"best_W": np.array(a["best_W"]), "best_b": np.array(a["best_b"])}
+            if "best_W" in a.files else {})
         return cls(W=np.array(a["W"]), b=np.array(a["b"]), epoch=int(a["epoch"]), rng=rng,
                    chain_arrays=chains or None, **lists, **scalars, **best)
 
@@ -229,6 +247,7 @@ class Trainer:
         sal = (self.setup.sal_rule,) if cfg.lr.symm > 0 else ()
         self.sleep_windows = sal if self.exact else (self.setup.ws_rule, *sal)
         self.sal_window = 0 if self.exact else 1
+        self.active_pairs = active_pairs(self.setup)
 
     def network(self, state: TrainState, W=None, b=None) -> BoltzmannMachine:
         """The network of ``state`` (or of the parameters ``W``, ``b``)."""
@@ -244,6 +263,7 @@ class Trainer:
         st = TrainState(W=s.W0.copy(), b=s.b0.copy(), epoch=0,
                         rng=np.random.default_rng(self.cfg.seed.sim))
         st.asym.append(pair_asymmetry(st.W, s.mask))
+        st.asym_active.append(pair_asymmetry(st.W, s.mask & self.active_pairs))
         return st
 
     # -- phases ------------------------------------------------------------------------------
@@ -326,6 +346,7 @@ class Trainer:
                 on_batch(1)
         state.epoch += 1
         state.asym.append(pair_asymmetry(state.W, self.setup.mask))
+        state.asym_active.append(pair_asymmetry(state.W, self.setup.mask & self.active_pairs))
         if state.epoch % self.cfg.eval.every == 0 or self.done(state):
             self.evaluate(state)
         if self.done(state):
@@ -353,7 +374,7 @@ class Trainer:
     def selected(self, state: TrainState) -> tuple[np.ndarray, np.ndarray, int]:
         """``(W, b, epoch)`` that the run reports: the last, or the best on validation."""
         if self.cfg.eval.select == "best" and state.best_W is not None:
-            return state.best_W, state.best_b, state.best_epoch
+            return state.best_W, state.best_b, state.best_epoch  # type: ignore[return-value]
         return state.W, state.b, state.epoch
 
     def test(self, state: TrainState) -> None:
