@@ -20,6 +20,7 @@ import difflib
 import hashlib
 import re
 import typing
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -187,7 +188,7 @@ def _is_union_tag(part) -> bool:
     return isinstance(part, str) and (part in _UNION_TAGS or "[" in part or part[:1].isupper())
 
 
-def _key_loc(err: dict) -> tuple:
+def _key_loc(err: Mapping[str, Any]) -> tuple:
     """The error's location without union tags. Only field names (lower case), list indices
     and tags lead to an error, so a tag is recognised by its form; the last part of an unknown
     key's location is the user's key and is kept whatever it looks like."""
@@ -197,7 +198,7 @@ def _key_loc(err: dict) -> tuple:
     return tuple(p for p in loc if not _is_union_tag(p))
 
 
-def _pick_error(errors: list[dict]) -> dict:
+def _pick_error(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     """The error worth reporting. An unknown (or non-string) key comes before anything else: a
     misspelt key (``t_reff``) also makes the real one (``t_ref``) missing, and the misspelling
     is the cause worth naming. In a union field (``float | list[float]``) every member reports

@@ -9,11 +9,12 @@ name         kappa(x)                                                        sup
 ===========  ==============================================================  =================
 ``rect``     1 for 0 <= x < tau_syn, else 0                                  [0, tau_syn)
 ``alpha``    (t_ref / tau_syn**2) x exp(-x / tau_syn)  for x > 0, else 0     (0, inf)
-``exp``      a exp(-x / tau_syn),  a = (t_ref/tau_syn) / (1 - exp(-t_ref/tau_syn))  [0, inf)
+``exp``      a exp(-x / tau_syn), ``a`` below                                [0, inf)
 ``cutoff``   ``exp`` for x <= t_ref, else 0                                  [0, t_ref]
 ``tail``     1 for x <= t_ref, ``exp`` beyond                                [0, inf)
 ===========  ==============================================================  =================
 
+with ``a = (t_ref / tau_syn) / (1 - exp(-t_ref / tau_syn))`` (``exp``, ``cutoff``, ``tail``).
 The continuous integrals ``int_0^inf kappa(x) dx`` are: rect ``tau_syn``; alpha ``t_ref``;
 exp ``a tau_syn = t_ref / (1 - exp(-t_ref / tau_syn))``; cutoff ``t_ref``; tail
 ``t_ref + a tau_syn exp(-t_ref / tau_syn)``. The rect and alpha shapes thus carry the same

@@ -20,7 +20,7 @@ The SAL window is anti-Hebbian: causal pairs are depressed and anti-causal pairs
 K(-dt) = -K(dt), so the expected updates of ``W_ij`` and ``W_ji`` are exactly opposite.
 
 Pair-based accumulation (:func:`pair_stdp`)
-------------------------------------------
+-------------------------------------------
 Spikes are processed in record order (time, then neuron id). When neuron ``p`` spikes at ``t``,
 for every other neuron ``q`` and each of the ``n_last`` most recent spikes ``s`` of ``q`` (spikes
 at or before ``t`` processed so far):
@@ -78,10 +78,11 @@ class Window:
     """An STDP window (module docstring). Parameters are scalars or ``(n, n)`` matrices."""
 
     kind: str
-    a_plus: np.ndarray
-    a_minus: np.ndarray
-    tau_plus: np.ndarray
-    tau_minus: np.ndarray
+    # given as scalars or (n, n) array-likes; float arrays after __post_init__
+    a_plus: np.ndarray | float
+    a_minus: np.ndarray | float
+    tau_plus: np.ndarray | float
+    tau_minus: np.ndarray | float
     _code: int = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -211,8 +212,9 @@ def pair_stdp_reference(spikes, n_neurons: int, window: Window, n_last: int = 1)
                 continue
             for s in history[q][-n_last:]:
                 d = t - s
-                S[p, q] += window_value_py(code, *pars[:, p, q], d)
-                S[q, p] += window_value_py(code, *pars[:, q, p], -d)
+                # pars[:, p, q]: the 4 window parameters (a+, a-, tau+, tau-)
+                S[p, q] += window_value_py(code, *pars[:, p, q], d)  # type: ignore[call-arg]
+                S[q, p] += window_value_py(code, *pars[:, q, p], -d)  # type: ignore[call-arg]
         history[p].append(t)
     return S
 
@@ -317,8 +319,8 @@ def nn_stdp_reference(spikes, n_neurons: int, window: Window, *, inclusive: bool
             if prev is not None and (s < prev or (s == prev and not inclusive)):
                 continue
             d = float(t - s)
-            S[p, q] += window_value_py(code, *pars[:, p, q], d)
-            S[q, p] += window_value_py(code, *pars[:, q, p], -d)
+            S[p, q] += window_value_py(code, *pars[:, p, q], d)  # type: ignore[call-arg]
+            S[q, p] += window_value_py(code, *pars[:, q, p], -d)  # type: ignore[call-arg]
         history[p].append(t)
     return S
 

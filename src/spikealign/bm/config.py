@@ -104,7 +104,7 @@ class SimSection(StrictModel):
     t_ref: int = Field(default=10, ge=1, le=MAX_PHASE_STEPS)
     tau_syn: float = Field(default=11.0, gt=0, le=MAX_PSP_TAPS)
     min_isi: int | None = Field(default=None, ge=1, le=MAX_PHASE_STEPS)
-    psp: Literal[PSP_NAMES] = "rect"
+    psp: Literal[PSP_NAMES] = "rect"  # type: ignore[valid-type]  # pydantic expands the tuple
 
 
 class LearningRates(StrictModel):
@@ -146,7 +146,7 @@ class EvalSection(StrictModel):
 
 
 class BMConfig(StrictModel):
-    task: Literal[TASKS]
+    task: Literal[TASKS]  # type: ignore[valid-type]  # pydantic expands the tuple
     tags: list[str] = Field(default_factory=list)
     seed: Seeds = Field(default_factory=Seeds)
     network: NetworkSection

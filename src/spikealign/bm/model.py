@@ -66,7 +66,8 @@ def reciprocal_pairs(mask) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays ``(i, j)``, ``i < j``, of the pairs with synapses in both directions."""
     mask = np.asarray(mask, dtype=bool)
     both = np.triu(mask & mask.T, k=1)
-    return np.nonzero(both)
+    i, j = np.nonzero(both)
+    return i, j
 
 
 def pair_asymmetry(W, mask) -> float:

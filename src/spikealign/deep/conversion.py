@@ -15,8 +15,8 @@ algo        linear layers          conv layers
 ``dfa``     DFA: ``grad_x = e D``  FA (DFA is defined here for linear layers only; biotorch's
                                    DFA also sends ``e`` to conv layers)
 ``usf``     sign(W) s              sign(W) s, ``s`` the root mean square of W at conversion
-``brsf``    |M| sign(W)            |M| sign(W), ``M`` redrawn every batch
-``frsf``    |B0| sign(W)           |B0| sign(W) (``scfa`` is a synonym)
+``brsf``    abs(M) sign(W)         abs(M) sign(W), ``M`` redrawn every batch
+``frsf``    abs(B0) sign(W)        abs(B0) sign(W) (``scfa`` is a synonym)
 ``kp``      B learns like W        B learns like W (weight decay: :func:`param_groups`)
 ``sal``     FA, B set by SAL       FA (fixed); the :class:`~.aligner.Aligner` aligns
 ``rdd``     FA, B set by RDD       the chain of linear layers
@@ -61,6 +61,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -123,7 +124,7 @@ def is_converted(module: nn.Module) -> bool:
     return isinstance(module, FEEDBACK_TYPES) and hasattr(module, "effective_feedback")
 
 
-def _numeric_padding(m: nn.Module) -> tuple[int, int] | None:
+def _numeric_padding(m: nn.Conv2d) -> tuple[int, ...] | None:
     """The zero padding of a Conv2d as numbers: ``"valid"`` is 0; ``"same"`` (stride 1) pads
     ``dilation (k - 1) / 2`` on each side, which is symmetric only when that total is even
     (an even kernel pads one more on the right: None, not convertible)."""
@@ -157,7 +158,7 @@ def _classify(m: nn.Module) -> tuple[str | None, str | None]:
             return None, (f"{pname} is not a plain Parameter (hook-based weight_norm or "
                           "spectral_norm?)")
     if kind == "conv" and (getattr(m, "padding_mode", "zeros") != "zeros"
-                           or _numeric_padding(m) is None):
+                           or _numeric_padding(m) is None):  # type: ignore[arg-type]
         return None, None
     return kind, None
 
@@ -184,7 +185,8 @@ def _plan(model: nn.Module, algo, layers) -> tuple[dict, dict]:
         if unknown:
             raise ValueError(f"convert: layers names no layer {', '.join(unknown)}")
         layers = set(wanted)
-    plan, report = {}, {"converted": {}, "skipped": [], "kept": [], "unconvertible": []}
+    plan: dict[str, tuple[Any, Any, str]] = {}
+    report: dict[str, Any] = {"converted": {}, "skipped": [], "kept": [], "unconvertible": []}
     seen = set()
     inside: list[str] = []          # refused layers: their own submodules are theirs
     for name, m in model.named_modules():
@@ -248,7 +250,7 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
     plan, report = _plan(model, algo, layers)
     _refuse_unconvertible(report, strict, stacklevel=3)
     feedback = dict(feedback or {})
-    context = None
+    context: Any = None  # the DFAContext shared by the model's DFA layers
     dfa_names = [n for n, (_, a, k) in plan.items() if a == "dfa" and k == "linear"]
     if dfa_names:
         planned = {id(m) for m, _, _ in plan.values()}
@@ -270,8 +272,8 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
     new = {}
     for name, (m, a, kind) in plan.items():
         mode = MODES[a][0 if kind == "linear" else 1]
-        cls = (LINEAR_CLASSES if kind == "linear" else CONV_CLASSES)[mode]
-        kw = {}
+        cls: Any = (LINEAR_CLASSES if kind == "linear" else CONV_CLASSES)[mode]
+        kw: dict[str, Any] = {}
         fb = None
         if mode == "brsf":
             kw["seed"] = int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -322,7 +324,7 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
         if fresh:
             model.register_forward_pre_hook(DFABegin(context))
             model.register_forward_hook(context)
-    model.conversion_report = report
+    model.conversion_report = report  # type: ignore[assignment]  # nn.Module types attributes
     return model
 
 
@@ -409,6 +411,7 @@ def alignment(model: nn.Module) -> dict[str, dict[str, float]]:
     if not isinstance(model, nn.Module):
         raise TypeError(f"alignment: model must be a torch.nn.Module (got {type(model).__name__})")
     out = {}
+    layer: Any  # a converted layer: weight, effective_feedback()
     for name, layer in converted_layers(model).items():
         w = layer.weight.detach()
         try:

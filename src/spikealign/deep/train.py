@@ -17,7 +17,8 @@ Per epoch (upstream ``main_salnet.py``, section 4.4 of the reference):
    augmented training set; then the test set.
 3. ``metrics.json`` (atomic) with, per epoch, the mean train/test loss, accuracy (%), time,
    and per FC layer the angle, correlation, sign agreement and var between W and B (B := W for
-   BP layers; for SCFA B = |B0| as upstream, plus ``align_effective`` with sign(W) |B0|); SAL
+   BP layers; for SCFA ``B = |B0|`` as upstream, plus ``align_effective`` with
+   ``sign(W) |B0|``); SAL
    and RDD runs also record the alignment right after the phase (``align_after_phase``);
    ``alignment``: :func:`spikealign.deep.conversion.alignment` of every converted layer
    (W against ``effective_feedback()``), by qualified name.

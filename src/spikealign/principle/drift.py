@@ -217,7 +217,7 @@ def attractor(w_values, grid, *, n_upscale: int | None = 100, warn_multiple: boo
     dw_ab = grid[..., 0]
     # one spline per column (axis 0 = W_AB), all fitted at once
     all_roots = CubicSpline(w, dw_ab, axis=0, extrapolate=False).roots()
-    rows = []
+    rows: list[tuple[float, float]] = []
     for k, w_ba in enumerate(w):
         roots = np.asarray(all_roots[k], dtype=float)
         roots = roots[np.isfinite(roots)]

@@ -148,18 +148,47 @@ def stdd(w_ab, w_ba, b_a, b_b, *, t_ref, t_syn, t_max, psp="rect", chain="upstre
          center="nan", ties=None):
     """Analytic STDD of the two-neuron system (module docstring).
 
-    w_ab, w_ba:  weight B -> A and weight A -> B.
-    b_a, b_b:    biases.
-    t_ref:       refractory period (integer steps); t_syn: PSP time constant (> 0).
-    t_max:       ages are capped at ``t_max - 1``; the STDD covers ``|dt| <= t_max - 1``.
-    psp:         one of ``spikealign.psp.PSP_NAMES``.
-    chain:       ``"upstream"`` (minimum ISI ``t_ref``) or ``"simulator"`` (``t_ref + 1``,
-                 the law of :func:`spikealign.sim.simulate`), see :mod:`.chain`.
-    center:      ``"nan"``, ``"zero"`` or ``"smooth"`` for the ``dt = 0`` bin.
-    ties:        ``"exact"`` or ``"upstream"``; default by chain (module docstring).
+    Parameters
+    ----------
+    w_ab, w_ba : float
+        Weight B -> A and weight A -> B.
+    b_a, b_b : float
+        Biases.
+    t_ref : int
+        Refractory period (steps).
+    t_syn : float
+        PSP time constant (steps, > 0; rect: its length).
+    t_max : int
+        Ages are capped at ``t_max - 1``; the STDD covers ``|dt| <= t_max - 1`` steps.
+    psp : str
+        One of ``spikealign.psp.PSP_NAMES``.
+    chain : str
+        ``"upstream"`` (minimum ISI ``t_ref``) or ``"simulator"`` (``t_ref + 1``, the law of
+        :func:`spikealign.sim.simulate`), see :mod:`.chain`.
+    center : str
+        ``"nan"``, ``"zero"`` or ``"smooth"`` for the ``dt = 0`` bin.
+    ties : str, optional
+        ``"exact"`` or ``"upstream"`` (a simultaneous spike starts a second pair, as the
+        paper's code counts it); default by chain: ``"upstream"`` for the upstream chain,
+        ``"exact"`` for the simulator chain.
 
-    Returns ``(dt, p)``: ``dt`` ascending integers ``-(t_max-1) .. t_max-1``, ``p`` the
-    probabilities (each half sums to 1/2; the centre bin as chosen).
+    Returns
+    -------
+    dt : numpy.ndarray of int
+        Ascending lags ``dt = t_A - t_B`` in steps, ``-(t_max-1) .. t_max-1``.
+    p : numpy.ndarray of float
+        Probabilities of the adjacent-pair lags; each half sums to 1/2, the centre bin as
+        chosen by ``center``.
+
+    Notes
+    -----
+    An adjacent pair is two consecutive spike times of the merged trains holding different
+    neurons: B at ``t_B`` then A at ``t_A > t_B`` with no spike of either in between gives
+    ``dt > 0``. Its stationary rate per step is read off the stationary distribution
+    ``p[i, j]`` of the chain over the ages ``(zeta_A, zeta_B)`` and the spike probabilities
+    ``a``, ``b``: ``R(l) = sum_{i >= l-1} p[i, l-1] a[i, l-1]`` (right half),
+    ``L(l) = sum_{j >= l-1} p[l-1, j] b[l-1, j]`` (left half); each half is normalised to
+    1/2, as right and left pairs alternate along the merged sequence.
     """
     spec = ChainSpec(t_ref, t_syn, t_max, psp, chain)
     ties = resolve_ties(spec.chain, ties)

@@ -11,6 +11,8 @@ Engines with identical output for the same ``numpy.random.Generator`` state:
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ..spikes import coactivation_counts, spike_counts, state_histogram
@@ -60,7 +62,8 @@ def _check(W, b, n_steps, engine, params, rng):
 def simulate(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
              *, engine: str = "fast") -> np.ndarray:
     """Spike record ``(time, neuron)`` of ``n_steps`` steps of the network ``(W, b)`` from rest."""
-    return phase_statistics(W, b, n_steps, params, rng, engine=engine, record=True).spikes
+    stats = phase_statistics(W, b, n_steps, params, rng, engine=engine, record=True)
+    return cast(np.ndarray, stats.spikes)  # record=True: never None
 
 
 def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Generator, *,
@@ -69,21 +72,51 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
                      engine: str = "fast", clamp=None, coactivation: bool = False) -> PhaseStats:
     """Simulate from rest and return :class:`PhaseStats`.
 
-    windows:       STDP windows whose pair sums (``spikealign.stdp.pair_stdp`` with
-                   ``n_last_stdp``) are accumulated.
-    sample_every:  read the binary state every so many steps (0: do not); neuron ``i`` is on
-                   if it spiked within the last ``t_ref`` steps (``spikealign.spikes``).
-    record:        also return the spike record.
-    clamp:         per neuron -1 (free), 0 (forced silent: never spikes) or 1 (forced on:
-                   spikes at every step it is not refractory, i.e. every ``min_isi`` steps
-                   from step 0); None: all free.
-    coactivation:  also count, exactly, the steps at which each neuron is on (``PhaseStats.on``)
-                   and each pair is on together (``PhaseStats.co``): ``z_i(T) = 1`` for
-                   ``s < T <= s + t_ref`` after a spike ``s``, over ``T = 0 .. n_steps - 1``.
-                   ``co / n_steps`` is the coactivation ``<z_i z_j>`` of the phase, same-step
-                   spikes and the end of the phase included (the triangular STDP window,
-                   zero at dt = 0, misses the first and counts past the second). Needs
-                   ``min_isi >= t_ref`` (a neuron's on-windows do not overlap).
+    Each non-refractory neuron spikes in a step with probability ``1 / (1 + t_ref e^-u_i)``,
+    ``u_i = b_i + sum_j W[i, j] PSP_j`` (:class:`SimParams`); all times are in steps.
+
+    Parameters
+    ----------
+    W : array_like, shape (N, N)
+        Weights ``W[post, pre]`` (finite).
+    b : array_like, shape (N,)
+        Biases (finite).
+    n_steps : int
+        Steps to simulate, from rest.
+    params : SimParams
+        Neuron and synapse parameters.
+    rng : numpy.random.Generator
+        The random stream (same state, same spikes in every engine).
+    windows : tuple of Window
+        STDP windows whose pair sums (``spikealign.stdp.pair_stdp`` with ``n_last_stdp``) are
+        accumulated, ``S[post, pre]`` with ``dt = t_post - t_pre``.
+    n_last_stdp : int
+        Each spike pairs with this many of the latest spikes of every other neuron.
+    sample_every : int
+        Read the binary state every so many steps (0: do not); neuron ``i`` is on if it
+        spiked within the last ``t_ref`` steps (``spikealign.spikes``).
+    record : bool
+        Also return the spike record.
+    engine : str
+        ``"fast"`` (event-driven, compiled), ``"reference"`` (readable loop) or
+        ``"stepwise"`` (the previous compiled engine); identical spikes.
+    clamp : array_like of int, shape (N,), optional
+        Per neuron -1 (free), 0 (forced silent: never spikes) or 1 (forced on: spikes at
+        every step it is not refractory, i.e. every ``min_isi`` steps from step 0); None: all
+        free.
+    coactivation : bool
+        Also count, exactly, the steps at which each neuron is on (``PhaseStats.on``) and
+        each pair is on together (``PhaseStats.co``): ``z_i(T) = 1`` for
+        ``s < T <= s + t_ref`` after a spike ``s``, over ``T = 0 .. n_steps - 1``.
+        ``co / n_steps`` is the coactivation ``<z_i z_j>`` of the phase, same-step spikes and
+        the end of the phase included (the triangular STDP window, zero at dt = 0, misses the
+        first and counts past the second). Needs ``min_isi >= t_ref`` (a neuron's on-windows
+        do not overlap).
+
+    Returns
+    -------
+    PhaseStats
+        Spike counts, STDP sums, state histogram, spike record and coactivations as asked.
     """
     W, b, n_steps = _check(W, b, n_steps, engine, params, rng)
     _check_coactivation(coactivation, params)

@@ -661,13 +661,22 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
 class PhaseStats:
     """Statistics of one simulated phase.
 
-    counts:   spikes per neuron, shape (N,)
-    stdp:     pair-STDP sums, one (N, N) matrix per window, shape (n_windows, N, N)
-    states:   counts of the sampled binary states, shape (2^N,) (None if not sampled)
-    spikes:   spike record (None unless recorded)
-    co:       steps of the phase at which z_i = z_j = 1, int64 (N, N), diagonal 0 (None
-              unless ``coactivation=True``); ``co / n_steps`` is the coactivation <z_i z_j>
-    on:       steps at which z_i = 1, int64 (N,) (None unless ``coactivation=True``)
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        Spikes per neuron, shape (N,).
+    stdp : numpy.ndarray
+        Pair-STDP sums, one (N, N) matrix ``S[post, pre]`` per window, shape
+        (n_windows, N, N).
+    states : numpy.ndarray or None
+        Counts of the sampled binary states, shape (2^N,) (None if not sampled).
+    spikes : numpy.ndarray or None
+        Spike record (None unless recorded).
+    co : numpy.ndarray or None
+        Steps of the phase at which ``z_i = z_j = 1``, int64 (N, N), diagonal 0 (None unless
+        ``coactivation=True``); ``co / n_steps`` is the coactivation ``<z_i z_j>``.
+    on : numpy.ndarray or None
+        Steps at which ``z_i = 1``, int64 (N,) (None unless ``coactivation=True``).
     """
 
     counts: np.ndarray

@@ -31,22 +31,32 @@ def quantise(x):
 class SimParams:
     """Neuron and synapse parameters of a sampling network (all times in steps).
 
-    t_ref:       refractory period; neurons are "on" for ``t_ref`` steps after a spike and the
-                 spike probability is ``1 / (1 + t_ref exp(-u))``.
-    tau_syn:     synaptic time constant of the PSP kernel (rect: its length).
-    psp:         PSP shape, one of ``spikealign.psp.PSP_NAMES``.
-    min_isi:     minimum inter-spike interval; default ``t_ref + 1`` (the SSN convention).
-    n_last_psp:  how many of a neuron's most recent spikes contribute PSPs.
-    potentials:  arithmetic of the membrane potentials (both engines follow it exactly):
-                 ``"ordered"``: ``u_i = b_i + sum_j W_ij psp_j`` in floating point, summed over
-                 ``j`` in increasing order (the historical engine; every PSP change recomputes
-                 the sums of the neurons it reaches); ``"fixed"``: every term is rounded to a
-                 multiple of ``2**-POTENTIAL_BITS`` and summed exactly in integers,
-                 ``u_i = 2**-P (q(b_i) + sum_j q(W_ij psp_j))``, ``q(x) = rint(x 2**P)``, so
-                 a PSP change updates the potentials incrementally in O(fan-out);
-                 ``"auto"`` (default): ``ordered`` up to ``MAX_ORDERED_NEURONS`` neurons,
-                 ``fixed`` above. The two differ by at most ``N 2**-(P+1)`` in ``u``.
+    Parameters
+    ----------
+    t_ref : int
+        Refractory period (steps); neurons are "on" for ``t_ref`` steps after a spike and the
+        spike probability is ``1 / (1 + t_ref exp(-u))``.
+    tau_syn : float
+        Synaptic time constant of the PSP kernel (steps; rect: its length).
+    psp : str
+        PSP shape, one of ``spikealign.psp.PSP_NAMES``.
+    min_isi : int, optional
+        Minimum inter-spike interval (steps); default ``t_ref + 1`` (the SSN convention).
+    n_last_psp : int
+        How many of a neuron's most recent spikes contribute PSPs.
+    potentials : str
+        Arithmetic of the membrane potentials (both engines follow it exactly).
+        ``"ordered"``: ``u_i = b_i + sum_j W_ij psp_j`` in floating point, summed over ``j``
+        in increasing order (the historical engine; every PSP change recomputes the sums of
+        the neurons it reaches). ``"fixed"``: every term is rounded to a multiple of
+        ``2**-POTENTIAL_BITS`` and summed exactly in integers,
+        ``u_i = 2**-P (q(b_i) + sum_j q(W_ij psp_j))``, ``q(x) = rint(x 2**P)``, so a PSP
+        change updates the potentials incrementally in O(fan-out). ``"auto"`` (default):
+        ``ordered`` up to ``MAX_ORDERED_NEURONS`` neurons, ``fixed`` above. The two differ by
+        at most ``N 2**-(P+1)`` in ``u``.
 
+    Notes
+    -----
     A spike at step ``s`` acts on the other neurons from step ``s + 1`` on: the membrane
     potential is ``u_i(t) = b_i + sum_j W_ij sum_s kappa(t - s)`` over the ``n_last_psp`` latest
     spikes ``s < t`` of each neuron ``j`` (the diagonal ``W_ii`` included).
@@ -55,7 +65,8 @@ class SimParams:
     t_ref: int
     tau_syn: float
     psp: str = "rect"
-    min_isi: int | None = None
+    # None (the default) becomes t_ref + 1 in __post_init__: an int once constructed
+    min_isi: int = None  # type: ignore[assignment]
     n_last_psp: int = 10
     potentials: str = "auto"
 

@@ -96,7 +96,7 @@ class SimSection(StrictModel):
     t_ref: int = Field(ge=1, le=MAX_PHASE_STEPS)
     tau_syn: float = Field(gt=0, le=MAX_PSP_TAPS)
     num_last_spikes: int = Field(default=1, ge=1, le=MAX_LAST_SPIKES)
-    psp: Literal[PSP_NAMES] = "rect"
+    psp: Literal[PSP_NAMES] = "rect"  # type: ignore[valid-type]  # pydantic expands the tuple
 
     @model_validator(mode="after")
     def _simulated_psp(self):

@@ -2,14 +2,16 @@
 
 Files in the run directory (all written atomically):
 
-``config.yaml``      the resolved, validated config
-``checkpoint.npz``   training state after the last finished validation block (removed when done)
-``results.npz``      results, see :data:`RESULT_FIELDS`
-``metrics.json``     final and summary numbers (:func:`summary`)
-``figure.png/.pdf``  DKL, asymmetry, weights and biases against targets, W - W^T, final vs
-                     target distribution
-``checksums.json``   SHA-256 of the result files and the config hash, written when the run ends
-``status.json``      ``{"state": "running" | "done" | "failed" | "interrupted", ...}``
+* ``config.yaml``: the resolved, validated config;
+* ``checkpoint.npz``: training state after the last finished validation block (removed when
+  done);
+* ``results.npz``: results, see :data:`RESULT_FIELDS`;
+* ``metrics.json``: final and summary numbers (:func:`summary`);
+* ``figure.png/.pdf``: DKL, asymmetry, weights and biases against targets, W - W^T, final vs
+  target distribution;
+* ``checksums.json``: SHA-256 of the result files and the config hash, written when the run
+  ends;
+* ``status.json``: ``{"state": "running" | "done" | "failed" | "interrupted", ...}``.
 
 An interrupted run (Ctrl-C: status ``interrupted``; a killed process: ``running`` with a free
 lock) restarted with the same directory and config continues from its checkpoint and ends

@@ -59,7 +59,7 @@ class Problem:
 
 
 def draw_target(cfg: SSNConfig):
-    rng = np.random.default_rng(cfg.seed.distr)
+    rng = np.random.default_rng(cfg.seed.distr)  # type: ignore[union-attr]  # validated: set
     n = cfg.dim
     W = copy_triu(2.0 * rng.beta(cfg.distr.alpha, cfg.distr.beta, size=(n, n)) - 1.0)
     b = 2.0 * rng.beta(cfg.distr.alpha, cfg.distr.beta, size=n) - 1.0
@@ -123,7 +123,7 @@ def make_problem(cfg: SSNConfig) -> Problem:
     marg, C = moments(probs, states)
     np.fill_diagonal(C, 0.0)
 
-    rng = np.random.default_rng(cfg.seed.init)
+    rng = np.random.default_rng(cfg.seed.init)  # type: ignore[union-attr]  # validated: set
     W0 = copy_triu(rng.normal(0.0, cfg.weight_init, size=(n, n)))
     W0 = W0 + rng.normal(0.0, cfg.init_noise, size=(n, n))
     b0 = rng.normal(0.0, cfg.bias_init, size=n)

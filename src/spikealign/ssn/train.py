@@ -144,7 +144,7 @@ class TrainState:
 
 def initial_state(cfg: SSNConfig, problem: Problem) -> TrainState:
     return TrainState(W=problem.W0.copy(), b=problem.b0.copy(), cycle=0,
-                      rng=np.random.default_rng(cfg.seed.sim))
+                      rng=np.random.default_rng(cfg.seed.sim))  # type: ignore[union-attr]
 
 
 class Trainer:
