@@ -4,7 +4,9 @@ Sub-commands live next to their model family (``spikealign/<family>/cli.py``) an
 registered in :data:`SUBCOMMANDS`; figures are registered in :mod:`spikealign.figures`.
 Heavy imports (numba kernels, torch) happen inside the commands, so ``--help`` is quick.
 
-User errors (bad config, existing output, missing data) print one line and exit with status 2.
+User errors (bad config, existing output, missing data) print one line and exit with status 2;
+a file that cannot be written (disk full, read-only medium) prints one line naming it and the
+OS's reason and exits with status 1.
 """
 
 from __future__ import annotations
@@ -142,10 +144,11 @@ def _one_line_warning(message, category, filename, lineno, line=None) -> str:
 
 def main(argv: list[str] | None = None):
     """Entry point. Usage errors print click's message (exit 2); user errors such as a bad
-    config or a non-finite float option print one ``error: ...`` line (exit 2). Returns
-    normally on success."""
+    config or a non-finite float option print one ``error: ...`` line (exit 2); an ``OSError``
+    (a write on a full disk or a read-only medium: :class:`spikealign.io.WriteError`) prints
+    one ``error: cannot write PATH: REASON`` line (exit 1). Returns normally on success."""
     from .config import ConfigError
-    from .io import OutputExistsError
+    from .io import OutputExistsError, describe_os_error
 
     click = _click_module()
     warnings.formatwarning = _one_line_warning
@@ -161,6 +164,9 @@ def main(argv: list[str] | None = None):
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the OS refused (a full disk, a read-only medium): no traceback
+        typer.echo(f"error: {one_line(describe_os_error(exc))}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         code = 130
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:

@@ -2,7 +2,9 @@
 
 Every result file is written to a temporary file in the target directory and moved into place
 with :func:`os.replace`, so a reader (or a resumed run) sees either the old file or the complete
-new one, never a partial file.
+new one, never a partial file. A write that fails (disk full, read-only medium, quota, I/O
+error) raises :class:`WriteError`, one line naming the file and the OS's reason, after removing
+the temporary file: the old file is left as it was.
 
 A run directory carries ``status.json`` with ``{"state": "running" | "done" | "failed" |
 "interrupted", ...}``; :mod:`spikealign.rundir` owns run directories (lock, checksums, whether
@@ -11,6 +13,7 @@ a run is finished) and :mod:`spikealign.runlock` their lock.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -26,6 +29,56 @@ STATUS_FILE = "status.json"
 
 class OutputExistsError(FileExistsError):
     """A finished run would be overwritten (or another process works on the directory)."""
+
+
+#: errors that only a write can cause (the others, e.g. EACCES or EIO, also come from reads)
+WRITE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG")
+                         if hasattr(errno, n))
+
+
+class WriteError(OSError):
+    """Writing ``filename`` failed (disk full, read-only medium, quota, permissions, I/O error):
+    ``str()`` is one line, ``cannot write PATH: REASON`` (``action`` replaces ``write``, e.g.
+    ``create directory``). ``errno`` and ``strerror`` are the OS's."""
+
+    def __init__(self, errno_: int | None, strerror: str, filename, action: str = "write"):
+        super().__init__(errno_, strerror, str(filename))
+        self.action = action
+
+    @classmethod
+    def of(cls, exc: OSError, path, action: str = "write") -> WriteError:
+        return cls(exc.errno, exc.strerror or str(exc) or type(exc).__name__, path, action)
+
+    def __reduce__(self):  # pickled with its action (Dask returns exceptions from workers)
+        return type(self), (self.errno, self.strerror, self.filename, self.action)
+
+    def __str__(self) -> str:
+        return f"cannot {self.action} {self.filename}: {self.strerror}"
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for any ``OSError``: :class:`WriteError` as it is, else the file(s) it names
+    and the OS's reason (``cannot write PATH: REASON`` for the errors only writes cause)."""
+    if isinstance(exc, WriteError):
+        return str(exc)
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is None:
+        return reason
+    where = f"{exc.filename}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    if exc.errno in WRITE_ERRNOS:
+        return f"cannot write {where}: {reason}"
+    return f"{where}: {reason}"
+
+
+def make_dirs(path) -> Path:
+    """``mkdir -p path``; :class:`WriteError` naming the directory that could not be created
+    (a read-only medium, a full disk, a file in the way)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError.of(exc, exc.filename or path, "create directory") from exc
+    return path
 
 
 def _umask() -> int:
@@ -45,24 +98,32 @@ def _umask() -> int:
 
 def atomic_write(path, write: Callable[[Any], None], mode: str = "wb", suffix: str = ".tmp"):
     """Call ``write(fh)`` on a temporary file next to ``path``, then fsync and rename it onto
-    ``path``. If ``write`` raises (e.g. a failed checksum), the temporary file is removed and
-    ``path`` is left as it was."""
+    ``path``. If anything raises (e.g. a failed checksum in ``write``, a full disk), the
+    temporary file is removed and ``path`` is left as it was. An ``OSError`` of the writing
+    itself (creating the folder or the temporary file, writing, fsync, rename) becomes
+    :class:`WriteError` naming ``path``; other exceptions of ``write`` pass unchanged."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    make_dirs(path.parent)
     try:
-        # mkstemp creates the file private (0600); give it the mode a plain open() would
-        os.fchmod(fd, 0o666 & ~_umask())
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as exc:
+        raise WriteError.of(exc, path) from exc
+    try:
         with os.fdopen(fd, mode) as fh:
+            # mkstemp creates the file private (0600); give it the mode a plain open() would
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:  # already gone (or the medium went read-only: nothing more to do)
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError) \
+                and exc.filename in (None, tmp, str(path)):
+            raise WriteError.of(exc, path) from exc
         raise
 
 

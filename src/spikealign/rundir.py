@@ -18,6 +18,12 @@ sweeps alike:
   (or the status is missing or unreadable and no checkpoint is left) and its result files are
   present and readable, else ``damaged``. ``running`` means another process holds the lock;
   a status ``running`` whose lock is free is ``interrupted``.
+
+A write that fails (disk full, read-only medium) raises :class:`~spikealign.io.WriteError`
+naming the file. The ``failed`` status of a run stopped that way is recorded when the medium
+still allows it; otherwise the status stays ``running`` with a free lock, i.e.
+``interrupted``: either way the run's checkpoint is kept and a rerun resumes from it. Nothing
+is written into a finished run's directory before it is refused.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from .checksums import (  # noqa: F401 - file_digest re-exported: one module for
     unreadable,
     verify,
 )
-from .io import STATUS_FILE, OutputExistsError, read_status
+from .io import STATUS_FILE, OutputExistsError, WriteError, make_dirs, read_status
 from .io import write_status as _write_status
 
 #: files of spikealign's bookkeeping that any run directory may hold (sweeps add the last three)
@@ -98,6 +104,18 @@ def _is_temporary(name: str) -> bool:
 
 def warn(message: str) -> None:
     warnings.warn(message, RunDirWarning, stacklevel=3)
+
+
+def remove(path) -> None:
+    """Delete the file ``path`` if it exists (a missing one is not tried: a read-only medium
+    refuses even that); :class:`~spikealign.io.WriteError` naming it when the medium refuses."""
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        raise WriteError.of(exc, path, "remove") from exc
 
 
 # -- paths ----------------------------------------------------------------------------------
@@ -221,24 +239,25 @@ class Run:
     def __init__(self, run_dir: Path, layout: Layout, info: RunInfo, overwrite: bool):
         self.dir, self.layout, self.info, self.overwrite = run_dir, layout, info, overwrite
         self.extra: dict = {}
-        self.started = self.finished = False
+        self.started = self.finished = self.recorded = False
 
     def begin(self, **status) -> None:
         """Start (again): drop the checksums (the directory no longer holds a finished run),
         the files of a replaced or damaged run, and write ``status.json`` ``running``."""
         if self.info.state == "damaged":
             warn(f"{self.info.error()}; the run in {self.dir} starts again")
-        (self.dir / CHECKSUM_FILE).unlink(missing_ok=True)
+        remove(self.dir / CHECKSUM_FILE)
         if self.overwrite or self.info.state == "damaged":
             lay = self.layout
             for name in lay.results + lay.optional + lay.resume:
-                (self.dir / name).unlink(missing_ok=True)
+                remove(self.dir / name)
         self.started = True
         _write_status(self.dir, "running", started=time.time(), **status)
 
     def finish(self, files, *, config_hash: str | None = None, **status) -> None:
         """Record the checksums of ``files`` (result files, relative names), then ``done``."""
         record_checksums(self.dir, files, config_hash=config_hash, family=self.layout.family)
+        self.recorded = True  # finished from here on (inspect); never marked failed
         _write_status(self.dir, "done", finished=time.time(), **status)
         self.finished = True
 
@@ -261,7 +280,7 @@ def claim(run_dir, layout: Layout, *, overwrite: bool = False, refuse_done: bool
     run_dir = check_out(run_dir)
     if run_dir.is_dir():
         _refuse_foreign(run_dir, layout)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(run_dir)
     with runlock.hold(run_dir, wait=wait):
         run = Run(run_dir, layout, inspect(run_dir, layout), overwrite)
         if refuse_done and run.info.state == "done" and not overwrite:
@@ -269,8 +288,11 @@ def claim(run_dir, layout: Layout, *, overwrite: bool = False, refuse_done: bool
         try:
             yield run
         except BaseException as exc:
-            if run.started and not run.finished:
+            if run.started and not run.finished and not run.recorded:
                 state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-                _write_status(run_dir, state, error=f"{type(exc).__name__}: {exc}"[:500],
-                              **run.extra)
+                try:
+                    _write_status(run_dir, state, error=f"{type(exc).__name__}: {exc}"[:500],
+                                  **run.extra)
+                except OSError:  # e.g. the disk that stopped the run is still full
+                    pass
             raise

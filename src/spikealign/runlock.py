@@ -8,6 +8,12 @@ re-entrant per thread (a sweep task holds the lock of its run and calls the fami
 function, which takes it again); another thread of the same process is refused like another
 process. :func:`holder` tells who holds a directory without taking or creating anything.
 
+On a read-only medium (or a lock file that cannot be opened for writing) an existing lock
+file is locked through a read-only descriptor (``flock`` needs no write access), so a finished
+run there is still recognised and refused; without a lock file, :class:`~spikealign.io.WriteError`
+names it. The holder's line is informative only: when it cannot be written (a full disk), the
+lock is held all the same.
+
 On systems without ``fcntl`` (Windows) nothing is locked.
 """
 
@@ -20,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from .io import OutputExistsError
+from .io import OutputExistsError, WriteError
 
 try:
     import fcntl
@@ -99,11 +105,18 @@ def hold(run_dir, *, wait: bool = False):
                 with _guard:
                     _held[key] -= 1
         return
-    fd = os.open(Path(run_dir) / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    path = Path(run_dir) / LOCK_FILE
+    fd, writable = _open_lock_file(path)
     try:
-        _lock(fd, run_dir, wait)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        try:
+            _lock(fd, run_dir, wait)
+        except RunBusyError:
+            raise
+        except OSError as exc:  # e.g. NFS refusing an exclusive lock on a read-only descriptor
+            raise WriteError.of(exc, path, "lock") from exc
+        if writable:
+            _best_effort(lambda: (os.ftruncate(fd, 0), os.pwrite(
+                fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)))
         with _guard:
             _held[key] = 1
         try:
@@ -111,10 +124,31 @@ def hold(run_dir, *, wait: bool = False):
         finally:
             with _guard:
                 del _held[key]
-            os.ftruncate(fd, 0)  # before unlocking: never erases the next holder's line
+            if writable:  # before unlocking: never erases the next holder's line
+                _best_effort(lambda: os.ftruncate(fd, 0))
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _open_lock_file(path: Path) -> tuple[int, bool]:
+    """``(fd, writable)`` of the lock file, created if missing; read-only where it cannot be
+    opened for writing but exists (module docstring); else :class:`WriteError`."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644), True
+    except OSError as exc:
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC), False
+        except OSError:
+            raise WriteError.of(exc, path) from exc
+
+
+def _best_effort(write) -> None:
+    """The holder's line: a full disk or a failing medium must not cost the lock."""
+    try:
+        write()
+    except OSError:
+        pass
 
 
 def holder(run_dir) -> str | None:
@@ -126,7 +160,7 @@ def holder(run_dir) -> str | None:
     try:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
-        except PermissionError:  # a read-only copy
+        except OSError:  # a read-only copy or medium
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None

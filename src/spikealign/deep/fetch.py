@@ -11,7 +11,9 @@ system folders (:mod:`spikealign.deep.data`). A fetch
 
 A fetch that fails (no network, HTTP error, broken connection, checksum mismatch, Ctrl-C)
 raises one line naming the URL and removes the folders it created that are still empty, so
-it leaves neither partial files nor empty folders behind.
+it leaves neither partial files nor empty folders behind. A file that cannot be written (a full
+disk, a read-only cache) raises :class:`spikealign.io.WriteError` naming it, with the same
+clean-up.
 
 Files already present with the right checksum are not downloaded again. The cache is
 ``$SPIKEALIGN_CACHE``, else ``$XDG_CACHE_HOME/spikealign/data``, else
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..datasets import cache_dir  # the download cache lives in the core (module docstring)
-from ..io import atomic_write
+from ..io import WriteError, atomic_write
 
 
 class ChecksumError(ValueError):
@@ -122,10 +124,15 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
 
                     bar = _bar(total=total, desc=target.name, unit="B", unit_scale=True)
                 for block in iter(lambda: resp.read(CHUNK), b""):
-                    out.write(block)
+                    try:
+                        out.write(block)
+                    except OSError as exc:  # a full disk: the file, not the download, failed
+                        raise WriteError.of(exc, target) from exc
                     h.update(block)
                     if bar is not None:
                         bar.update(len(block))
+        except WriteError:
+            raise
         except (OSError, http.client.HTTPException) as exc:  # connection lost, timeout, ...
             raise FetchError(f"{url}: download failed ({_reason(exc)}); nothing was saved"
                              ) from None
@@ -178,7 +185,10 @@ def _remove_empty(dirs: list[Path]):
 
 def _extract(archive: Path, dest: Path):
     """Unpack a tar archive next to itself: into a temporary folder, then rename into place."""
-    tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".extract."))
+    try:
+        tmp = Path(tempfile.mkdtemp(dir=dest, prefix=".extract."))
+    except OSError as exc:
+        raise WriteError.of(exc, dest, "unpack into") from exc
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
@@ -187,6 +197,9 @@ def _extract(archive: Path, dest: Path):
             if final.exists():
                 shutil.rmtree(final) if final.is_dir() else final.unlink()
             os.replace(item, final)
+    except OSError as exc:  # a full disk or read-only medium while unpacking
+        raise (WriteError.of(exc, exc.filename) if exc.filename
+               else WriteError.of(exc, dest, "unpack into")) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

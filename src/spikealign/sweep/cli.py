@@ -104,26 +104,33 @@ def run_cmd(
         typer.echo(f"{c.get('done', 0)} runs done, {c.get('failed', 0)} failed, "
                    f"{c.get('lost', 0)} lost in {_dur(res['wall_s'])} "
                    f"(runs: {_dur(res['run_wall_s'])} wall, {_dur(res['run_cpu_s'])} CPU)")
-    if figures:
-        _draw(out, sorted({p.figure for p in parts}))
+    drawn = _draw(out, sorted({p.figure for p in parts})) if figures else True
     from .status import format_summary, summarize
 
     summary = summarize(out)
     typer.echo(format_summary(summary))
-    if summary["total"]["failed"] or c.get("lost"):
+    if summary["total"]["failed"] or c.get("lost") or not drawn:
         raise typer.Exit(1)
 
 
-def _draw(out: Path, fig_ids: list[str]):
+def _draw(out: Path, fig_ids: list[str]) -> bool:
+    """Draw the figures; False when one could not be written (a full disk, a read-only
+    medium: one ``error:`` line naming the file; the summary still follows, exit status 1)."""
     from ..figures import make_figure
+    from ..io import describe_os_error
     from .layout import FIGURE_DIR
 
+    written = True
     for fig_id in fig_ids:
         try:
             for path in make_figure(fig_id, out, out / FIGURE_DIR, False):
                 typer.echo(f"figure {fig_id}: {path}")
         except (ValueError, FileNotFoundError, ImportError) as exc:
             typer.echo(f"figure {fig_id} not drawn: {exc}", err=True)
+        except OSError as exc:
+            typer.echo(f"error: figure {fig_id} not drawn: {describe_os_error(exc)}", err=True)
+            written = False
+    return written
 
 
 @app.command("status")

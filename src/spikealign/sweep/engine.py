@@ -11,7 +11,8 @@
 One Dask task per run (:func:`spikealign.sweep.tasks.execute`), most expensive first. Dask
 reschedules the task of a worker that dies (up to ``distributed.scheduler.allowed-failures``
 times, default 3); a run lost more often is marked failed. Rerunning the sweep skips finished
-runs and reruns failed and unfinished ones.
+runs and reruns failed and unfinished ones; a damaged run (a result file that no longer matches
+its checksum) is rerun with a warning naming the file.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..progress import progress
+from ..rundir import warn
 from . import tasks
 from .spec import RunSpec
 
@@ -192,6 +194,8 @@ def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
     pending = plan.pending[:limit] if limit is not None else plan.pending
     states = ", ".join(f"{v} {k}" for k, v in sorted(plan.states.items()))
     echo(f"{out}: {len(specs)} runs ({states}); {len(pending)} to run")
+    for line in plan.warnings(out, pending):  # damaged results (README): named, then rerun
+        warn(line)
     if not pending:
         return {"counts": {"done": 0, "failed": 0}, "results": [], "wall_s": 0.0,
                 "pending": 0}
