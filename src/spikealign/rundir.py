@@ -88,6 +88,9 @@ LAYOUTS = {
     "deep": Layout("deep", ("final_model.pt", "metrics.json"), ("config.yaml",),
                    dirs=("checkpoints",)),  # checkpoints/ stays after the run
     "symmetrize": Layout("symmetrize", ("metrics.json",), ("config.yaml",)),
+    "bm": Layout("bm", ("results.npz", "metrics.json"),
+                 ("config.yaml", "figure.png", "figure.pdf"), ("checkpoint.npz",)),
+    "bm_baselines": Layout("bm_baselines", ("baselines.json",), ("config.yaml",)),
 }
 #: runs of other kinds (sweep runners outside spikealign): any files, checked by suffix
 GENERIC = Layout("generic")
