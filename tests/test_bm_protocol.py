@@ -271,3 +271,161 @@ def test_resume_is_bit_identical_with_select_best(tmp_path, monkeypatch):
         assert set(a.files) == set(b.files)
         for k in a.files:
             assert np.array_equal(a[k], b[k], equal_nan=True), k
+
+
+# -- baselines ---------------------------------------------------------------------------------------
+
+
+def small_class_rbm(seed=0, n_vis=3, n_lab=2, n_hid=3):
+    from spikealign.bm.baselines import ClassRBM
+
+    rng = np.random.default_rng(seed)
+    return ClassRBM(rng.normal(0, 1.5, (n_hid, n_vis)), rng.normal(0, 1.5, (n_hid, n_lab)),
+                    rng.normal(0, 1, n_vis), rng.normal(0, 1, n_lab), rng.normal(0, 1, n_hid))
+
+
+def brute_force_free_energy(m, v, k):
+    """F(v, e_k) = -log sum_h exp(-E(v, e_k, h)), E = -a.v - d.y - c.h - h.(W v) - h.(U y),
+    summed over all 2^H hidden states."""
+    y = np.eye(len(m.d))[k]
+    H = len(m.c)
+    terms = []
+    for code in range(2**H):
+        h = np.array([(code >> i) & 1 for i in range(H)], dtype=float)
+        E = -m.a @ v - m.d @ y - m.c @ h - h @ (m.W @ v) - h @ (m.U @ y)
+        terms.append(-E)
+    return -np.logaddexp.reduce(terms)
+
+
+def test_class_rbm_free_energy_and_prediction_by_enumeration():
+    for seed in range(3):
+        m = small_class_rbm(seed)
+        xs = np.array([[(c >> i) & 1 for i in range(3)] for c in range(8)], dtype=float)
+        F = m.free_energy_per_class(xs)
+        assert F.shape == (8, 2)
+        for n, v in enumerate(xs):
+            hand = [brute_force_free_energy(m, v, k) for k in range(2)]
+            np.testing.assert_allclose(F[n], hand, rtol=1e-12, atol=1e-12)
+        # p(y | x) by enumerating (y, h); the prediction is its argmax
+        for n, v in enumerate(xs):
+            p = np.exp([-brute_force_free_energy(m, v, k) for k in range(2)])
+            assert m.predict(xs[n:n + 1])[0] == int(np.argmax(p / p.sum()))
+    # three labels: the prediction follows p(y | x), not the first or last label
+    m = small_class_rbm(6, n_lab=3)
+    m.d[:] = 0.0
+    xs = np.random.default_rng(1).integers(0, 2, (40, 3)).astype(float)
+    hand = np.array([[brute_force_free_energy(m, v, k) for k in range(3)] for v in xs])
+    assert np.array_equal(m.predict(xs), np.argmin(hand, axis=1))
+    assert len(set(m.predict(xs))) == 3
+
+
+def test_class_rbm_keeps_the_model_of_its_best_validation_epoch():
+    from spikealign.bm.baselines import train_class_rbm
+
+    d = load_task("digits", n_train=60)
+    xv, yv = d.x_val[:60], d.y_val[:60]
+    m, acc, ep = train_class_rbm(d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3),
+                                 method="pcd", lr=0.1, epochs=8, batch=20)
+    assert acc == float(np.mean(m.predict(xv.astype(float)) == yv))
+    # the same generator for only `ep` epochs ends at that model (the earlier epochs alike)
+    m2, acc2, ep2 = train_class_rbm(d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3),
+                                    method="pcd", lr=0.1, epochs=ep, batch=20)
+    assert (acc2, ep2) == (acc, ep)
+    for p, q in zip((m.W, m.U, m.a, m.d, m.c), (m2.W, m2.U, m2.a, m2.d, m2.c), strict=True):
+        assert np.array_equal(p, q)
+    with pytest.raises(ValueError, match="cd1 or pcd"):
+        train_class_rbm(d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3),
+                        method="cd3", lr=0.1)
+
+
+@pytest.fixture
+def tiny_grids(monkeypatch):
+    from spikealign.bm import baselines
+
+    monkeypatch.setattr(baselines, "LR_C", (0.001, 0.1))
+    monkeypatch.setattr(baselines, "KNN_K", (1, 9, 25))
+    monkeypatch.setattr(baselines, "MLP_ALPHA", (0.1, 10.0))
+    monkeypatch.setattr(baselines, "RBM_LR_C", (0.01, 1.0))
+    monkeypatch.setattr(baselines, "CRBM_LR", (0.01, 0.1))
+    return baselines
+
+
+def small_digits():
+    from spikealign.bm.data import Dataset
+
+    d = load_task("digits")
+    return Dataset("digits", d.x_train[:120], d.y_train[:120], d.x_test[:90], d.y_test[:90],
+                   d.shape, 10, d.x_val[:90], d.y_val[:90])
+
+
+def test_baselines_choose_by_validation_and_never_look_at_the_test_labels(tiny_grids):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+
+    data = small_digits()
+    res = tiny_grids.run_baselines(data, n_hidden=8, seed=0)
+    assert list(res) == list(tiny_grids.NAMES)
+    for r in res.values():
+        assert set(r) == {"validation_accuracy", "test_accuracy", "hyperparameters", "seconds"}
+    xtr, xva, xte = (data.x_train.astype(float), data.x_val.astype(float),
+                     data.x_test.astype(float))
+    # by hand: the first of the best validation accuracies, then its test accuracy
+    for name, key, grid, make in (
+            ("logistic_regression", "C", (0.001, 0.1),
+             lambda v: LogisticRegression(C=v, max_iter=2000)),
+            ("knn", "k", (1, 9, 25), KNeighborsClassifier)):
+        models = [make(v).fit(xtr, data.y_train) for v in grid]
+        val = [float(np.mean(m.predict(xva) == data.y_val)) for m in models]
+        best = int(np.argmax(val))
+        assert res[name]["hyperparameters"] == {key: grid[best]}
+        assert res[name]["validation_accuracy"] == val[best]
+        assert res[name]["test_accuracy"] == float(np.mean(models[best].predict(xte)
+                                                           == data.y_test))
+        assert len(set(val)) > 1  # the grid makes a difference here
+    # the test labels change the test accuracies only
+    data.y_test = np.random.default_rng(5).permutation(data.y_test)
+    data.x_test = data.x_test[::-1].copy()
+    again = tiny_grids.run_baselines(data, n_hidden=8, seed=0)
+    for name in res:
+        assert again[name]["hyperparameters"] == res[name]["hyperparameters"], name
+        assert again[name]["validation_accuracy"] == res[name]["validation_accuracy"], name
+    assert any(again[n]["test_accuracy"] != res[n]["test_accuracy"] for n in res)
+
+
+def test_equal_validation_scores_keep_the_first_of_the_grid():
+    from spikealign.bm.baselines import _pick
+
+    res = [(0.5, {"k": 1}, None), (0.7, {"k": 3}, None), (0.7, {"k": 5}, None)]
+    assert _pick(res)[1] == {"k": 3}
+
+
+def test_baselines_cli_writes_the_contract(tmp_path, tiny_grids):
+    import json
+
+    out = tmp_path / "base"
+    args = ["bm", "baselines", "digits", "--out", str(out), "--set", "data.n_train=60",
+            "--set", "data.n_test=50", "--set", "network.n_hidden=8", "--seed", "3"]
+    code, stdout, stderr = run_cli(args)
+    assert code == 0, stderr
+    res = json.loads((out / "baselines.json").read_text())
+    assert list(res) == list(tiny_grids.NAMES)
+    for r in res.values():
+        assert set(r) == {"validation_accuracy", "test_accuracy", "hyperparameters", "seconds"}
+        assert 0.0 <= r["validation_accuracy"] <= 1.0 and 0.0 <= r["test_accuracy"] <= 1.0
+    assert res["mlp"]["hyperparameters"]["hidden"] == 8
+    assert "written:" in stdout and "logistic_regression" in stdout
+    cfg = (out / "config.yaml").read_text()
+    assert "n_hidden: 8" in cfg and "seed: 3" in cfg and "n_train: 60" in cfg
+    assert read_json(out / "status.json")["state"] == "done"
+    assert (out / "checksums.json").is_file()
+    code, stdout, stderr = run_cli(args)  # a finished run is kept
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "finished" in stderr
+
+
+def test_baselines_of_bars_are_refused_with_one_line(tmp_path):
+    out = tmp_path / "base"
+    code, stdout, stderr = run_cli(["bm", "baselines", "bars", "--out", str(out)])
+    lines = stderr.strip().splitlines()
+    assert code == 2 and stdout == "" and len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and "no labels" in lines[0]
+    assert not out.exists()
