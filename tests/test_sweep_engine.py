@@ -114,3 +114,35 @@ def test_worker_without_the_sweep_directory_reports_it(tmp_path):
     spec = stub_specs()[0]
     res = tasks.execute(spec.to_dict(), str(tmp_path / "elsewhere"))
     assert res["state"] == "failed" and "shared by the client and all workers" in res["error"]
+
+
+def test_level_runs_only_that_noise_level_and_the_rest_later(tmp_path, monkeypatch):
+    """--level: only the runs at the given noise level execute (the others stay missing, with
+    their grid index and seeds); a later sweep of the whole grid runs just the rest. A level
+    the presets do not sweep is refused before anything is written."""
+    from spikealign.config import ConfigError
+
+    executed = []
+
+    def fake_run(specs, out, **kw):
+        plan = tasks.plan(specs, out)
+        executed.append([(s.part, s.index, s.params["noise"]) for s in plan.pending])
+        for s in plan.pending:
+            tasks.execute(s.to_dict(), str(out))
+        return {"counts": {"done": len(plan.pending)}, "results": [], "wall_s": 0.0,
+                "pending": len(plan.pending)}
+
+    monkeypatch.setattr(engine, "run_sweep", fake_run)
+    out = tmp_path / "sw"
+    with pytest.raises(ConfigError, match=r"--level: 0.5 is not a level .*0, 0.8"):
+        engine.sweep(["tiny"], out, levels=[0.5], **QUIET)
+    assert not out.exists()
+    engine.sweep(["tiny"], out, levels=[0.8], **QUIET)
+    _, specs = build_specs(["tiny"])
+    at = {(s.part, s.index) for s in specs if s.params["noise"] == 0.8}
+    assert {(p, i) for p, i, _ in executed[0]} == at and len(at) == 6
+    summary = status.summarize(out)
+    assert summary["total"]["done"] == 6 and summary["total"]["missing"] == 6
+    engine.sweep(["tiny"], out, **QUIET)  # the whole grid: the other level only
+    assert {(p, i) for p, i, _ in executed[1]} == {(s.part, s.index) for s in specs} - at
+    assert status.summarize(out)["total"]["done"] == 12
