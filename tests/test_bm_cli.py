@@ -81,7 +81,10 @@ def test_cli_train_writes_metrics_with_the_contract_keys(tmp_path):
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["feedback"] == "kp" and 0.0 <= m["test_accuracy"] <= 1.0
-    assert m["n_test"] == 30 and m["asymmetry"] >= 0.0
+    assert 0.0 <= m["validation_accuracy"] <= 1.0 and m["coactivation"] == "exact"
+    assert (m["n_train"], m["n_validation"], m["n_test"]) == (40, 300, 30)
+    assert m["select"] == "last" and m["selected_epoch"] == 1 and m["asymmetry"] >= 0.0
+    assert "test accuracy" in r.stdout
     for f in ("config.yaml", "results.npz", "figure.png", "figure.pdf", "checksums.json"):
         assert (out / f).is_file(), f
     r = cli("bm", "train", "digits-quick", "--out", str(out), "--set", "epochs=1")
@@ -133,38 +136,75 @@ def test_run_resumes_bit_identically_and_refuses_overwrite(tmp_path, monkeypatch
         run_mod.run(cfg, out, show_progress=False, make_figure=False)
 
 
-def test_sweep_grid_and_experiment_figure(tmp_path):
+def test_experiment_grids_are_sweep_presets():
+    from spikealign.sweep.presets import PRESETS, build_specs
+
+    parts, specs = build_specs(["bm_digits"], "paper")
+    cells = [f"bm_digits-{c}-{f}" for c, f in (
+        ("clean", "none"), ("synaptic", "none"), ("synaptic", "sal"), ("synaptic", "kp"),
+        ("plasticity", "none"), ("plasticity", "sal"), ("plasticity", "kp"))]
+    assert [p.name for p in parts] == [*cells, "bm_digits-baselines"]
+    assert [p.kind for p in parts] == ["bm"] * 7 + ["bm_baselines"]
+    by = {(s.part, s.index): s for s in specs}
+    assert len(specs) == 7 * 10 + 5
+    s = by[("bm_digits-synaptic-sal", 1)]
+    assert s.config["seed"] == {"data": 0, "init": 1, "sim": 101}
+    assert s.params == {"condition": "synaptic", "feedback": "sal", "seed": 1}
+    assert s.config["init"]["synaptic_noise"] == 0.5 and s.config["lr"]["symm"] == 0.2
+    assert by[("bm_digits-clean-none", 0)].config["init"]["synaptic_noise"] == 0.0
+    assert by[("bm_digits-plasticity-kp", 3)].config["stdp"]["noise"] == 0.5
+    base = by[("bm_digits-baselines", 4)].config
+    assert base["seed"] == 4 and base["task"] == "digits" and base["n_hidden"] == 100
+    # the long-sleep experiment: the same cells and seeds, every run with sleeps of 2000 steps
+    long_parts, long_specs = build_specs(["bm_digits_long"], "paper")
+    assert [p.name for p in long_parts] == [c.replace("bm_digits", "bm_digits_long")
+                                            for c in cells]
+    assert all(x.config["sleep_steps"] == 2000 for x in long_specs)
+    ls = {(x.part, x.index): x for x in long_specs}[("bm_digits_long-synaptic-sal", 1)]
+    assert ls.config["lr"] == s.config["lr"] and ls.config["seed"] == s.config["seed"]
+    # --scale quick: the same grid, shorter runs
+    _, quick = build_specs(["bm_digits"], "quick")
+    assert [(x.part, x.index) for x in quick] == [(x.part, x.index) for x in specs]
+    assert all(x.config["epochs"] == 6 for x in quick if x.kind == "bm")
+    for name in ("bm_digits", "bm_digits_long", "bm_bars", "bm_sleep", "bm_fmnist"):
+        assert name in PRESETS
+
+
+def tiny_bars_runs(folder):
+    """Tiny bars runs of three cells into ``folder/<cell>-s0`` (``bm train`` style)."""
+    from spikealign.bm.experiments import EXPERIMENTS
+    from spikealign.config import merge
+
+    exp = EXPERIMENTS["bm_bars"]
+    base = {**{k: v for k, v in TINY.items() if k not in ("init", "stdp")},
+            "lr": {"weight": 0.1, "bias": 0.05}}  # noise-free unless the condition adds it
+    for cond, fb in (("clean", "none"), ("synaptic", "sal"), ("synaptic", "none")):
+        over = merge(merge(base, exp.conditions[cond]), exp.feedbacks[fb])
+        cfg = load_config("bars", overrides=over)
+        run_mod.run(cfg, folder / f"{cond}-{fb}-s0", show_progress=False, make_figure=False)
+
+
+def test_experiment_figure_of_a_folder_of_runs(tmp_path):
     from spikealign.bm.figures import figure_bm
-    from spikealign.bm.sweep import SWEEPS
     from spikealign.figures import FIGURES
 
-    runs = SWEEPS["digits"].runs(2)
-    names = [n for n, _ in runs]
-    assert len(names) == len(set(names)) == 14 and names[0] == "clean-none-s0"
-    ov = dict(runs)
-    assert ov["synaptic-sal-s1"]["seed"] == {"init": 1, "sim": 101}
-    assert ov["synaptic-sal-s1"]["init"]["synaptic_noise"] > 0 and ov["synaptic-sal-s1"]["lr"]
-    long = dict(SWEEPS["digits-long"].runs(1))  # the same grid, every run with long sleeps
-    assert set(long) == {n for n in names if n.endswith("-s0")}
-    assert all(o["sleep_steps"] == 2000 for o in long.values())
-    assert long["synaptic-sal-s0"]["lr"] == ov["synaptic-sal-s0"]["lr"]
-    for name in ("clean-none-s0", "synaptic-sal-s0", "synaptic-none-s0"):
-        _, ovr = next(r for r in SWEEPS["bars"].runs(1) if r[0] == name)
-        cfg = load_config("bars", overrides={**TINY, **ovr, "lr": {**TINY["lr"],
-                                                                     **ovr.get("lr", {})}})
-        run_mod.run(cfg, tmp_path / "sweep" / name, show_progress=False, make_figure=False)
-    paths = figure_bm(tmp_path / "sweep", tmp_path / "fig")
+    folder = tmp_path / "bars-runs"
+    tiny_bars_runs(folder)
+    paths = figure_bm(folder, tmp_path / "fig")
+    assert [p.name for p in paths] == ["bars-runs.png", "bars-runs.pdf", "bars-runs.npz",
+                                       "bars-runs.md"]
     assert all(p.is_file() for p in paths)
-    table = (tmp_path / "fig" / "bm_experiment.md").read_text()
-    assert "| synaptic | sal | 1 |" in table and "| clean | none | 1 |" in table
+    table = (tmp_path / "fig" / "bars-runs.md").read_text()
+    assert "| synaptic | sal | 1/1 |" in table and "| clean | none | 1/1 |" in table
+    assert "95 % CI" in table
     # a damaged run is left out with a warning naming it; an --out that is a file is refused
-    (tmp_path / "sweep" / "synaptic-sal-s0" / "metrics.json").write_text("{broken")
-    with pytest.warns(UserWarning, match="synaptic-sal-s0: left out of figure bm, damaged"):
-        figure_bm(tmp_path / "sweep", tmp_path / "fig2")
-    assert "| synaptic | sal |" not in (tmp_path / "fig2" / "bm_experiment.md").read_text()
+    (folder / "synaptic-sal-s0" / "metrics.json").write_text("{broken")
+    with pytest.warns(UserWarning, match="synaptic-sal-s0 left out"):
+        figure_bm(folder, tmp_path / "fig2")
+    assert "| synaptic | sal |" not in (tmp_path / "fig2" / "bars-runs.md").read_text()
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OutDirError, match="is a file"):
-        figure_bm(tmp_path / "sweep", tmp_path / "afile")
+        figure_bm(folder, tmp_path / "afile")
     assert FIGURES["bm"][:3] == ("spikealign.bm.figures", "figure_bm", True)
 
 
