@@ -10,7 +10,7 @@ from spikealign.io import atomic_save_npz, write_status
 from spikealign.ssn.config import v3_seeds
 from spikealign.sweep import layout
 from spikealign.sweep.figures import figure_data, quartiles
-from spikealign.sweep.kp_lr import kp_lr_data
+from spikealign.sweep.kp_lr import kp_lr_data, kp_vs_sal
 from spikealign.sweep.presets import KP_LR_PLAST, KP_LR_SYN, PRESETS, build_specs
 from test_sweep_figures import fake_sweep
 
@@ -178,8 +178,23 @@ def test_kp_lr_figure_from_a_sweep(tmp_path):
     assert int(data["c0_0.8_best"]) == 4
     assert data["c0_0.4_n"][0] == 19 and data["c0_0.4_planned"][0] == 20
     assert "c1_0.8_sal_dkl" in data and "c0_0.8_sal_dkl" not in data
+    assert "c1_0.8_sal_asym" in data and "c1_0.4_sal_asym" in data
     paths = make_figure("kp-lr", out, tmp_path / "figs", False)
-    assert [p.name for p in paths] == ["kp-lr.png", "kp-lr.pdf", "kp-lr.npz"]
+    assert [p.name for p in paths] == ["kp-lr.png", "kp-lr.pdf", "kp-lr.npz",
+                                        "kp-lr_vs_sal.csv"]
+    # the answer: rates at or below SAL's median D_KL and asymmetry, and both at once
+    rows = {(r["noise"], r["level"]): r for r in kp_vs_sal(data)}
+    assert rows[("synaptic noise", 0.8)]["sal"] is None  # no SAL runs for that column
+    r = rows[("plasticity noise", 0.8)]
+    sal_d, sal_a = data["c1_0.8_sal_dkl"][1], data["c1_0.8_sal_asym"][1]
+    rates = data["c1_rates"]
+    want_d = [float(x) for x, v in zip(rates, data["c1_0.8_dkl"][1], strict=True) if v <= sal_d]
+    want_a = [float(x) for x, v in zip(rates, data["c1_0.8_asym"][1], strict=True)
+              if v <= sal_a]
+    assert r["dkl"] == want_d and r["asym"] == want_a
+    assert r["both"] == [x for x in want_d if x in want_a]
+    csv = paths[3].read_text().splitlines()
+    assert csv[0].startswith("noise,level,sal_dkl_median") and len(csv) == 1 + len(rows)
 
 
 def test_kp_lr_figure_without_runs_says_what_to_run(tmp_path):

@@ -118,7 +118,7 @@ def baselines_cmd(
     from .config import load_config
     from .run import baselines_table, run_baselines
 
-    preset = {"digits": "digits-quick", "fmnist": "fmnist-14"}.get(config, config)
+    preset = {"digits": "digits", "fmnist": "fmnist-14"}.get(config, config)
     cfg = load_config(preset, overrides=parse_overrides(set_))
     spec = {"task": cfg.task, "data": cfg.data.model_dump(mode="json"),
             "n_hidden": cfg.network.n_hidden, "seed": seed}

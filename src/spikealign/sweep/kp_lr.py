@@ -5,13 +5,16 @@ and the final ``D_KL(p* || p)`` (log) against the decay rate ``lambda = lr.kp`` 
 noise level (0.4: crosses, 0.8: open squares, dashed) the median with its interquartile range
 across the 20 seeds of each rate. A red open circle marks the rate with the lowest median
 ``D_KL`` of each level (upstream hard-codes these indices; we compute them). Where the same
-directory also holds the v3 figure-4/5 SAL runs (``sweep run fig4_v3 fig5_v3 kp_lr_v3``), SAL's
-final ``D_KL`` median and IQR at 0.4 (dash-dot) and 0.8 (dotted) are drawn as reference lines:
-the figure's point is that the best decay rate depends on the noise level and that decay
-cannot make up for plasticity noise the way SAL does.
+directory also holds the v3 figure-4/5 SAL runs at these levels (``sweep run fig4_v3 fig5_v3
+kp_lr_v3``, or only the two SAL parts at the two levels: ``sweep run syn_noise_sal_v3
+plast_noise_sal_v3 --level 0.4 --level 0.8``), SAL's final asymmetry and ``D_KL`` (median
+and IQR) at 0.4 (dash-dot) and 0.8 (dotted) are drawn beside them as reference lines and
+bands, in both rows: the figure answers whether any decay rate reaches SAL's ``D_KL`` and
+SAL's asymmetry at the same time (:func:`kp_vs_sal`, written to ``kp-lr_vs_sal.csv``).
 
 Infinite ``D_KL`` values are ranked above all finite ones (``figures.quartiles``) and counted
-in the footnote. Files: ``kp-lr.png``, ``.pdf`` and ``.npz`` (everything plotted).
+in the footnote. Files: ``kp-lr.png``, ``.pdf``, ``.npz`` (everything plotted) and
+``kp-lr_vs_sal.csv``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_save_npz
+from ..io import atomic_save_npz, atomic_write_text
 from .figures import count_infinite, load_part, quartiles
 from .layout import read_manifest
 
@@ -63,7 +66,10 @@ def kp_lr_data(source: Path) -> dict:
         if sal_part in parts:  # SAL reference lines from the figure 4/5 sweep
             p = load_part(source, sal_part, parts[sal_part])
             for lv in levels:
-                data[f"c{col}_{lv:g}_sal_dkl"] = quartiles(p.final(lv, "dkl")[:, None])[:, 0]
+                if not p.rows(lv).any():
+                    continue
+                for key in ("dkl", "asym"):
+                    data[f"c{col}_{lv:g}_sal_{key}"] = quartiles(p.final(lv, key)[:, None])[:, 0]
     if not found:
         raise FileNotFoundError(
             f"{source}: no runs of the KP decay-rate study; run `spikealign sweep run kp_lr_v3 "
@@ -103,11 +109,12 @@ def draw(data: dict, stem: Path) -> list[Path]:
             if best >= 0:
                 ax[1, col].plot(rates[best], data[f"{tag}_dkl"][1][best], "o", ms=12,
                                 mfc="none", color="red")
-            ref = data.get(f"{tag}_sal_dkl")
-            if ref is not None and np.all(np.isfinite(ref)):
-                ax[1, col].axhline(ref[1], color=color, linestyle=ref_style, lw=1,
-                                   label=f"SAL, noise {lv:g}")
-                ax[1, col].axhspan(ref[0], ref[2], color=color, alpha=0.15, lw=0)
+            for row, key in ((0, "asym"), (1, "dkl")):
+                ref = data.get(f"{tag}_sal_{key}")
+                if ref is not None and np.all(np.isfinite(ref)):
+                    ax[row, col].axhline(ref[1], color=color, linestyle=ref_style, lw=1,
+                                         label=f"SAL, noise {lv:g}")
+                    ax[row, col].axhspan(ref[0], ref[2], color=color, alpha=0.15, lw=0)
             n, planned = data[f"{tag}_n"], data[f"{tag}_planned"]
             if np.any(n < planned):
                 notes.append(f"{title} {lv:g}: {int(n.sum())}/{int(planned.sum())} runs")
@@ -118,6 +125,7 @@ def draw(data: dict, stem: Path) -> list[Path]:
         ax[1, col].set_yscale("log")
         ax[1, col].set_xlabel(r"decay rate $\lambda$ (lr.kp)")
         ax[0, col].set_ylabel(r"final $\mathrm{Var}\,(W_{ij} - W_{ji})$")
+        ax[0, col].legend(fontsize=7)
         ax[1, col].set_ylabel(r"final $D_\mathrm{KL}(p^* \| p)$")
         ax[1, col].legend(fontsize=7)
     fig.text(0.01, 0.0, textwrap.fill(
@@ -129,6 +137,31 @@ def draw(data: dict, stem: Path) -> list[Path]:
     return paths
 
 
+def kp_vs_sal(data: dict) -> list[dict]:
+    """Per column and noise level: the decay rates whose median final ``D_KL`` is at most
+    SAL's median and, separately, whose median final asymmetry is at most SAL's median, and
+    the rates that do both (empty where SAL's runs are missing: ``sal`` is then None)."""
+    out = []
+    for col, (_, _, title) in enumerate(COLUMNS):
+        if f"c{col}_rates" not in data:
+            continue
+        rates = data[f"c{col}_rates"]
+        for lv in data[f"c{col}_levels"]:
+            tag = f"c{col}_{lv:g}"
+            sal_d, sal_a = data.get(f"{tag}_sal_dkl"), data.get(f"{tag}_sal_asym")
+            row = {"noise": title, "level": float(lv), "sal": None, "dkl": [], "asym": [],
+                   "both": []}
+            if sal_d is not None and sal_a is not None:
+                row["sal"] = {"dkl": float(sal_d[1]), "asym": float(sal_a[1])}
+                d_ok = data[f"{tag}_dkl"][1] <= sal_d[1]
+                a_ok = data[f"{tag}_asym"][1] <= sal_a[1]
+                row["dkl"] = [float(r) for r in rates[d_ok]]
+                row["asym"] = [float(r) for r in rates[a_ok]]
+                row["both"] = [float(r) for r in rates[d_ok & a_ok]]
+            out.append(row)
+    return out
+
+
 def figure_kp_lr(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
     """The v3 ``kp_lr`` figure from a sweep directory (``spikealign sweep run kp_lr_v3``)."""
     data = kp_lr_data(Path(source))
@@ -137,4 +170,14 @@ def figure_kp_lr(source: Path | None, out: Path, quick: bool = False) -> list[Pa
     stem = out / "kp-lr"
     paths = draw(data, stem)
     atomic_save_npz(Path(f"{stem}.npz"), **data)
-    return [*paths, Path(f"{stem}.npz")]
+    lines = ["noise,level,sal_dkl_median,sal_asym_median,rates_dkl_at_most_sal,"
+             "rates_asym_at_most_sal,rates_both"]
+    for r in kp_vs_sal(data):
+        sal = r["sal"] or {"dkl": float("nan"), "asym": float("nan")}
+        lines.append(",".join([r["noise"], f"{r['level']:g}", f"{sal['dkl']:.6g}",
+                               f"{sal['asym']:.6g}"]
+                              + [" ".join(f"{x:g}" for x in r[k]) or "none"
+                                 for k in ("dkl", "asym", "both")]))
+    csv = Path(f"{stem}_vs_sal.csv")
+    atomic_write_text(csv, "\n".join(lines) + "\n")
+    return [*paths, Path(f"{stem}.npz"), csv]

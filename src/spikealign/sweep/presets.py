@@ -309,8 +309,9 @@ class BMPart:
 
         exp = self._exp()
         data = load_yaml(PRESET_DIR / f"{exp.preset}.yaml")
-        for over in (exp.base, exp.conditions[self.condition], exp.feedbacks[self.feedback],
-                     exp.quick if scale == "quick" else {}):
+        # quick first: the experiment's own settings (e.g. bm_sleep's sleep lengths) win
+        for over in (exp.quick if scale == "quick" else {}, exp.base,
+                     exp.conditions[self.condition], exp.feedbacks[self.feedback]):
             data = merge(data, over)
         out = []
         for i, k in enumerate(exp.seeds):
