@@ -120,7 +120,7 @@ def test_n_validation_out_of_range_is_one_line(n, tmp_path):
     assert not out.exists()
 
 
-# -- evaluations -------------------------------------------------------------------------------------
+# -- evaluations ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -273,7 +273,7 @@ def test_resume_is_bit_identical_with_select_best(tmp_path, monkeypatch):
             assert np.array_equal(a[k], b[k], equal_nan=True), k
 
 
-# -- baselines ---------------------------------------------------------------------------------------
+# -- baselines -----------------------------------------------------------------------------------
 
 
 def small_class_rbm(seed=0, n_vis=3, n_lab=2, n_hid=3):

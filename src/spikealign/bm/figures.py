@@ -103,9 +103,17 @@ def _condition_of(m: dict) -> str:
     return "clean"
 
 
-def _inspect(d: Path, layout) -> str | None:
-    """None if the run is finished and intact, else why it is left out."""
-    info = rundir.inspect(d, layout)
+def _inspect(d: Path, layout, config_hash: str | None = None) -> str | None:
+    """None if the run is finished and intact, else why it is left out; with the
+    ``config_hash`` of a sweep's manifest, a run of another config is left out too."""
+    if config_hash is not None:
+        from ..sweep.tasks import run_info
+
+        info = run_info(d, config_hash, layout.family)
+    else:
+        info = rundir.inspect(d, layout)
+    if info.state == "conflict":
+        return "holds a run of another config"
     if info.state == "damaged":
         return info.error()
     if info.state != "done":
@@ -132,7 +140,7 @@ def collect_sweep(source: Path) -> list[ExperimentRuns]:
             cell = exp.cells.setdefault(key, Cell(*key))
         for r in sorted(entry["runs"], key=lambda r: r["index"]):
             d = Path(source) / part / r["dir"]
-            why = _inspect(d, layout)
+            why = _inspect(d, layout, r.get("config_hash"))
             if why is not None:
                 exp.left_out.append((d, why))
                 continue

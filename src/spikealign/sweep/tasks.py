@@ -101,13 +101,18 @@ def read_spec_hash(run_dir: Path) -> str | None:
 def run_info(run_dir: Path, config_hash: str | None = None,
              kind: str | None = None) -> rundir.RunInfo:
     """:func:`spikealign.rundir.inspect` of a sweep run; state ``conflict`` when the
-    directory's ``spec.json`` names another config than ``config_hash``."""
+    directory's ``spec.json`` names another config than ``config_hash``, or when it has no
+    ``spec.json`` (the sweep writes one before it starts a run) but holds a finished run whose
+    checksums record another config (e.g. ``spikealign bm train --out`` into a part)."""
     run_dir = Path(run_dir)
-    if config_hash is not None:
-        have = read_spec_hash(run_dir)
-        if have is not None and have != config_hash:
-            return rundir.RunInfo("conflict")
-    return rundir.inspect(run_dir, rundir.layout_of(kind))
+    have = read_spec_hash(run_dir) if config_hash is not None else None
+    if have is not None and have != config_hash:
+        return rundir.RunInfo("conflict")
+    info = rundir.inspect(run_dir, rundir.layout_of(kind))
+    if (config_hash is not None and have is None and info.record is not None
+            and info.config_hash not in (None, config_hash)):
+        return rundir.RunInfo("conflict")
+    return info
 
 
 def run_state(run_dir: Path, config_hash: str | None = None, kind: str | None = None) -> str:
