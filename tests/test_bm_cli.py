@@ -137,8 +137,10 @@ def test_run_resumes_bit_identically_and_refuses_overwrite(tmp_path, monkeypatch
 
 
 def test_experiment_grids_are_sweep_presets():
+    from spikealign.bm.experiments import EXPERIMENTS
     from spikealign.sweep.presets import PRESETS, build_specs
 
+    exp = EXPERIMENTS["bm_digits"]
     parts, specs = build_specs(["bm_digits"], "paper")
     cells = [f"bm_digits-{c}-{f}" for c, f in (
         ("clean", "none"), ("synaptic", "none"), ("synaptic", "sal"), ("synaptic", "kp"),
@@ -146,26 +148,33 @@ def test_experiment_grids_are_sweep_presets():
     assert [p.name for p in parts] == [*cells, "bm_digits-baselines"]
     assert [p.kind for p in parts] == ["bm"] * 7 + ["bm_baselines"]
     by = {(s.part, s.index): s for s in specs}
-    assert len(specs) == 7 * 10 + 5
+    assert len(specs) == 7 * len(exp.seeds) + len(exp.baseline_seeds)
     s = by[("bm_digits-synaptic-sal", 1)]
     assert s.config["seed"] == {"data": 0, "init": 1, "sim": 101}
     assert s.params == {"condition": "synaptic", "feedback": "sal", "seed": 1}
     assert s.config["init"]["synaptic_noise"] == 0.5 and s.config["lr"]["symm"] == 0.2
     assert by[("bm_digits-clean-none", 0)].config["init"]["synaptic_noise"] == 0.0
     assert by[("bm_digits-plasticity-kp", 3)].config["stdp"]["noise"] == 0.5
+    assert by[("bm_digits-plasticity-kp", 3)].config["lr"]["kp"] > 0
     base = by[("bm_digits-baselines", 4)].config
     assert base["seed"] == 4 and base["task"] == "digits" and base["n_hidden"] == 100
-    # the long-sleep experiment: the same cells and seeds, every run with sleeps of 2000 steps
+    # the long-sleep experiment: the same cells and seeds, every run with its long sleeps
+    long = EXPERIMENTS["bm_digits_long"]
     long_parts, long_specs = build_specs(["bm_digits_long"], "paper")
     assert [p.name for p in long_parts] == [c.replace("bm_digits", "bm_digits_long")
                                             for c in cells]
-    assert all(x.config["sleep_steps"] == 2000 for x in long_specs)
+    steps = long.base["sleep_steps"]
+    assert steps > s.config["sleep_steps"]
+    assert all(x.config["sleep_steps"] == steps for x in long_specs)
     ls = {(x.part, x.index): x for x in long_specs}[("bm_digits_long-synaptic-sal", 1)]
     assert ls.config["lr"] == s.config["lr"] and ls.config["seed"] == s.config["seed"]
-    # --scale quick: the same grid, shorter runs
+    # --scale quick: the same grid, shorter runs; the experiment's own settings kept
     _, quick = build_specs(["bm_digits"], "quick")
     assert [(x.part, x.index) for x in quick] == [(x.part, x.index) for x in specs]
-    assert all(x.config["epochs"] == 6 for x in quick if x.kind == "bm")
+    runs = [x for x in quick if x.kind == "bm"]
+    assert all(x.config["epochs"] == exp.quick["epochs"] < s.config["epochs"] for x in runs)
+    _, long_quick = build_specs(["bm_digits_long"], "quick")
+    assert all(x.config["sleep_steps"] == steps for x in long_quick)
     for name in ("bm_digits", "bm_digits_long", "bm_bars", "bm_sleep", "bm_fmnist"):
         assert name in PRESETS
 

@@ -18,6 +18,8 @@ from spikealign.sweep import engine, layout, status, tasks
 from spikealign.sweep.presets import build_specs
 
 pytest.importorskip("distributed")
+#: the figures of partly run sweeps name every unfinished run; checked where it matters
+pytestmark = pytest.mark.filterwarnings("ignore:figure bm.*unfinished:UserWarning")
 
 #: a bm run of a second or two: one epoch on 20 images, short phases, small evaluations
 TINY_SET = ["epochs=1", "data.n_train=20", "data.n_test=20", "eval.steps=20",
@@ -67,19 +69,24 @@ def long_sweep(tmp_path_factory):
 def test_a_bm_run_through_the_sweep_engine(long_sweep):
     out, specs, spec, stdout = long_sweep
     run_dir = out / spec.rel_dir
-    assert len(specs) == 7 * 10 and spec.kind == "bm"
-    assert spec.config["sleep_steps"] == 2000 and spec.config["epochs"] == 1
+    from spikealign.bm.experiments import EXPERIMENTS
+
+    long = EXPERIMENTS["bm_digits_long"]
+    assert len(specs) == 7 * len(long.seeds) and spec.kind == "bm"
+    # the experiment's long sleeps survive --scale quick; --set epochs=1 wins over both
+    assert spec.config["sleep_steps"] == long.base["sleep_steps"] and spec.config["epochs"] == 1
     m = read_json(run_dir / "metrics.json")
     assert m["config_hash"] and 0.0 <= m["test_accuracy"] <= 1.0
     assert m["n_validation"] == 300 and m["n_test"] == 20
     assert read_json(run_dir / "spec.json")["config_hash"] == spec.hash
     assert rundir.inspect(run_dir, rundir.LAYOUTS["bm"]).state == "done"
     summary = status.summarize(out)["total"]
-    assert summary["runs"] == 70 and summary["done"] == 1 and summary["missing"] == 69
+    assert summary["runs"] == len(specs) and summary["done"] == 1
+    assert summary["missing"] == len(specs) - 1
     # the experiment figure of the sweep, drawn at the end
     md = (out / "figures" / "bm_digits_long.md").read_text()
     assert "figure bm:" in stdout and (out / "figures" / "bm_digits_long.png").is_file()
-    assert "1/10" in md and "95 % CI" in md
+    assert f"1/{len(long.seeds)}" in md and "95 % CI" in md
 
 
 def test_other_settings_for_the_same_sweep_directory_are_refused(long_sweep):
@@ -171,18 +178,24 @@ def test_bm_sweep_is_an_alias_of_sweep_run(monkeypatch, tmp_path):
 
 
 def test_sweep_list_and_bm_presets_list_the_bm_experiments():
+    from spikealign.bm.experiments import EXPERIMENTS
+
     code, stdout, stderr = run_cli(["sweep", "list"])
     assert code == 0, stderr
     rows = {ln.split()[0]: ln.split() for ln in stdout.splitlines()[1:] if ln.strip()}
-    runs = {"bm_digits": 75, "bm_digits_long": 70, "bm_bars": 70, "bm_sleep": 40,
-            "bm_fmnist": 12}
-    for name, n in runs.items():
+    assert set(EXPERIMENTS) == {"bm_digits", "bm_digits_long", "bm_bars", "bm_sleep",
+                                "bm_fmnist"}
+    for name, exp in EXPERIMENTS.items():
+        n = len(exp.cells()) * len(exp.seeds) + len(exp.baseline_seeds)
         assert int(rows[name][1]) == n, rows[name]
+        assert "[beyond the paper]" in " ".join(rows[name])
         _, specs = build_specs([name], "paper")
         assert len(specs) == n
+    assert len(EXPERIMENTS["bm_digits"].cells()) == 7  # clean runs without alignment only
     code, stdout, _ = run_cli(["bm", "presets"])
     assert code == 0
-    assert "sweep bm_digits " in stdout and "75 runs" in stdout
+    n = 7 * len(EXPERIMENTS["bm_digits"].seeds) + len(EXPERIMENTS["bm_digits"].baseline_seeds)
+    assert "sweep bm_digits  " in stdout and f"{n} runs" in stdout
     assert "spikealign sweep run bm_digits_long" in stdout
 
 
