@@ -68,7 +68,7 @@ def seed_overrides(k: int) -> dict:
 
 
 #: alignment rates (validation scan, docs/bm.md)
-DIGITS_FEEDBACKS = {"none": {}, "sal": {"lr": {"symm": 0.2}}, "kp": {"lr": {"kp": 0.002}}}
+DIGITS_FEEDBACKS = {"none": {}, "sal": {"lr": {"symm": 0.2}}, "kp": {"lr": {"kp": 0.0005}}}
 BARS_FEEDBACKS = {"none": {}, "sal": {"lr": {"symm": 0.2}}, "kp": {"lr": {"kp": 0.0005}}}
 #: --scale quick of the digit experiments: a third of the training images, 6 of the 48 epochs,
 #: sleep phases of 500 steps (about 1/40 of the cost; the same grid)
