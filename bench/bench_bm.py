@@ -44,9 +44,13 @@ def cycle_times(coactivation: str, reps: int = 10) -> dict:
         t0 = time.process_time()
         tr.sleep(net, state.rng)
         sleep += (time.process_time() - t0) / reps
-    return {"n": n, "cycle": cycle, "epoch": cycle * tr.n_batches(),
-            "wake_ns": wake / (cfg.batch_size * cfg.wake_steps * n) * 1e9,
-            "sleep_ns": sleep / (cfg.sleep_phases * cfg.sleep_steps * n) * 1e9}
+    return {
+        "n": n,
+        "cycle": cycle,
+        "epoch": cycle * tr.n_batches(),
+        "wake_ns": wake / (cfg.batch_size * cfg.wake_steps * n) * 1e9,
+        "sleep_ns": sleep / (cfg.sleep_phases * cfg.sleep_steps * n) * 1e9,
+    }
 
 
 def main(full: bool) -> None:

@@ -73,9 +73,11 @@ def paper_network(n_steps):
     W, b = draw_target(cfg)
     params = SimParams(t_ref=50, tau_syn=50, n_last_psp=1)
     windows = Trainer(cfg).windows
-    cases = (("no statistics", {}), ("training statistics (2 STDP windows)", {"windows": windows}),
-             ("validation statistics (2 windows + states)",
-              {"windows": windows, "sample_every": 25}))
+    cases = (
+        ("no statistics", {}),
+        ("training statistics (2 STDP windows)", {"windows": windows}),
+        ("validation statistics (2 windows + states)", {"windows": windows, "sample_every": 25}),
+    )
     for name, kw in cases:
         fast, fast_spike = per_step(W, b, n_steps, params, "fast", **kw)
         step, _ = per_step(W, b, n_steps, params, "stepwise", **kw)
@@ -118,10 +120,17 @@ def scaling(sizes, n_steps):
 
 def memory():
     for steps in (10**6, 10**9):
-        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(steps)],
-                             capture_output=True, text=True, check=True).stdout.split()
-        line(f"memory added by a {steps:.0e}-step phase (7 neurons, all statistics)",
-             float(out[0]), "MB")
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(steps)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        line(
+            f"memory added by a {steps:.0e}-step phase (7 neurons, all statistics)",
+            float(out[0]),
+            "MB",
+        )
 
 
 def full_run():
@@ -141,8 +150,11 @@ def full_run():
     # each spec's cost is its step count times SSN_NS_PER_STEP
     _, specs = build_specs(["fig4", "fig5"])
     steps = sum(s.cost for s in specs) / (SSN_NS_PER_STEP * 1e-9)
-    line("v2 figures 4 + 5 sweeps (720 runs), projected on 2 cores from that average",
-         steps * ns * 1e-9 / 2 / 3600, "h")
+    line(
+        "v2 figures 4 + 5 sweeps (720 runs), projected on 2 cores from that average",
+        steps * ns * 1e-9 / 2 / 3600,
+        "h",
+    )
 
 
 def main():

@@ -31,8 +31,13 @@ PAPER_STEPS = 150 * 26 * 20000  # the paper's student run
 
 def network(dims, seed=0):
     n = len(dims)
-    net = Network(NetParams(dims=tuple(dims), lr_up=(0.0,) + (0.2,) * (n - 2) + (0.003,),
-                            lr_down=(0.0,) + (0.001,) * (n - 2) + (0.0,)))
+    net = Network(
+        NetParams(
+            dims=tuple(dims),
+            lr_up=(0.0,) + (0.2,) * (n - 2) + (0.003,),
+            lr_down=(0.0,) + (0.001,) * (n - 2) + (0.0,),
+        )
+    )
     rng = np.random.default_rng(seed)
     weights = []
     for layer in range(1, n):
@@ -48,15 +53,23 @@ def network(dims, seed=0):
 
 def per_step(dims, engine, n_steps, repeats=3):
     """Best-of-``repeats`` seconds per step of training patterns of ``n_steps`` steps."""
-    quantities = ([["u_in"]] + [["u_pyr", "v_api", "w_up", "w_down"]] * (len(dims) - 2)
-                  + [["u_pyr", "v_nudge", "u_tgt", "w_up", "validation", "symmetrization"]])
+    quantities = (
+        [["u_in"]]
+        + [["u_pyr", "v_api", "w_up", "w_down"]] * (len(dims) - 2)
+        + [["u_pyr", "v_nudge", "u_tgt", "w_up", "validation", "symmetrization"]]
+    )
     best = float("inf")
     for r in range(repeats + 1):
         net = network(dims)
         rec = Recorder(net, quantities, n_steps, 20000)
         rng = np.random.default_rng(r)
-        drive = Drive(u_in=np.full(dims[0], 0.8), u_tgt=np.full(dims[-1], 0.5), n_steps=n_steps,
-                      lag=min(2000, n_steps // 10), plast_up=True)
+        drive = Drive(
+            u_in=np.full(dims[0], 0.8),
+            u_tgt=np.full(dims[-1], 0.5),
+            n_steps=n_steps,
+            lag=min(2000, n_steps // 10),
+            plast_up=True,
+        )
         t0 = time.process_time()
         run_pattern(net, drive, rng, engine=engine, recorder=rec)
         dt = (time.process_time() - t0) / n_steps

@@ -61,8 +61,10 @@ def main():
     print(f"stdd_reference_loop_built_t_max_102: {ref:.0f} ms")
     print(f"stdd_speedup_vs_reference: {ref / fast:.0f} x")
     small = dict(t_ref=10, t_syn=10 / 3, t_max=20, psp="alpha")
-    print(f"stdd_t_max_20_alpha: "
-          f"{_median_ms(lambda: stdd(0.5, -0.5, 0.25, 0.0, **small), 200):.3f} ms")
+    print(
+        f"stdd_t_max_20_alpha: "
+        f"{_median_ms(lambda: stdd(0.5, -0.5, 0.25, 0.0, **small), 200):.3f} ms"
+    )
     if args.skip_fig11:
         return
 

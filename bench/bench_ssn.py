@@ -97,8 +97,9 @@ def main():
     t = timed(lambda: tr.training_cycles(st, k), repeat=1)
     line("training cycle of the paper config (50 000 steps + both STDP passes)", t / k, "s")
 
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", MEMORY_PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
     line("validation cycle (val_factor 1000, 5e7 steps): process peak RSS", float(out[0]), "MB")
     line("validation cycle (val_factor 1000): memory added by the cycle", float(out[1]), "MB")
 

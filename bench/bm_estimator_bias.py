@@ -86,8 +86,7 @@ def main(argv):
     pairs[:n_data, n_data:] = True
     wake = [net.clamp_vector(d.x_train[k], d.y_train[k]) for k in range(phases)]
     summarise("wake", *measure(net, wake, cfg.wake_steps, cfg.sim.t_ref, rng), pairs)
-    summarise("sleep", *measure(net, [None] * phases, cfg.sleep_steps, cfg.sim.t_ref, rng),
-              pairs)
+    summarise("sleep", *measure(net, [None] * phases, cfg.sleep_steps, cfg.sim.t_ref, rng), pairs)
 
 
 if __name__ == "__main__":

@@ -26,8 +26,11 @@ import numpy as np
 
 ALGOS = ["bp", "fa", "dfa", "usf", "brsf", "frsf", "kp", "sal", "rdd", "stdwi"]
 MODELS = ["mlp", "lenet5"]
-PHASES = {"sal": {"n_iterations": 2, "len_epoch": 200}, "rdd": {"rdd_time": 20.0},
-          "stdwi": {"duration_ms": 1000.0}}
+PHASES = {
+    "sal": {"n_iterations": 2, "len_epoch": 200},
+    "rdd": {"rdd_time": 20.0},
+    "stdwi": {"duration_ms": 1000.0},
+}
 SETTINGS = {
     "digits": {"epochs": 15, "batch_size": 32},
     "fmnist": {"epochs": 3, "batch_size": 64, "train_limit": 10_000},
@@ -41,12 +44,22 @@ def run_one(ds, model, algo, seed, out: Path, data_dir=None) -> dict:
     d = out / f"{ds}_{model}_{algo}_s{seed}"
     if (d / "metrics.json").is_file() and (read_status(d) or {}).get("state") == "done":
         return json.loads((d / "metrics.json").read_text())
-    cfg = {"algo": algo, "dataset": ds, "model": model, "seed": seed, **SETTINGS[ds],
-           "sal": PHASES["sal"], "rdd": PHASES["rdd"], "stdwi": PHASES["stdwi"]}
+    cfg = {
+        "algo": algo,
+        "dataset": ds,
+        "model": model,
+        "seed": seed,
+        **SETTINGS[ds],
+        "sal": PHASES["sal"],
+        "rdd": PHASES["rdd"],
+        "stdwi": PHASES["stdwi"],
+    }
     t0 = time.perf_counter()
     m = train_run(cfg, d, data_dir=data_dir, overwrite=True)
-    print(f"  {d.name}: {m['epochs'][-1]['test_acc']:.2f} % ({time.perf_counter() - t0:.0f} s)",
-          flush=True)
+    print(
+        f"  {d.name}: {m['epochs'][-1]['test_acc']:.2f} % ({time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     return m
 
 
@@ -58,21 +71,35 @@ def table(results: dict, datasets, models, algos) -> str:
     lines = []
     for ds in datasets:
         for model in models:
-            lines += [f"\n**{ds}, {model}**\n",
-                      "| algorithm | test accuracy (%) | final angle per layer (deg), model order "
-                      "| epoch time (s) |", "|---|---|---|---|"]
+            lines += [
+                f"\n**{ds}, {model}**\n",
+                "| algorithm | test accuracy (%) | final angle per layer (deg), model order "
+                "| epoch time (s) |",
+                "|---|---|---|---|",
+            ]
             for algo in algos:
                 ms = results.get((ds, model, algo), [])
                 if not ms:
                     continue
                 acc = [m["epochs"][-1]["test_acc"] for m in ms]
                 names = list(ms[0]["epochs"][-1]["alignment"])
-                ang = [np.mean([m["epochs"][-1]["alignment"][n]["angle"] for m in ms])
-                       for n in names]
-                t = np.mean([np.mean([e["phase_time_s"] + e["train_time_s"] + e["test_time_s"]
-                                      for e in m["epochs"]]) for m in ms])
-                lines.append(f"| {algo} | {_fmt(acc)} | {' / '.join(f'{a:.1f}' for a in ang)} "
-                             f"| {t:.1f} |")
+                ang = [
+                    np.mean([m["epochs"][-1]["alignment"][n]["angle"] for m in ms]) for n in names
+                ]
+                t = np.mean(
+                    [
+                        np.mean(
+                            [
+                                e["phase_time_s"] + e["train_time_s"] + e["test_time_s"]
+                                for e in m["epochs"]
+                            ]
+                        )
+                        for m in ms
+                    ]
+                )
+                lines.append(
+                    f"| {algo} | {_fmt(acc)} | {' / '.join(f'{a:.1f}' for a in ang)} | {t:.1f} |"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -97,8 +124,9 @@ def main():
                 for seed in args.seeds:
                     m = run_one(ds, model, algo, seed, args.out, args.data_dir)
                     results.setdefault((ds, model, algo), []).append(m)
-                (args.out / "table.md").write_text(table(results, args.datasets, args.models,
-                                                         args.algos))
+                (args.out / "table.md").write_text(
+                    table(results, args.datasets, args.models, args.algos)
+                )
     text = table(results, args.datasets, args.models, args.algos)
     (args.out / "table.md").write_text(text)
     print(text)

@@ -42,8 +42,12 @@ def main():
             if st is not None and st.get("state") == "done":
                 continue
             t0 = time.perf_counter()
-            train_run({"algo": algo, "dataset": args.dataset, "epochs": args.epochs,
-                       "seed": seed}, run, data_dir=args.data_dir, threads=args.threads)
+            train_run(
+                {"algo": algo, "dataset": args.dataset, "epochs": args.epochs, "seed": seed},
+                run,
+                data_dir=args.data_dir,
+                threads=args.threads,
+            )
             print(f"{algo} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     table = make_table(args.out, args.algos, args.seeds)
     (args.out / "table.md").write_text(table)
@@ -51,8 +55,11 @@ def main():
 
 
 def make_table(out: Path, algos, seeds) -> str:
-    lines = ["| algorithm | test accuracy (%) | angle fc1 (deg) | angle fc2 (deg) | "
-             "angle fc3 (deg) | epoch time (s) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| algorithm | test accuracy (%) | angle fc1 (deg) | angle fc2 (deg) | "
+        "angle fc3 (deg) | epoch time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for algo in algos:
         acc, ang, times = [], [], []
         for seed in seeds:
@@ -65,8 +72,11 @@ def make_table(out: Path, algos, seeds) -> str:
             last = m["epochs"][-1]
             acc.append(last["test_acc"])
             ang.append([a["angle"] for a in last["align"]])
-            times.append(np.mean([e["train_time_s"] + e["phase_time_s"] + e["test_time_s"]
-                                  for e in m["epochs"]]))
+            times.append(
+                np.mean(
+                    [e["train_time_s"] + e["phase_time_s"] + e["test_time_s"] for e in m["epochs"]]
+                )
+            )
         if not acc:
             continue
         ang = np.array(ang)
@@ -75,8 +85,11 @@ def make_table(out: Path, algos, seeds) -> str:
             x = np.asarray(x, dtype=float)
             return f"{x.mean():.2f} +- {x.std(ddof=1) if len(x) > 1 else 0.0:.2f}"
 
-        lines.append(f"| {algo} | {fmt(acc)} | " + " | ".join(fmt(ang[:, i]) for i in range(3))
-                     + f" | {np.mean(times):.0f} |")
+        lines.append(
+            f"| {algo} | {fmt(acc)} | "
+            + " | ".join(fmt(ang[:, i]) for i in range(3))
+            + f" | {np.mean(times):.0f} |"
+        )
     return "\n".join(lines) + f"\n\nseeds: {list(seeds)}; n = runs per row\n"
 
 

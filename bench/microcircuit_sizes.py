@@ -38,9 +38,12 @@ def task_config(mode: str, dims: list[int], task_seed: int) -> dict:
     limits = [(0.0, 2.0)] * n_hidden_layers + [(-1.0, 2.0)]  # positive drive into the hidden layer
     cfg["teacher_initial_parameters"]["weights"] = [
         {"w_up": (rng.uniform(lo, hi, (dims[k + 1], dims[k])) * 2.0 / dims[k]).round(3).tolist()}
-        for k, (lo, hi) in enumerate(limits)]
-    cfg["u_input"] = {"training": rng.uniform(-3, 3, (8, dims[0])).round(2).tolist(),
-                      "validation": rng.uniform(-3, 3, (6, dims[0])).round(2).tolist()}
+        for k, (lo, hi) in enumerate(limits)
+    ]
+    cfg["u_input"] = {
+        "training": rng.uniform(-3, 3, (8, dims[0])).round(2).tolist(),
+        "validation": rng.uniform(-3, 3, (6, dims[0])).round(2).tolist(),
+    }
     return cfg
 
 
@@ -67,18 +70,27 @@ def main():
             angles0.append(feedback_angle(m["initial_weights"]))
             angles1.append(feedback_angle(m["final_weights"]))
             losses.append(m["final_loss_free"])
-            print(f"{mode} seed {seed}: angle {angles0[-1]:.1f} -> {angles1[-1]:.1f} deg, "
-                  f"final free loss {losses[-1]:.3g}", flush=True)
+            print(
+                f"{mode} seed {seed}: angle {angles0[-1]:.1f} -> {angles1[-1]:.1f} deg, "
+                f"final free loss {losses[-1]:.3g}",
+                flush=True,
+            )
         rows.append((mode, angles0, angles1, losses))
 
     dims = "-".join(map(str, args.dims))
-    lines = [f"dims {dims}, task seed {args.task_seed}, seed offsets {args.seeds}", "",
-             "| mode | angle(B12, W21^T) start (deg) | end (deg), per seed | end, median "
-             "| final free loss, geo-mean |", "|---|---|---|---|---|"]
+    lines = [
+        f"dims {dims}, task seed {args.task_seed}, seed offsets {args.seeds}",
+        "",
+        "| mode | angle(B12, W21^T) start (deg) | end (deg), per seed | end, median "
+        "| final free loss, geo-mean |",
+        "|---|---|---|---|---|",
+    ]
     for mode, a0, a1, loss in rows:
-        lines.append(f"| {mode} | {np.median(a0):.0f} (median) | "
-                     f"{', '.join(f'{a:.0f}' for a in a1)} | {np.median(a1):.0f} | "
-                     f"{math.exp(np.mean(np.log(loss))):.3g} |")
+        lines.append(
+            f"| {mode} | {np.median(a0):.0f} (median) | "
+            f"{', '.join(f'{a:.0f}' for a in a1)} | {np.median(a1):.0f} | "
+            f"{math.exp(np.mean(np.log(loss))):.3g} |"
+        )
     table = "\n".join(lines)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,12 @@ def run(config: dict, run_dir, *, label: str = "stub") -> dict:
         raise RuntimeError(f"boom in {label}")
     n = int(config.get("n_val", 3))
     value = float(config.get("value", 1.0))
-    atomic_save_npz(f"{run_dir}/results.npz", dkls=np.full(n, value),
-                    all_asym=np.full(n, value), val_cycles=np.arange(n) * 10)
+    atomic_save_npz(
+        f"{run_dir}/results.npz",
+        dkls=np.full(n, value),
+        all_asym=np.full(n, value),
+        val_cycles=np.arange(n) * 10,
+    )
     metrics = {"final_dkl": value, "runtime_s": 0.0}
     atomic_write_json(f"{run_dir}/metrics.json", metrics)
     write_status(run_dir, "done")

@@ -15,10 +15,17 @@ from spikealign.config import ConfigError
 from spikealign.io import OutputExistsError, read_status
 from spikealign.rundir import OutDirError
 
-TINY = {"epochs": 4, "batch_size": 7, "wake_steps": 40, "sleep_steps": 100,
-        "lr": {"weight": 0.1, "bias": 0.05, "symm": 0.1},
-        "init": {"synaptic_noise": 0.3}, "stdp": {"noise": 0.2},
-        "eval": {"every": 2, "steps": 50, "dkl_steps": 3000}, "checkpoint_every": 1}
+TINY = {
+    "epochs": 4,
+    "batch_size": 7,
+    "wake_steps": 40,
+    "sleep_steps": 100,
+    "lr": {"weight": 0.1, "bias": 0.05, "symm": 0.1},
+    "init": {"synaptic_noise": 0.3},
+    "stdp": {"noise": 0.2},
+    "eval": {"every": 2, "steps": 50, "dkl_steps": 3000},
+    "checkpoint_every": 1,
+}
 
 
 def tiny_cfg(**kw):
@@ -27,22 +34,31 @@ def tiny_cfg(**kw):
 
 def cli(*args, cwd=None):
     env = {**os.environ, "SPIKEALIGN_QUIET": "1"}
-    return subprocess.run([sys.executable, "-m", "spikealign", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "spikealign", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
-@pytest.mark.parametrize("override, field", [
-    ({"lr": {"weight": -1.0}}, "lr.weight"),
-    ({"lr": {"kp": 1.5}}, "lr.kp"),
-    ({"epochs": "ten"}, "epochs"),
-    ({"wake_steps": 0}, "wake_steps"),
-    ({"lr": {"symm": float("nan")}}, "lr.symm"),
-    ({"init": {"synaptic_noise": float("inf")}}, "init.synaptic_noise"),
-    ({"network": {"n_hiden": 3}}, "network.n_hiden"),
-    ({"clamping": "soft"}, "clamping"),
-    ({"task": "cifar"}, "task"),
-    ({"network": {"n_hidden": 30}}, "network.n_hidden"),
-])
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ({"lr": {"weight": -1.0}}, "lr.weight"),
+        ({"lr": {"kp": 1.5}}, "lr.kp"),
+        ({"epochs": "ten"}, "epochs"),
+        ({"wake_steps": 0}, "wake_steps"),
+        ({"lr": {"symm": float("nan")}}, "lr.symm"),
+        ({"init": {"synaptic_noise": float("inf")}}, "init.synaptic_noise"),
+        ({"network": {"n_hiden": 3}}, "network.n_hiden"),
+        ({"clamping": "soft"}, "clamping"),
+        ({"task": "cifar"}, "task"),
+        ({"network": {"n_hidden": 30}}, "network.n_hidden"),
+    ],
+)
 def test_bad_configs_are_rejected_naming_the_field(override, field):
     with pytest.raises(ConfigError) as exc:
         load_config("bars", overrides=override)
@@ -52,13 +68,16 @@ def test_bad_configs_are_rejected_naming_the_field(override, field):
 
 def test_cli_bad_config_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("task: digits\nnetwork: {n_hidden: 10}\nepochs: 1\nbatch_size: 2\n"
-                   "wake_steps: 10\nsleep_steps: 10\nlr: {weight: 0.1, bias: 0.1}\nbogus: 1\n")
-    for args in (("bm", "train", str(bad), "--out", str(tmp_path / "o")),
-                 ("bm", "train", "digits-quick", "--out", str(tmp_path / "o"),
-                  "--set", "lr.weight=.nan"),
-                 ("bm", "train", "no-such-preset"),
-                 ("bm", "check", "digits-quick", "--set", "sim.t_ref=0")):
+    bad.write_text(
+        "task: digits\nnetwork: {n_hidden: 10}\nepochs: 1\nbatch_size: 2\n"
+        "wake_steps: 10\nsleep_steps: 10\nlr: {weight: 0.1, bias: 0.1}\nbogus: 1\n"
+    )
+    for args in (
+        ("bm", "train", str(bad), "--out", str(tmp_path / "o")),
+        ("bm", "train", "digits-quick", "--out", str(tmp_path / "o"), "--set", "lr.weight=.nan"),
+        ("bm", "train", "no-such-preset"),
+        ("bm", "check", "digits-quick", "--set", "sim.t_ref=0"),
+    ):
         r = cli(*args)
         assert r.returncode == 2, r.stderr
         lines = r.stderr.strip().splitlines()
@@ -75,9 +94,26 @@ def test_presets_list_and_check():
 
 def test_cli_train_writes_metrics_with_the_contract_keys(tmp_path):
     out = tmp_path / "run"
-    r = cli("bm", "train", "digits-quick", "--out", str(out), "--set", "epochs=1",
-            "--set", "data.n_train=40", "--set", "data.n_test=30", "--set", "lr.kp=0.01",
-            "--set", "network.n_hidden=10", "--set", "eval.completion=5", "--quiet")
+    r = cli(
+        "bm",
+        "train",
+        "digits-quick",
+        "--out",
+        str(out),
+        "--set",
+        "epochs=1",
+        "--set",
+        "data.n_train=40",
+        "--set",
+        "data.n_test=30",
+        "--set",
+        "lr.kp=0.01",
+        "--set",
+        "network.n_hidden=10",
+        "--set",
+        "eval.completion=5",
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["feedback"] == "kp" and 0.0 <= m["test_accuracy"] <= 1.0
@@ -142,9 +178,18 @@ def test_experiment_grids_are_sweep_presets():
 
     exp = EXPERIMENTS["bm_digits"]
     parts, specs = build_specs(["bm_digits"], "paper")
-    cells = [f"bm_digits-{c}-{f}" for c, f in (
-        ("clean", "none"), ("synaptic", "none"), ("synaptic", "sal"), ("synaptic", "kp"),
-        ("plasticity", "none"), ("plasticity", "sal"), ("plasticity", "kp"))]
+    cells = [
+        f"bm_digits-{c}-{f}"
+        for c, f in (
+            ("clean", "none"),
+            ("synaptic", "none"),
+            ("synaptic", "sal"),
+            ("synaptic", "kp"),
+            ("plasticity", "none"),
+            ("plasticity", "sal"),
+            ("plasticity", "kp"),
+        )
+    ]
     assert [p.name for p in parts] == [*cells, "bm_digits-baselines"]
     assert [p.kind for p in parts] == ["bm"] * 7 + ["bm_baselines"]
     by = {(s.part, s.index): s for s in specs}
@@ -161,8 +206,7 @@ def test_experiment_grids_are_sweep_presets():
     # the long-sleep experiment: the same cells and seeds, every run with its long sleeps
     long = EXPERIMENTS["bm_digits_long"]
     long_parts, long_specs = build_specs(["bm_digits_long"], "paper")
-    assert [p.name for p in long_parts] == [c.replace("bm_digits", "bm_digits_long")
-                                            for c in cells]
+    assert [p.name for p in long_parts] == [c.replace("bm_digits", "bm_digits_long") for c in cells]
     steps = long.base["sleep_steps"]
     assert steps > s.config["sleep_steps"]
     assert all(x.config["sleep_steps"] == steps for x in long_specs)
@@ -185,8 +229,10 @@ def tiny_bars_runs(folder):
     from spikealign.config import merge
 
     exp = EXPERIMENTS["bm_bars"]
-    base = {**{k: v for k, v in TINY.items() if k not in ("init", "stdp")},
-            "lr": {"weight": 0.1, "bias": 0.05}}  # noise-free unless the condition adds it
+    base = {
+        **{k: v for k, v in TINY.items() if k not in ("init", "stdp")},
+        "lr": {"weight": 0.1, "bias": 0.05},
+    }  # noise-free unless the condition adds it
     for cond, fb in (("clean", "none"), ("synaptic", "sal"), ("synaptic", "none")):
         over = merge(merge(base, exp.conditions[cond]), exp.feedbacks[fb])
         cfg = load_config("bars", overrides=over)
@@ -200,8 +246,12 @@ def test_experiment_figure_of_a_folder_of_runs(tmp_path):
     folder = tmp_path / "bars-runs"
     tiny_bars_runs(folder)
     paths = figure_bm(folder, tmp_path / "fig")
-    assert [p.name for p in paths] == ["bars-runs.png", "bars-runs.pdf", "bars-runs.npz",
-                                       "bars-runs.md"]
+    assert [p.name for p in paths] == [
+        "bars-runs.png",
+        "bars-runs.pdf",
+        "bars-runs.npz",
+        "bars-runs.md",
+    ]
     assert all(p.is_file() for p in paths)
     table = (tmp_path / "fig" / "bars-runs.md").read_text()
     assert "| synaptic | sal | 1/1 |" in table and "| clean | none | 1/1 |" in table

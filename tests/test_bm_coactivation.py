@@ -85,8 +85,17 @@ def test_clamped_lockstep_phase_matches_the_hand_count(engine, pname):
     params = PARAMS[pname]
     W, b = network(1)
     T = 157  # not a multiple of min_isi: the last on-windows are cut by the phase end
-    st_ = phase_statistics(W, b, T, params, np.random.default_rng(2), engine=engine,
-                           clamp=CLAMP, record=True, coactivation=True)
+    st_ = phase_statistics(
+        W,
+        b,
+        T,
+        params,
+        np.random.default_rng(2),
+        engine=engine,
+        clamp=CLAMP,
+        record=True,
+        coactivation=True,
+    )
     times = spike_times(st_.spikes, N)
     for i in range(3):  # forced on: every min_isi steps from step 0, all three in the same step
         assert sorted(times[i]) == list(range(0, T, params.min_isi))
@@ -102,8 +111,9 @@ def test_free_phase_matches_the_hand_count(engine, pname):
     params = PARAMS[pname]
     W, b = network(3, bias=0.5)
     T = 233
-    st_ = phase_statistics(W, b, T, params, np.random.default_rng(4), engine=engine,
-                           record=True, coactivation=True)
+    st_ = phase_statistics(
+        W, b, T, params, np.random.default_rng(4), engine=engine, record=True, coactivation=True
+    )
     assert len(st_.spikes) > 20
     assert_counts(st_, st_.spikes, N, params.t_ref, T)
 
@@ -111,9 +121,13 @@ def test_free_phase_matches_the_hand_count(engine, pname):
 def test_the_engines_agree_and_counting_changes_no_draw():
     params = PARAMS["short"]
     W, b = network(5, bias=0.5)
-    runs = [phase_statistics(W, b, 300, params, np.random.default_rng(6), engine=e,
-                             record=True, coactivation=c)
-            for e in ("fast", "reference", "stepwise") for c in (True, False)]
+    runs = [
+        phase_statistics(
+            W, b, 300, params, np.random.default_rng(6), engine=e, record=True, coactivation=c
+        )
+        for e in ("fast", "reference", "stepwise")
+        for c in (True, False)
+    ]
     for r in runs[1:]:
         assert np.array_equal(r.spikes, runs[0].spikes)
     for r in runs[::2]:
@@ -127,8 +141,9 @@ def test_short_phases(T):
     from step 1 on."""
     params = PARAMS["bm"]
     W, b = network(7)
-    st_ = phase_statistics(W, b, T, params, np.random.default_rng(0), clamp=CLAMP,
-                           record=True, coactivation=True)
+    st_ = phase_statistics(
+        W, b, T, params, np.random.default_rng(0), clamp=CLAMP, record=True, coactivation=True
+    )
     assert st_.on[0] == T - 1 and st_.co[0, 2] == T - 1
     assert_counts(st_, st_.spikes, N, params.t_ref, T)
 
@@ -173,9 +188,12 @@ def test_lockstep_wake_coactivation_of_two_clamped_units_is_T_minus_1_over_T(T):
 
 
 @settings(max_examples=30, deadline=None, database=None)
-@given(parts=st.lists(st.integers(1, 40), min_size=1, max_size=8),
-       seed=st.integers(0, 2**16), clamped=st.booleans(),
-       pname=st.sampled_from(sorted(PARAMS)))
+@given(
+    parts=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    seed=st.integers(0, 2**16),
+    clamped=st.booleans(),
+    pname=st.sampled_from(sorted(PARAMS)),
+)
 @example(parts=[1] * 25, seed=3, clamped=True, pname="bm")
 @example(parts=[9, 1, 1, 10, 1], seed=4, clamped=False, pname="short")
 def test_chain_parts_add_up_to_one_phase(parts, seed, clamped, pname):
@@ -193,8 +211,9 @@ def test_chain_parts_add_up_to_one_phase(parts, seed, clamped, pname):
         on += st_.on
         recorded.append(st_.spikes)
     spikes = np.concatenate(recorded)
-    whole = phase_statistics(W, b, T, params, np.random.default_rng(seed), clamp=clamp,
-                             record=True, coactivation=True)
+    whole = phase_statistics(
+        W, b, T, params, np.random.default_rng(seed), clamp=clamp, record=True, coactivation=True
+    )
     assert np.array_equal(spikes, whole.spikes)
     assert np.array_equal(co, whole.co) and np.array_equal(on, whole.on)
     hand_co, hand_on = hand_counts(spikes, N, params.t_ref, T)
@@ -254,9 +273,17 @@ def test_exact_minus_window_is_same_step_coincidences_plus_overhang(clamped):
     W, b = network(13, bias=1.0)
     T = 401
     win = tri_window(1.0, 1.0, float(t_ref))
-    st_ = phase_statistics(W, b, T, params, np.random.default_rng(14),
-                           clamp=CLAMP if clamped else None, windows=(win,), record=True,
-                           coactivation=True)
+    st_ = phase_statistics(
+        W,
+        b,
+        T,
+        params,
+        np.random.default_rng(14),
+        clamp=CLAMP if clamped else None,
+        windows=(win,),
+        record=True,
+        coactivation=True,
+    )
     D0, O, O_self = same_step_and_overhang(st_.spikes, N, t_ref, T)
     assert D0.sum() > 0 and O.sum() > 0 and O_self.sum() > 0  # both effects occur here
     # the window estimate: pair sums (1 - dt / t_ref) times t_ref, i.e. t_ref - dt per pair
@@ -281,8 +308,9 @@ def test_coactivation_needs_min_isi_at_least_t_ref():
     W, b = network(0)
     for engine in ("fast", "reference", "stepwise"):
         with pytest.raises(ValueError, match="coactivation.*min_isi"):
-            phase_statistics(W, b, 10, params, np.random.default_rng(0), engine=engine,
-                             coactivation=True)
+            phase_statistics(
+                W, b, 10, params, np.random.default_rng(0), engine=engine, coactivation=True
+            )
         phase_statistics(W, b, 10, params, np.random.default_rng(0), engine=engine)  # fine
     with pytest.raises(ValueError, match="coactivation.*min_isi"):
         Chain(W, b, params, np.random.default_rng(0)).run(10, coactivation=True)
@@ -299,8 +327,7 @@ def test_coactivation_must_be_a_bool(value):
         phase_statistics(W, b, 10, params, np.random.default_rng(0), coactivation=value)
     with pytest.raises(TypeError, match="coactivation must be a bool"):
         Chain(W, b, params, np.random.default_rng(0)).run(10, coactivation=value)
-    st_ = phase_statistics(W, b, 10, params, np.random.default_rng(0),
-                           coactivation=np.bool_(True))
+    st_ = phase_statistics(W, b, 10, params, np.random.default_rng(0), coactivation=np.bool_(True))
     assert st_.co.shape == (N, N)
 
 
@@ -315,10 +342,20 @@ def test_boltzmann_machine_coactivation_needs_a_step():
 
 
 def exact_cfg(**kw):
-    over = {"epochs": 1, "batch_size": 3, "wake_steps": 60, "sleep_steps": 120,
-            "sleep_phases": 2, "network": {"n_hidden": 3}, "max_w": 100.0, "max_b": 100.0,
-            "lr": {"weight": 0.3, "bias": 0.2}, "stdp": {"noise": 0.4},
-            "init": {"weight": 0.8}, "eval": {"completion": 0}}
+    over = {
+        "epochs": 1,
+        "batch_size": 3,
+        "wake_steps": 60,
+        "sleep_steps": 120,
+        "sleep_phases": 2,
+        "network": {"n_hidden": 3},
+        "max_w": 100.0,
+        "max_b": 100.0,
+        "lr": {"weight": 0.3, "bias": 0.2},
+        "stdp": {"noise": 0.4},
+        "init": {"weight": 0.8},
+        "eval": {"completion": 0},
+    }
     return load_config("bars", overrides={**over, **kw})
 
 
@@ -349,10 +386,10 @@ def test_training_update_uses_the_boltzmann_machine_coactivation(monkeypatch):
     monkeypatch.setattr(Trainer, "update", spy)
     W0, b0 = state.W.copy(), state.b.copy()
     tr.minibatch(state, idx)
-    for got, (C, m), T in [*((s, c, cfg.wake_steps) for s, c in zip(seen["wake"], wake,
-                                                                      strict=True)),
-                           *((s, c, cfg.sleep_steps) for s, c in zip(seen["sleep"], sleep,
-                                                                     strict=True))]:
+    for got, (C, m), T in [
+        *((s, c, cfg.wake_steps) for s, c in zip(seen["wake"], wake, strict=True)),
+        *((s, c, cfg.sleep_steps) for s, c in zip(seen["sleep"], sleep, strict=True)),
+    ]:
         assert np.array_equal(got.co / T, np.where(off, C, 0.0))
         assert np.array_equal(got.on / T, m)
     C_w = np.mean([C for C, _ in wake], axis=0)
@@ -390,7 +427,7 @@ def test_persistent_sleep_chains_count_the_steps_of_each_part(monkeypatch):
     assert len(parts) == 3 and all(p.co is not None for p in parts)
     n, t_ref, T = tr.setup.mask.shape[0], cfg.sim.t_ref, cfg.sleep_steps
     for k, p in enumerate(parts):
-        spikes = np.concatenate([q.spikes for q in parts[:k + 1]])
+        spikes = np.concatenate([q.spikes for q in parts[: k + 1]])
         co1, on1 = hand_counts(spikes, n, t_ref, (k + 1) * T)
         co0, on0 = hand_counts(spikes, n, t_ref, k * T)
         assert np.array_equal(p.co, co1 - co0) and np.array_equal(p.on, on1 - on0)

@@ -18,9 +18,16 @@ from spikealign.bm.train import Trainer, make_setup, train
 from spikealign.config import ConfigError
 from spikealign.io import read_json
 
-TINY = {"epochs": 3, "batch_size": 10, "wake_steps": 20, "sleep_steps": 40, "sleep_phases": 1,
-        "network": {"n_hidden": 8}, "data": {"n_train": 20, "n_test": 40},
-        "eval": {"every": 1, "steps": 20, "completion": 0, "n_validation": 30}}
+TINY = {
+    "epochs": 3,
+    "batch_size": 10,
+    "wake_steps": 20,
+    "sleep_steps": 40,
+    "sleep_phases": 1,
+    "network": {"n_hidden": 8},
+    "data": {"n_train": 20, "n_test": 40},
+    "eval": {"every": 1, "steps": 20, "completion": 0, "n_validation": 30},
+}
 
 
 def tiny_cfg(**kw):
@@ -50,8 +57,7 @@ def numbered_digits(monkeypatch):
 
     idx = np.arange(1797)
     x = ((idx[:, None] >> np.arange(64)[None, :]) & 1) * 16.0
-    monkeypatch.setattr(sklearn.datasets, "load_digits",
-                        lambda return_X_y=False: (x, idx % 10))
+    monkeypatch.setattr(sklearn.datasets, "load_digits", lambda return_X_y=False: (x, idx % 10))
 
 
 def index_of(images):
@@ -106,14 +112,25 @@ def test_split_validation_by_index():
 def test_n_validation_out_of_range_is_one_line(n, tmp_path):
     with pytest.raises(ConfigError) as exc:
         make_setup(tiny_cfg(data={"n_validation": n})) if n > 0 else tiny_cfg(
-            data={"n_validation": n})
+            data={"n_validation": n}
+        )
     msg = str(exc.value)
     assert "data.n_validation" in msg and "\n" not in msg
     if n > 0:
         assert "[1, 1296]" in msg
     out = tmp_path / "o"
-    code, stdout, stderr = run_cli(["bm", "train", "digits-quick", "--out", str(out),
-                                    "--set", f"data.n_validation={n}", "--quiet"])
+    code, stdout, stderr = run_cli(
+        [
+            "bm",
+            "train",
+            "digits-quick",
+            "--out",
+            str(out),
+            "--set",
+            f"data.n_validation={n}",
+            "--quiet",
+        ]
+    )
     lines = stderr.strip().splitlines()
     assert code == 2 and stdout == "" and len(lines) == 1, stderr
     assert lines[0].startswith("error: ") and "data.n_validation" in lines[0]
@@ -181,22 +198,31 @@ def scripted(monkeypatch, scores):
     def fake(net, data, cfg, *, epoch, final, part="validation"):
         acc = scores[epoch] if part == "validation" else 0.123
         seen.append((part, epoch, net.W.copy(), net.b.copy()))
-        return {"accuracy": acc, "completion": np.nan, "dkl_sampled": np.nan,
-                "dkl_exact": np.nan, "n_eval": 1}
+        return {
+            "accuracy": acc,
+            "completion": np.nan,
+            "dkl_sampled": np.nan,
+            "dkl_exact": np.nan,
+            "n_eval": 1,
+        }
 
     monkeypatch.setattr(evaluate_mod, "evaluate", fake)
     return seen
 
 
-@pytest.mark.parametrize("select,scores,chosen", [
-    ("best", {1: 0.3, 2: 0.9, 3: 0.5}, 2),
-    ("best", {1: 0.5, 2: 0.9, 3: 0.9}, 2),  # ties keep the earlier
-    ("best", {1: 0.8, 2: 0.1, 3: 0.2}, 1),
-    ("best", {1: 0.1, 2: 0.2, 3: 0.3}, 3),
-    ("last", {1: 0.3, 2: 0.9, 3: 0.5}, 3),
-])
-def test_eval_select_reports_and_tests_the_chosen_parameters(tmp_path, monkeypatch, select,
-                                                             scores, chosen):
+@pytest.mark.parametrize(
+    "select,scores,chosen",
+    [
+        ("best", {1: 0.3, 2: 0.9, 3: 0.5}, 2),
+        ("best", {1: 0.5, 2: 0.9, 3: 0.9}, 2),  # ties keep the earlier
+        ("best", {1: 0.8, 2: 0.1, 3: 0.2}, 1),
+        ("best", {1: 0.1, 2: 0.2, 3: 0.3}, 3),
+        ("last", {1: 0.3, 2: 0.9, 3: 0.5}, 3),
+    ],
+)
+def test_eval_select_reports_and_tests_the_chosen_parameters(
+    tmp_path, monkeypatch, select, scores, chosen
+):
     seen = scripted(monkeypatch, scores)
     cfg = tiny_cfg(eval={"select": select})
     m = run_mod.run(cfg, tmp_path / "run", show_progress=False, make_figure=False)
@@ -217,12 +243,22 @@ def test_eval_select_reports_and_tests_the_chosen_parameters(tmp_path, monkeypat
 
 def test_metrics_json_has_both_accuracies(tmp_path):
     out = tmp_path / "run"
-    m = run_mod.run(tiny_cfg(epochs=2, eval={"every": 2}), out, show_progress=False,
-                    make_figure=False)
+    m = run_mod.run(
+        tiny_cfg(epochs=2, eval={"every": 2}), out, show_progress=False, make_figure=False
+    )
     disk = read_json(out / "metrics.json")
     assert disk == m
-    for key in ("validation_accuracy", "test_accuracy", "n_validation", "n_test", "select",
-                "selected_epoch", "coactivation", "validation_completion", "test_completion"):
+    for key in (
+        "validation_accuracy",
+        "test_accuracy",
+        "n_validation",
+        "n_test",
+        "select",
+        "selected_epoch",
+        "coactivation",
+        "validation_completion",
+        "test_completion",
+    ):
         assert key in m, key
     assert 0.0 <= m["validation_accuracy"] <= 1.0 and 0.0 <= m["test_accuracy"] <= 1.0
     assert (m["n_train"], m["n_validation"], m["n_test"]) == (20, 300, 40)
@@ -236,9 +272,16 @@ def test_metrics_json_has_both_accuracies(tmp_path):
 
 
 def test_bars_has_no_test_accuracy(tmp_path):
-    cfg = load_config("bars", overrides={"epochs": 1, "wake_steps": 20, "sleep_steps": 40,
-                                         "network": {"n_hidden": 2},
-                                         "eval": {"dkl_steps": 500, "completion": 0}})
+    cfg = load_config(
+        "bars",
+        overrides={
+            "epochs": 1,
+            "wake_steps": 20,
+            "sleep_steps": 40,
+            "network": {"n_hidden": 2},
+            "eval": {"dkl_steps": 500, "completion": 0},
+        },
+    )
     m = run_mod.run(cfg, tmp_path / "run", show_progress=False, make_figure=False)
     assert m["validation_accuracy"] is None and m["test_accuracy"] is None
     assert m["dkl_exact"] is not None and m["n_validation"] == m["n_test"] == 0
@@ -266,7 +309,8 @@ def test_resume_is_bit_identical_with_select_best(tmp_path, monkeypatch):
     m = run_mod.run(cfg, out, show_progress=False, make_figure=False)
     drop = {"runtime_s"}
     assert {k: v for k, v in m.items() if k not in drop} == {
-        k: v for k, v in ref.items() if k not in drop}
+        k: v for k, v in ref.items() if k not in drop
+    }
     with np.load(out / "results.npz") as a, np.load(tmp_path / "ref" / "results.npz") as b:
         assert set(a.files) == set(b.files)
         for k in a.files:
@@ -280,8 +324,13 @@ def small_class_rbm(seed=0, n_vis=3, n_lab=2, n_hid=3):
     from spikealign.bm.baselines import ClassRBM
 
     rng = np.random.default_rng(seed)
-    return ClassRBM(rng.normal(0, 1.5, (n_hid, n_vis)), rng.normal(0, 1.5, (n_hid, n_lab)),
-                    rng.normal(0, 1, n_vis), rng.normal(0, 1, n_lab), rng.normal(0, 1, n_hid))
+    return ClassRBM(
+        rng.normal(0, 1.5, (n_hid, n_vis)),
+        rng.normal(0, 1.5, (n_hid, n_lab)),
+        rng.normal(0, 1, n_vis),
+        rng.normal(0, 1, n_lab),
+        rng.normal(0, 1, n_hid),
+    )
 
 
 def brute_force_free_energy(m, v, k):
@@ -309,7 +358,7 @@ def test_class_rbm_free_energy_and_prediction_by_enumeration():
         # p(y | x) by enumerating (y, h); the prediction is its argmax
         for n, v in enumerate(xs):
             p = np.exp([-brute_force_free_energy(m, v, k) for k in range(2)])
-            assert m.predict(xs[n:n + 1])[0] == int(np.argmax(p / p.sum()))
+            assert m.predict(xs[n : n + 1])[0] == int(np.argmax(p / p.sum()))
     # three labels: the prediction follows p(y | x), not the first or last label
     m = small_class_rbm(6, n_lab=3)
     m.d[:] = 0.0
@@ -324,18 +373,39 @@ def test_class_rbm_keeps_the_model_of_its_best_validation_epoch():
 
     d = load_task("digits", n_train=60)
     xv, yv = d.x_val[:60], d.y_val[:60]
-    m, acc, ep = train_class_rbm(d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3),
-                                 method="pcd", lr=0.1, epochs=8, batch=20)
+    m, acc, ep = train_class_rbm(
+        d.x_train,
+        d.y_train,
+        xv,
+        yv,
+        6,
+        np.random.default_rng(3),
+        method="pcd",
+        lr=0.1,
+        epochs=8,
+        batch=20,
+    )
     assert acc == float(np.mean(m.predict(xv.astype(float)) == yv))
     # the same generator for only `ep` epochs ends at that model (the earlier epochs alike)
-    m2, acc2, ep2 = train_class_rbm(d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3),
-                                    method="pcd", lr=0.1, epochs=ep, batch=20)
+    m2, acc2, ep2 = train_class_rbm(
+        d.x_train,
+        d.y_train,
+        xv,
+        yv,
+        6,
+        np.random.default_rng(3),
+        method="pcd",
+        lr=0.1,
+        epochs=ep,
+        batch=20,
+    )
     assert (acc2, ep2) == (acc, ep)
     for p, q in zip((m.W, m.U, m.a, m.d, m.c), (m2.W, m2.U, m2.a, m2.d, m2.c), strict=True):
         assert np.array_equal(p, q)
     with pytest.raises(ValueError, match="cd1 or pcd"):
-        train_class_rbm(d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3),
-                        method="cd3", lr=0.1)
+        train_class_rbm(
+            d.x_train, d.y_train, xv, yv, 6, np.random.default_rng(3), method="cd3", lr=0.1
+        )
 
 
 @pytest.fixture
@@ -354,8 +424,17 @@ def small_digits():
     from spikealign.bm.data import Dataset
 
     d = load_task("digits")
-    return Dataset("digits", d.x_train[:120], d.y_train[:120], d.x_test[:90], d.y_test[:90],
-                   d.shape, 10, d.x_val[:90], d.y_val[:90])
+    return Dataset(
+        "digits",
+        d.x_train[:120],
+        d.y_train[:120],
+        d.x_test[:90],
+        d.y_test[:90],
+        d.shape,
+        10,
+        d.x_val[:90],
+        d.y_val[:90],
+    )
 
 
 def test_baselines_choose_by_validation_and_never_look_at_the_test_labels(tiny_grids):
@@ -367,20 +446,29 @@ def test_baselines_choose_by_validation_and_never_look_at_the_test_labels(tiny_g
     assert list(res) == list(tiny_grids.NAMES)
     for r in res.values():
         assert set(r) == {"validation_accuracy", "test_accuracy", "hyperparameters", "seconds"}
-    xtr, xva, xte = (data.x_train.astype(float), data.x_val.astype(float),
-                     data.x_test.astype(float))
+    xtr, xva, xte = (
+        data.x_train.astype(float),
+        data.x_val.astype(float),
+        data.x_test.astype(float),
+    )
     # by hand: the first of the best validation accuracies, then its test accuracy
     for name, key, grid, make in (
-            ("logistic_regression", "C", (0.001, 0.1),
-             lambda v: LogisticRegression(C=v, max_iter=2000)),
-            ("knn", "k", (1, 9, 25), KNeighborsClassifier)):
+        (
+            "logistic_regression",
+            "C",
+            (0.001, 0.1),
+            lambda v: LogisticRegression(C=v, max_iter=2000),
+        ),
+        ("knn", "k", (1, 9, 25), KNeighborsClassifier),
+    ):
         models = [make(v).fit(xtr, data.y_train) for v in grid]
         val = [float(np.mean(m.predict(xva) == data.y_val)) for m in models]
         best = int(np.argmax(val))
         assert res[name]["hyperparameters"] == {key: grid[best]}
         assert res[name]["validation_accuracy"] == val[best]
-        assert res[name]["test_accuracy"] == float(np.mean(models[best].predict(xte)
-                                                           == data.y_test))
+        assert res[name]["test_accuracy"] == float(
+            np.mean(models[best].predict(xte) == data.y_test)
+        )
         assert len(set(val)) > 1  # the grid makes a difference here
     # the test labels change the test accuracies only
     data.y_test = np.random.default_rng(5).permutation(data.y_test)
@@ -403,8 +491,21 @@ def test_baselines_cli_writes_the_contract(tmp_path, tiny_grids):
     import json
 
     out = tmp_path / "base"
-    args = ["bm", "baselines", "digits", "--out", str(out), "--set", "data.n_train=60",
-            "--set", "data.n_test=50", "--set", "network.n_hidden=8", "--seed", "3"]
+    args = [
+        "bm",
+        "baselines",
+        "digits",
+        "--out",
+        str(out),
+        "--set",
+        "data.n_train=60",
+        "--set",
+        "data.n_test=50",
+        "--set",
+        "network.n_hidden=8",
+        "--seed",
+        "3",
+    ]
     code, stdout, stderr = run_cli(args)
     assert code == 0, stderr
     res = json.loads((out / "baselines.json").read_text())

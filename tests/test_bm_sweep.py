@@ -22,8 +22,15 @@ pytest.importorskip("distributed")
 pytestmark = pytest.mark.filterwarnings("ignore:figure bm.*unfinished:UserWarning")
 
 #: a bm run of a second or two: one epoch on 20 images, short phases, small evaluations
-TINY_SET = ["epochs=1", "data.n_train=20", "data.n_test=20", "eval.steps=20",
-            "eval.completion=0", "wake_steps=20", "network.n_hidden=8"]
+TINY_SET = [
+    "epochs=1",
+    "data.n_train=20",
+    "data.n_test=20",
+    "eval.steps=20",
+    "eval.completion=0",
+    "wake_steps=20",
+    "network.n_hidden=8",
+]
 TINY = parse_overrides(TINY_SET, "lr.symm")
 QUIET = {"show_progress": False, "echo": lambda *a, **k: None}
 
@@ -56,9 +63,23 @@ def long_sweep(tmp_path_factory):
     one-worker local cluster, the rest planned; the figure drawn at the end."""
     out = tmp_path_factory.mktemp("bm") / "sw"
     sets = [a for s in TINY_SET for a in ("--set", s)]
-    code, stdout, stderr = run_cli(["sweep", "run", "bm_digits_long", "--scale", "quick",
-                                    "--out", str(out), "--limit", "1", "--workers", "1",
-                                    "--quiet", *sets])
+    code, stdout, stderr = run_cli(
+        [
+            "sweep",
+            "run",
+            "bm_digits_long",
+            "--scale",
+            "quick",
+            "--out",
+            str(out),
+            "--limit",
+            "1",
+            "--workers",
+            "1",
+            "--quiet",
+            *sets,
+        ]
+    )
     assert code == 0, stdout + stderr
     _, specs = build_specs(["bm_digits_long"], "quick", TINY)
     done = [s for s in specs if tasks.run_state(out / s.rel_dir, s.hash, s.kind) == "done"]
@@ -92,10 +113,29 @@ def test_a_bm_run_through_the_sweep_engine(long_sweep):
 def test_other_settings_for_the_same_sweep_directory_are_refused(long_sweep):
     out, _, spec, _ = long_sweep
     with pytest.raises(layout.SweepConflict, match="other settings"):
-        engine.sweep(["bm_digits_long"], out, scale="quick",
-                     overrides={**TINY, "sleep_steps": 500}, limit=1, **QUIET)
-    code, stdout, stderr = run_cli(["sweep", "run", "bm_digits_long", "--scale", "quick",
-                                    "--out", str(out), "--limit", "1", "--set", "epochs=2"])
+        engine.sweep(
+            ["bm_digits_long"],
+            out,
+            scale="quick",
+            overrides={**TINY, "sleep_steps": 500},
+            limit=1,
+            **QUIET,
+        )
+    code, stdout, stderr = run_cli(
+        [
+            "sweep",
+            "run",
+            "bm_digits_long",
+            "--scale",
+            "quick",
+            "--out",
+            str(out),
+            "--limit",
+            "1",
+            "--set",
+            "epochs=2",
+        ]
+    )
     assert "other settings" in one_error_line(code, stdout, stderr)
     assert starts(out / spec.rel_dir) == 1  # nothing was run again
 
@@ -155,9 +195,14 @@ def test_bm_sweep_is_an_alias_of_sweep_run(monkeypatch, tmp_path):
     from spikealign.bm.sweep import preset_name
     from spikealign.sweep import cli as sweep_cli
 
-    for name, preset in (("digits", "bm_digits"), ("digits-long", "bm_digits_long"),
-                         ("bm_digits_long", "bm_digits_long"), ("bars", "bm_bars"),
-                         ("sleep", "bm_sleep"), ("fmnist", "bm_fmnist")):
+    for name, preset in (
+        ("digits", "bm_digits"),
+        ("digits-long", "bm_digits_long"),
+        ("bm_digits_long", "bm_digits_long"),
+        ("bars", "bm_bars"),
+        ("sleep", "bm_sleep"),
+        ("fmnist", "bm_fmnist"),
+    ):
         assert preset_name(name) == preset
     with pytest.raises(ConfigError) as exc:
         preset_name("digits_lon")
@@ -170,8 +215,9 @@ def test_bm_sweep_is_an_alias_of_sweep_run(monkeypatch, tmp_path):
     assert not out.exists()
     seen = {}
     monkeypatch.setattr(sweep_cli, "run_cmd", lambda **kw: seen.update(kw))
-    code, _, stderr = run_cli(["bm", "sweep", "digits-long", "--out", str(out), "--scale",
-                               "quick", "--workers", "1"])
+    code, _, stderr = run_cli(
+        ["bm", "sweep", "digits-long", "--out", str(out), "--scale", "quick", "--workers", "1"]
+    )
     assert code == 0, stderr
     assert seen["presets"] == ["bm_digits_long"] and seen["out"] == out
     assert seen["scale"] == "quick" and seen["workers"] == 1 and seen["figures"]
@@ -183,8 +229,7 @@ def test_sweep_list_and_bm_presets_list_the_bm_experiments():
     code, stdout, stderr = run_cli(["sweep", "list"])
     assert code == 0, stderr
     rows = {ln.split()[0]: ln.split() for ln in stdout.splitlines()[1:] if ln.strip()}
-    assert set(EXPERIMENTS) == {"bm_digits", "bm_digits_long", "bm_bars", "bm_sleep",
-                                "bm_fmnist"}
+    assert set(EXPERIMENTS) == {"bm_digits", "bm_digits_long", "bm_bars", "bm_sleep", "bm_fmnist"}
     for name, exp in EXPERIMENTS.items():
         n = len(exp.cells()) * len(exp.seeds) + len(exp.baseline_seeds)
         assert int(rows[name][1]) == n, rows[name]
@@ -202,22 +247,34 @@ def test_sweep_list_and_bm_presets_list_the_bm_experiments():
 # -- the experiment figure ----------------------------------------------------------------------
 
 
-def fake_run(run_dir, task, feedback="none", synaptic=0.0, plasticity=0.0, score=0.9,
-             asym=1e-3, seed=0):
+def fake_run(
+    run_dir, task, feedback="none", synaptic=0.0, plasticity=0.0, score=0.9, asym=1e-3, seed=0
+):
     """A finished bm run's files (as an earlier version left them: no checksums)."""
     run_dir.mkdir(parents=True)
     digits = task != "bars"
-    atomic_write_json(run_dir / "metrics.json", {
-        "task": task, "feedback": feedback, "synaptic_noise": synaptic,
-        "plasticity_noise": plasticity, "asymmetry": asym,
-        "test_accuracy": score if digits else None,
-        "validation_accuracy": score - 0.01 if digits else None,
-        "dkl_exact": None if digits else score, "dkl_sampled": None if digits else score})
-    atomic_save_npz(run_dir / "results.npz", asym=np.array([0.0, asym]),
-                    val_accuracy=np.array([0.5, score] if digits else [np.nan, np.nan]),
-                    dkl_exact=np.array([np.nan, np.nan] if digits else [1.0, score]),
-                    dkl_sampled=np.array([np.nan, np.nan] if digits else [1.0, score]),
-                    eval_epochs=np.array([1, 2]))
+    atomic_write_json(
+        run_dir / "metrics.json",
+        {
+            "task": task,
+            "feedback": feedback,
+            "synaptic_noise": synaptic,
+            "plasticity_noise": plasticity,
+            "asymmetry": asym,
+            "test_accuracy": score if digits else None,
+            "validation_accuracy": score - 0.01 if digits else None,
+            "dkl_exact": None if digits else score,
+            "dkl_sampled": None if digits else score,
+        },
+    )
+    atomic_save_npz(
+        run_dir / "results.npz",
+        asym=np.array([0.0, asym]),
+        val_accuracy=np.array([0.5, score] if digits else [np.nan, np.nan]),
+        dkl_exact=np.array([np.nan, np.nan] if digits else [1.0, score]),
+        dkl_sampled=np.array([np.nan, np.nan] if digits else [1.0, score]),
+        eval_epochs=np.array([1, 2]),
+    )
     (run_dir / "config.yaml").write_text(f"task: {task}\nseed: {{init: {seed}}}\n")
     write_status(run_dir, "done")
 
@@ -230,8 +287,7 @@ def test_figure_of_a_folder_mixing_tasks_names_the_odd_run(tmp_path):
     with pytest.raises(ValueError, match=r"mixes tasks; odd-one \(bars\) is not digits"):
         figure_bm(folder, tmp_path / "fig")
     assert not (tmp_path / "fig").exists()
-    line = one_error_line(*run_cli(["figure", "bm", str(folder), "--out",
-                                    str(tmp_path / "fig")]))
+    line = one_error_line(*run_cli(["figure", "bm", str(folder), "--out", str(tmp_path / "fig")]))
     assert "odd-one (bars)" in line
     shutil.rmtree(folder / "odd-one")
     paths = figure_bm(folder, tmp_path / "fig")
@@ -239,9 +295,11 @@ def test_figure_of_a_folder_mixing_tasks_names_the_odd_run(tmp_path):
 
 
 #: fabricated scores of the digits experiment: (condition, feedback) -> per seed
-DIGITS = {("clean", "none"): [0.90, 0.92, 0.91, 0.93],
-          ("synaptic", "none"): [0.80, 0.83, 0.79, 0.82],
-          ("synaptic", "sal"): [0.89, 0.90, 0.90, 0.93]}
+DIGITS = {
+    ("clean", "none"): [0.90, 0.92, 0.91, 0.93],
+    ("synaptic", "none"): [0.80, 0.83, 0.79, 0.82],
+    ("synaptic", "sal"): [0.89, 0.90, 0.90, 0.93],
+}
 ASYM = {("clean", "none"): 0.0, ("synaptic", "none"): 0.25, ("synaptic", "sal"): 0.01}
 
 
@@ -249,9 +307,14 @@ def fake_bm_sweep(out):
     """Manifest of bm_digits and bm_bars (quick) with fabricated finished runs of some cells
     and two baseline seeds."""
     parts, specs = build_specs(["bm_digits", "bm_bars"], "quick")
-    layout.update_manifest(out, {p.name: layout.part_entry(
-        p, [s for s in specs if s.part == p.name], "quick", {}) for p in parts},
-        {"command": "test"})
+    layout.update_manifest(
+        out,
+        {
+            p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], "quick", {})
+            for p in parts
+        },
+        {"command": "test"},
+    )
     for s in specs:
         key = (s.params["condition"], s.params["feedback"])
         seed = s.params["seed"]
@@ -259,18 +322,42 @@ def fake_bm_sweep(out):
         if s.part.startswith("bm_digits-baselines"):
             if seed < 2:
                 run_dir.mkdir(parents=True)
-                atomic_write_json(run_dir / "baselines.json", {
-                    "knn": {"validation_accuracy": 0.95, "test_accuracy": 0.96 + 0.01 * seed,
-                            "hyperparameters": {"k": 1}, "seconds": 0.1}})
+                atomic_write_json(
+                    run_dir / "baselines.json",
+                    {
+                        "knn": {
+                            "validation_accuracy": 0.95,
+                            "test_accuracy": 0.96 + 0.01 * seed,
+                            "hyperparameters": {"k": 1},
+                            "seconds": 0.1,
+                        }
+                    },
+                )
                 write_status(run_dir, "done")
             continue
         syn = 0.5 if key[0] == "synaptic" else 0.0
         if s.part.startswith("bm_digits") and key in DIGITS and seed < 4:
-            fake_run(run_dir, "digits", key[1], syn, 0.0, DIGITS[key][seed],
-                     ASYM[key] * (1 + 0.1 * seed), seed)
+            fake_run(
+                run_dir,
+                "digits",
+                key[1],
+                syn,
+                0.0,
+                DIGITS[key][seed],
+                ASYM[key] * (1 + 0.1 * seed),
+                seed,
+            )
         elif s.part.startswith("bm_bars") and key in DIGITS and seed < 3:
-            fake_run(run_dir, "bars", key[1], syn, 0.0, 0.1 * (1 + seed) * (
-                2 if key == ("synaptic", "none") else 1), ASYM[key] + 0.01 * seed, seed)
+            fake_run(
+                run_dir,
+                "bars",
+                key[1],
+                syn,
+                0.0,
+                0.1 * (1 + seed) * (2 if key == ("synaptic", "none") else 1),
+                ASYM[key] + 0.01 * seed,
+                seed,
+            )
     return specs
 
 
@@ -285,8 +372,9 @@ def test_figure_of_a_sweep_directory_one_per_experiment_with_cis(tmp_path):
     with pytest.warns(UserWarning, match="left out"):  # the unfinished (missing) runs
         paths = figure_bm(out, tmp_path / "fig")
     names = sorted(p.name for p in paths)
-    assert names == sorted(f"{e}.{x}" for e in ("bm_digits", "bm_bars")
-                           for x in ("png", "pdf", "npz", "md"))
+    assert names == sorted(
+        f"{e}.{x}" for e in ("bm_digits", "bm_bars") for x in ("png", "pdf", "npz", "md")
+    )
     md = (tmp_path / "fig" / "bm_digits.md").read_text()
     for (cond, fb), vals in DIGITS.items():
         row = f"| {cond} | {fb} | 4/10 | {ci_text(vals)} |"
@@ -295,14 +383,22 @@ def test_figure_of_a_sweep_directory_one_per_experiment_with_cis(tmp_path):
     base = mean_ci([0.96, 0.97])
     assert f"| knn | 2 | {base.mean:.4g} [{base.low:.4g}, {base.high:.4g}] |" in md
     # paired comparisons, Holm-corrected over all of them
-    comp = [ln.split("|") for ln in md.splitlines() if ln.count("|") == 8
-            and any(op in ln.split("|")[1] for op in (" - ", " / "))]
-    assert [c[1].strip() for c in comp] == ["synaptic none - clean", "synaptic sal - clean",
-                                            "synaptic sal - synaptic none",
-                                            "synaptic sal / synaptic none"]
-    raw = [paired_test(DIGITS[("synaptic", "none")], DIGITS[("clean", "none")]).p_t,
-           paired_test(DIGITS[("synaptic", "sal")], DIGITS[("clean", "none")]).p_t,
-           paired_test(DIGITS[("synaptic", "sal")], DIGITS[("synaptic", "none")]).p_t]
+    comp = [
+        ln.split("|")
+        for ln in md.splitlines()
+        if ln.count("|") == 8 and any(op in ln.split("|")[1] for op in (" - ", " / "))
+    ]
+    assert [c[1].strip() for c in comp] == [
+        "synaptic none - clean",
+        "synaptic sal - clean",
+        "synaptic sal - synaptic none",
+        "synaptic sal / synaptic none",
+    ]
+    raw = [
+        paired_test(DIGITS[("synaptic", "none")], DIGITS[("clean", "none")]).p_t,
+        paired_test(DIGITS[("synaptic", "sal")], DIGITS[("clean", "none")]).p_t,
+        paired_test(DIGITS[("synaptic", "sal")], DIGITS[("synaptic", "none")]).p_t,
+    ]
     asym_sal = [ASYM[("synaptic", "sal")] * (1 + 0.1 * k) for k in range(4)]
     asym_none = [ASYM[("synaptic", "none")] * (1 + 0.1 * k) for k in range(4)]
     raw.append(paired_test(np.log10(asym_sal), np.log10(asym_none)).p_t)

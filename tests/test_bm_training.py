@@ -12,9 +12,14 @@ from spikealign.bm.data import Dataset, bars_and_stripes
 from spikealign.bm.model import make_mask, pair_asymmetry
 from spikealign.bm.train import Setup, Trainer, make_rules, train
 
-TINY = {"epochs": 2, "batch_size": 4, "wake_steps": 40, "sleep_steps": 80,
-        "network": {"n_hidden": 2}, "eval": {"every": 1, "steps": 50, "completion": 0,
-                                             "dkl_steps": 2000}}
+TINY = {
+    "epochs": 2,
+    "batch_size": 4,
+    "wake_steps": 40,
+    "sleep_steps": 80,
+    "network": {"n_hidden": 2},
+    "eval": {"every": 1, "steps": 50, "completion": 0, "dkl_steps": 2000},
+}
 
 
 def tiny_setup(cfg, W0, b0, ws_noise=0.0, sal_noise=0.0, seed=0):
@@ -49,10 +54,15 @@ def test_wake_sleep_update_matches_hand_computation_window_estimator():
     """``stdp.coactivation: window`` (the SSN's estimate, kept to measure its bias): pair
     STDP with the triangular window; the exact estimator (the default) is checked against
     BoltzmannMachine.coactivation in test_bm_coactivation.py."""
-    cfg = load_config("bars", overrides={**TINY, "lr": {"weight": 0.3, "bias": 0.2,
-                                                          "symm": 0.5, "kp": 0.01},
-                                         "sleep_phases": 2,
-                                         "stdp": {"coactivation": "window"}})
+    cfg = load_config(
+        "bars",
+        overrides={
+            **TINY,
+            "lr": {"weight": 0.3, "bias": 0.2, "symm": 0.5, "kp": 0.01},
+            "sleep_phases": 2,
+            "stdp": {"coactivation": "window"},
+        },
+    )
     rng = np.random.default_rng(4)
     W0 = rng.normal(0, 0.8, (4, 4))
     b0 = rng.normal(0, 0.5, 4)
@@ -64,25 +74,34 @@ def test_wake_sleep_update_matches_hand_computation_window_estimator():
     # the same phases again, recorded, from a copy of the generator
     r = copy.deepcopy(state.rng)
     net = tr.network(state)
-    wake = [net.phase(cfg.wake_steps, r, net.clamp_vector(setup.data.x_train[k]),
-                      windows=(setup.ws_rule,), record=True).spikes for k in idx]
-    sleep = [net.phase(cfg.sleep_steps, r, None, windows=tr.sleep_windows, record=True).spikes
-             for _ in range(cfg.sleep_phases)]
+    wake = [
+        net.phase(
+            cfg.wake_steps,
+            r,
+            net.clamp_vector(setup.data.x_train[k]),
+            windows=(setup.ws_rule,),
+            record=True,
+        ).spikes
+        for k in idx
+    ]
+    sleep = [
+        net.phase(cfg.sleep_steps, r, None, windows=tr.sleep_windows, record=True).spikes
+        for _ in range(cfg.sleep_phases)
+    ]
     tau, t_ref = cfg.stdp_tau, cfg.sim.t_ref
     a_ws = setup.ws_rule.a_plus
     a_sal = setup.sal_rule.a_minus
     assert np.array_equal(-setup.sal_rule.a_plus, a_sal)
     C_w = np.mean([hand_stdp(s, 4, a_ws, tau) for s in wake], 0) / cfg.wake_steps * t_ref
     C_s = np.mean([hand_stdp(s, 4, a_ws, tau) for s in sleep], 0) / cfg.sleep_steps * t_ref
-    S_sal = np.mean([hand_stdp(s, 4, a_sal, tau, -1.0) for s in sleep], 0) / cfg.sleep_steps \
-        * t_ref
+    S_sal = np.mean([hand_stdp(s, 4, a_sal, tau, -1.0) for s in sleep], 0) / cfg.sleep_steps * t_ref
     m_w = np.mean([np.bincount(s[:, 1], minlength=4) for s in wake], 0) / cfg.wake_steps * t_ref
-    m_s = np.mean([np.bincount(s[:, 1], minlength=4) for s in sleep], 0) / cfg.sleep_steps \
-        * t_ref
+    m_s = np.mean([np.bincount(s[:, 1], minlength=4) for s in sleep], 0) / cfg.sleep_steps * t_ref
     # forced clamping: a visible unit clamped to 1 spikes every min_isi = t_ref steps
     x0 = setup.data.x_train[idx[0]]
-    assert np.array_equal(wake[0][wake[0][:, 1] == 0][:, 0],
-                          np.arange(0, cfg.wake_steps, t_ref) if x0[0] else [])
+    assert np.array_equal(
+        wake[0][wake[0][:, 1] == 0][:, 0], np.arange(0, cfg.wake_steps, t_ref) if x0[0] else []
+    )
     assert C_w[2:, :2].any() and C_s.any() and S_sal.any()
 
     W = (1 - 0.01) * (state.W + 0.3 * (C_w - C_s)) + 0.5 * S_sal
@@ -95,9 +114,14 @@ def test_wake_sleep_update_matches_hand_computation_window_estimator():
 
 
 def asym_after(lr_symm, lr_kp, updates=150):
-    cfg = load_config("bars", overrides={**TINY, "lr": {"weight": 0.0, "bias": 0.0,
-                                                          "symm": lr_symm, "kp": lr_kp},
-                                         "sleep_steps": 400})
+    cfg = load_config(
+        "bars",
+        overrides={
+            **TINY,
+            "lr": {"weight": 0.0, "bias": 0.0, "symm": lr_symm, "kp": lr_kp},
+            "sleep_steps": 400,
+        },
+    )
     rng = np.random.default_rng(1)
     W0 = rng.normal(0, 1.0, (4, 4))
     setup = tiny_setup(cfg, W0, np.zeros(4))
@@ -114,14 +138,19 @@ def test_sal_and_kp_reduce_the_asymmetry_of_a_small_network():
     _, _, a_sal = asym_after(0.5, 0.0)
     _, _, a_kp = asym_after(0.0, 0.01)
     assert a_sal < 0.5 * a0
-    assert a_kp == pytest.approx(a0 * 0.99 ** 300, rel=1e-9)  # pure decay: (1 - lr)^(2 n)
+    assert a_kp == pytest.approx(a0 * 0.99**300, rel=1e-9)  # pure decay: (1 - lr)^(2 n)
 
 
 def test_same_seed_same_bits_and_engines_agree():
-    cfg = load_config("bars", overrides={**TINY, "lr": {"weight": 0.1, "bias": 0.05,
-                                                          "symm": 0.1},
-                                         "init": {"synaptic_noise": 0.3},
-                                         "stdp": {"noise": 0.2}})
+    cfg = load_config(
+        "bars",
+        overrides={
+            **TINY,
+            "lr": {"weight": 0.1, "bias": 0.05, "symm": 0.1},
+            "init": {"synaptic_noise": 0.3},
+            "stdp": {"noise": 0.2},
+        },
+    )
     a, _ = train(cfg)
     b, _ = train(cfg)
     assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
@@ -144,9 +173,17 @@ def test_short_digit_run_learns():
     # chance is 1/10; with n test images the accuracy of a guessing network has standard
     # deviation sqrt(0.1 * 0.9 / n): demand 5 of them above chance (p < 3e-7)
     n_test = 200
-    cfg = load_config("digits-quick", overrides={
-        "epochs": 3, "data": {"n_test": n_test}, "network": {"n_hidden": 60},
-        "eval": {"every": 3, "completion": 20}, "sleep_steps": 300, "sleep_phases": 1})
+    cfg = load_config(
+        "digits-quick",
+        overrides={
+            "epochs": 3,
+            "data": {"n_test": n_test},
+            "network": {"n_hidden": 60},
+            "eval": {"every": 3, "completion": 20},
+            "sleep_steps": 300,
+            "sleep_phases": 1,
+        },
+    )
     state, _ = train(cfg)
     assert state.n_eval[-1] == 300  # the last validation evaluation uses all 300 images
     for acc, n in ((state.test_accuracy, n_test), (state.val_accuracy[-1], 300)):
@@ -164,8 +201,9 @@ def test_plasticity_noise_is_per_synapse_and_drives_the_directions_apart():
     clean, _ = make_rules(6, 10.0, 0.0, 0.0, np.random.default_rng(3))
     assert np.all(clean.a_plus == 1.0)
     # without alignment, learning with noisy amplitudes moves W_ij and W_ji apart
-    cfg = load_config("bars", overrides={**TINY, "epochs": 20, "stdp": {"noise": 0.5},
-                                         "network": {"n_hidden": 4}})
+    cfg = load_config(
+        "bars", overrides={**TINY, "epochs": 20, "stdp": {"noise": 0.5}, "network": {"n_hidden": 4}}
+    )
     state, _ = train(cfg)
     assert state.asym[0] == 0.0 and state.asym[-1] > 1e-4
 

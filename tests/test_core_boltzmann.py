@@ -76,8 +76,9 @@ def test_kl_divergence():
 def test_empirical_distribution_from_states_and_counts():
     z = np.array([[0, 1], [0, 1], [1, 1], [0, 0]])
     np.testing.assert_allclose(bz.empirical_distribution(z), [0.25, 0.5, 0, 0.25])
-    np.testing.assert_allclose(bz.empirical_distribution(np.array([1, 2, 0, 1])),
-                               [0.25, 0.5, 0, 0.25])
+    np.testing.assert_allclose(
+        bz.empirical_distribution(np.array([1, 2, 0, 1])), [0.25, 0.5, 0, 0.25]
+    )
 
 
 def test_copy_triu_and_asymmetry():

@@ -21,8 +21,10 @@ def test_quantised_hazard_python_and_compiled_are_bit_identical():
     log_t = math.log(50)
     for u in np.concatenate([rng.normal(0, 5, 20000), [-800, -40, 0, 40, 800]]):
         assert neuron.hazard_quanta_py(u, log_t) == neuron.hazard_quanta(u, log_t)
-        assert abs(neuron.hazard_quanta_py(u, log_t) / neuron.HAZARD_SCALE
-                   - min(neuron.hazard(u, 50), 2**61 / neuron.HAZARD_SCALE)) < 1e-12 * (1 + abs(u))
+        assert abs(
+            neuron.hazard_quanta_py(u, log_t) / neuron.HAZARD_SCALE
+            - min(neuron.hazard(u, 50), 2**61 / neuron.HAZARD_SCALE)
+        ) < 1e-12 * (1 + abs(u))
 
 
 def test_min_isi_conventions():

@@ -39,16 +39,29 @@ def test_reference_and_fast_emit_identical_spikes(case):
 def test_streamed_statistics_equal_offline_statistics():
     W, b = random_net(5, 3)
     p = SimParams(t_ref=20, tau_syn=20, n_last_psp=1)
-    windows = (tri_window(1.0, 1.0, 20, 20), sal_window(20, kind="exp"),
-               tri_window(np.random.default_rng(1).uniform(0.5, 1.5, (5, 5)), 0.7, 15, 9))
-    st = phase_statistics(W, b, 30000, p, np.random.default_rng(9), windows=windows,
-                          n_last_stdp=2, sample_every=7, record=True)
+    windows = (
+        tri_window(1.0, 1.0, 20, 20),
+        sal_window(20, kind="exp"),
+        tri_window(np.random.default_rng(1).uniform(0.5, 1.5, (5, 5)), 0.7, 15, 9),
+    )
+    st = phase_statistics(
+        W,
+        b,
+        30000,
+        p,
+        np.random.default_rng(9),
+        windows=windows,
+        n_last_stdp=2,
+        sample_every=7,
+        record=True,
+    )
     rec = st.spikes
     np.testing.assert_array_equal(st.counts, spike_counts(rec, 5))
     np.testing.assert_array_equal(st.states, state_histogram(rec, 5, 20, 30000, 7))
     for k, w in enumerate(windows):
-        np.testing.assert_allclose(st.stdp[k], pair_stdp_reference(rec, 5, w, 2),
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            st.stdp[k], pair_stdp_reference(rec, 5, w, 2), rtol=1e-12, atol=1e-12
+        )
 
 
 def test_same_seed_same_bits_and_generator_advances():
@@ -68,8 +81,9 @@ def test_refractoriness():
     isi = np.diff(rec[:, 0])
     assert isi.min() == 11  # t_ref + 1
     p2 = SimParams(t_ref=10, tau_syn=10, min_isi=10)
-    isi2 = np.diff(simulate(np.zeros((1, 1)), np.array([8.0]), 5000, p2,
-                            np.random.default_rng(0))[:, 0])
+    isi2 = np.diff(
+        simulate(np.zeros((1, 1)), np.array([8.0]), 5000, p2, np.random.default_rng(0))[:, 0]
+    )
     assert isi2.min() == 10
 
 
@@ -138,13 +152,15 @@ def test_clamped_neurons_are_forced(engine):
     p = SimParams(t_ref=4, tau_syn=4)
     W = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [6.0, 0.0, 0.0]])
     b = np.array([-30.0, 30.0, -4.0])
-    st = phase_statistics(W, b, 1000, p, np.random.default_rng(3), record=True, engine=engine,
-                          clamp=[1, 0, -1])
+    st = phase_statistics(
+        W, b, 1000, p, np.random.default_rng(3), record=True, engine=engine, clamp=[1, 0, -1]
+    )
     rec = st.spikes
     np.testing.assert_array_equal(rec[rec[:, 1] == 0, 0], np.arange(0, 1000, p.min_isi))
     assert st.counts[1] == 0
-    free = phase_statistics(W, b, 1000, p, np.random.default_rng(3), engine=engine,
-                            clamp=[0, 0, -1]).counts[2]
+    free = phase_statistics(
+        W, b, 1000, p, np.random.default_rng(3), engine=engine, clamp=[0, 0, -1]
+    ).counts[2]
     assert st.counts[2] > 3 * max(free, 1)
 
 
@@ -153,16 +169,17 @@ def test_clamped_engines_identical():
     clamp = np.array([1, 0, -1, -1, 1, -1, 0, -1, -1])
     for p in (SimParams(t_ref=10, tau_syn=10), SimParams(t_ref=6, tau_syn=9, psp="alpha")):
         a = phase_statistics(W, b, 5000, p, np.random.default_rng(2), record=True, clamp=clamp)
-        r = phase_statistics(W, b, 5000, p, np.random.default_rng(2), record=True, clamp=clamp,
-                             engine="reference")
+        r = phase_statistics(
+            W, b, 5000, p, np.random.default_rng(2), record=True, clamp=clamp, engine="reference"
+        )
         np.testing.assert_array_equal(a.spikes, r.spikes)
 
 
 def test_bad_clamp():
     p = SimParams(t_ref=10, tau_syn=10)
     with pytest.raises(ValueError, match="clamp"):
-        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
-                         clamp=[2, 0])
+        phase_statistics(
+            np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0), clamp=[2, 0]
+        )
     with pytest.raises(ValueError, match="clamp"):
-        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
-                         clamp=[1])
+        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0), clamp=[1])

@@ -17,8 +17,9 @@ def test_exp_window_values_and_all_taus_honoured():
 
 def test_tri_window_values():
     w = stdp.tri_window(1.0, 3.0, 10.0, 5.0)
-    np.testing.assert_allclose(w(np.array([-6, -5, -2, 0, 2, 10, 11])),
-                               [0, 0, 3.0 * 0.6, 0, 0.8, 0, 0])
+    np.testing.assert_allclose(
+        w(np.array([-6, -5, -2, 0, 2, 10, 11])), [0, 0, 3.0 * 0.6, 0, 0.8, 0, 0]
+    )
 
 
 def test_sal_window_is_odd():
@@ -84,8 +85,9 @@ def test_compiled_and_reference_agree_on_random_trains():
     amps = 1 + 0.1 * rng.normal(size=(n, n))
     for w in (stdp.exp_window(amps, -amps, 13.0, 7.0), stdp.tri_window(1.0, -0.5, 30.0, 12.0)):
         for n_last in (1, 3):
-            np.testing.assert_array_equal(stdp.pair_stdp(spikes, n, w, n_last),
-                                          stdp.pair_stdp_reference(spikes, n, w, n_last))
+            np.testing.assert_array_equal(
+                stdp.pair_stdp(spikes, n, w, n_last), stdp.pair_stdp_reference(spikes, n, w, n_last)
+            )
 
 
 def test_truncated_normal_bounds_and_zero_sigma():

@@ -58,27 +58,27 @@ def test_linear_rule_backward(algo):
     fb = None if algo in ("bp", "usf") else c.fb_weight.detach().clone()
     x, gy = _xg(5, 3)
     y = c(x)
-    assert torch.equal(y, F.linear(x, lin.weight, lin.bias))       # forward unchanged
+    assert torch.equal(y, F.linear(x, lin.weight, lin.bias))  # forward unchanged
     y.backward(gy)
     if algo == "bp":
         want_b = W
     elif algo == "frsf":
-        want_b = fb.abs() * torch.sign(W)                            # |B0| sign W
+        want_b = fb.abs() * torch.sign(W)  # |B0| sign W
     elif algo == "usf":
-        want_b = torch.sign(W) * W.pow(2).mean().sqrt()             # sign W rms(W at init)
+        want_b = torch.sign(W) * W.pow(2).mean().sqrt()  # sign W rms(W at init)
     else:
-        want_b = fb                                                  # FA, KP, SAL, RDD: B
+        want_b = fb  # FA, KP, SAL, RDD: B
     assert torch.allclose(x.grad, gy @ want_b)
-    assert torch.allclose(c.weight.grad, gy.T @ x.detach())          # exact weight gradient
+    assert torch.allclose(c.weight.grad, gy.T @ x.detach())  # exact weight gradient
     assert torch.allclose(c.bias.grad, gy.sum(0))
     assert torch.allclose(c.effective_feedback(), want_b)
     if algo == "kp":
-        assert torch.allclose(c.fb_weight.grad, c.weight.grad)        # B learns like W
+        assert torch.allclose(c.fb_weight.grad, c.weight.grad)  # B learns like W
     elif fb is not None:
         assert c.fb_weight.grad is None
     if algo not in ("bp", "usf", "frsf"):
         assert not torch.allclose(fb, W)
-        assert fb.abs().max() <= 1 / math.sqrt(5)                   # U(+-1/sqrt(fan_in))
+        assert fb.abs().max() <= 1 / math.sqrt(5)  # U(+-1/sqrt(fan_in))
 
 
 def test_brsf_redraws_magnitudes_every_batch():
@@ -89,17 +89,17 @@ def test_brsf_redraws_magnitudes_every_batch():
         x, gy = _xg(5, 3)
         c(x).backward(gy)
         fb = c.effective_feedback()
-        assert torch.allclose(x.grad, gy @ fb)                      # backward uses |M| sign W
-        assert torch.equal(torch.sign(fb), torch.sign(W))           # sign concordant
+        assert torch.allclose(x.grad, gy @ fb)  # backward uses |M| sign W
+        assert torch.equal(torch.sign(fb), torch.sign(W))  # sign concordant
         assert fb.abs().max() <= 1 / math.sqrt(5)
         grads.append(x.grad.clone())
         fbs.append(fb)
-    assert not torch.allclose(fbs[0], fbs[1])                         # redrawn per batch
+    assert not torch.allclose(fbs[0], fbs[1])  # redrawn per batch
     assert not torch.allclose(grads[0], grads[1])
     c.eval()
     with torch.no_grad():
         c(x)
-    assert torch.equal(c.effective_feedback(), fbs[1])                # no draw in evaluation
+    assert torch.equal(c.effective_feedback(), fbs[1])  # no draw in evaluation
     # the draw stream is in the state dict: a copy resumes with the same next draw
     twin = copy.deepcopy(c)
     c.train()
@@ -110,7 +110,7 @@ def test_brsf_redraws_magnitudes_every_batch():
 
 
 def test_dfa_projects_the_output_error_directly():
-    net = _mlp((6, 5, 4, 3))                      # fc 0, 2, 4; output = last layer's output
+    net = _mlp((6, 5, 4, 3))  # fc 0, 2, 4; output = last layer's output
     c = deep.convert(net, "dfa", seed=3)
     # D waits for the output width, which the first forward pass shows
     assert all(m.fb_weight.shape[0] == 0 for m in converted_layers(c).values())
@@ -121,15 +121,15 @@ def test_dfa_projects_the_output_error_directly():
     target = torch.randn(4, 3, dtype=D64, generator=torch.Generator().manual_seed(9))
     loss = ((y - target) ** 2).sum()
     loss.backward()
-    e = 2 * (y - target).detach()                # dL/dy: the output error
+    e = 2 * (y - target).detach()  # dL/dy: the output error
     # hand computation: every layer sends e D down, the layer below multiplies by relu'
     h0 = x.detach()
     a0 = h0 @ c[0].weight.detach().T + c[0].bias.detach()
     h1 = torch.relu(a0)
     a1 = h1 @ c[2].weight.detach().T + c[2].bias.detach()
     h2 = torch.relu(a1)
-    d1 = (e @ D["4"]) * (a1 > 0)                 # error of layer "2": e D_4 relu'(a1)
-    d0 = (e @ D["2"]) * (a0 > 0)                 # error of layer "0": e D_2 relu'(a0)
+    d1 = (e @ D["4"]) * (a1 > 0)  # error of layer "2": e D_4 relu'(a1)
+    d0 = (e @ D["2"]) * (a0 > 0)  # error of layer "0": e D_2 relu'(a0)
     assert torch.allclose(c[4].weight.grad, e.T @ h2)
     assert torch.allclose(c[2].weight.grad, d1.T @ h1)
     assert torch.allclose(c[0].weight.grad, d0.T @ h0)
@@ -162,7 +162,7 @@ def test_conv_rule_backward(algo):
     elif algo in ("frsf", "brsf"):
         want = fb.abs() * torch.sign(W)
     elif algo == "usf":
-        want = torch.sign(W) * W.pow(2).mean().sqrt()        # the rms of W at conversion
+        want = torch.sign(W) * W.pow(2).mean().sqrt()  # the rms of W at conversion
     else:
         want = fb
     # the input gradient of a conv with kernel B is conv_transpose(gy, B)
@@ -179,8 +179,9 @@ def test_conv_rule_backward(algo):
         assert torch.equal(torch.sign(c.effective_feedback()), torch.sign(W))
 
 
-@pytest.mark.parametrize("padding,dilation,numeric", [("same", 1, 1), ("same", 2, 2),
-                                                      ("valid", 1, 0)])
+@pytest.mark.parametrize(
+    "padding,dilation,numeric", [("same", 1, 1), ("same", 2, 2), ("valid", 1, 0)]
+)
 def test_conv_string_padding(padding, dilation, numeric):
     """'same' (symmetric) and 'valid' zero padding convert: same forward, and the FA input
     gradient is conv_transpose with B and the numeric padding."""
@@ -216,8 +217,12 @@ class Zoo(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3),
-                                      nn.ReLU(), nn.Conv2d(3, 2, 3, stride=2))
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 3, 3, padding=1),
+            nn.BatchNorm2d(3),
+            nn.ReLU(),
+            nn.Conv2d(3, 2, 3, stride=2),
+        )
         self.shared = nn.Linear(8, 8)
         self.proj = nn.Linear(2 * 2 * 2, 8)
         self.block = Residual(8)
@@ -237,17 +242,24 @@ def test_convert_unseen_model(algo):
     model.train()
     before = copy.deepcopy(model.state_dict())
     ref = model(x)
-    model.load_state_dict(before)             # undo the BN running-stat update
+    model.load_state_dict(before)  # undo the BN running-stat update
     c = deep.convert(model, algo, seed=5)
     out = c(x)
-    assert torch.equal(out, ref)               # forward identical before training
+    assert torch.equal(out, ref)  # forward identical before training
     # the original is untouched: same types, same values
     assert type(model.shared) is nn.Linear and type(model.features[0]) is nn.Conv2d
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
-    assert c.shared is not model.shared        # a copy...
+    assert c.shared is not model.shared  # a copy...
     names = set(converted_layers(c))
-    assert names == {"features.0", "features.3", "shared", "proj", "block.inner.0",
-                     "block.inner.2", "head.1"}
+    assert names == {
+        "features.0",
+        "features.3",
+        "shared",
+        "proj",
+        "block.inner.0",
+        "block.inner.2",
+        "head.1",
+    }
     assert c.conversion_report["kept"] == ["features.1", "block.norm"]
     al = deep.alignment(c)
     assert set(al) == names and all("angle" in a for a in al.values())
@@ -336,8 +348,10 @@ def test_alignment_matches_hand_computation():
     assert al["angle"] == pytest.approx(math.degrees(math.acos(cos)), abs=1e-9)
     assert al["sign_agreement"] == pytest.approx(float((W.sign() * B.sign()).mean()))
     assert al["corr"] == pytest.approx(float(torch.corrcoef(torch.stack([W, B]))[0, 1]))
-    assert all(a["angle"] == pytest.approx(0.0, abs=1e-4)
-               for a in deep.alignment(deep.convert(net, "bp")).values())
+    assert all(
+        a["angle"] == pytest.approx(0.0, abs=1e-4)
+        for a in deep.alignment(deep.convert(net, "bp")).values()
+    )
 
 
 def test_kp_param_groups_and_convergence():
@@ -367,8 +381,10 @@ def test_convnet_initialisation_order_documented():
     g = torch.Generator().manual_seed(11)
 
     def u(shape, fan_in):
-        return torch.empty(shape).uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in),
-                                           generator=g)
+        return torch.empty(shape).uniform_(
+            -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=g
+        )
+
     for name in ("conv1", "conv2", "fc1", "fc2", "fc3"):
         layer = getattr(net, name)
         fan_in = math.prod(layer.weight.shape[1:])
@@ -399,12 +415,11 @@ def test_sal_aligner_reduces_angle_on_user_mlp():
     c = deep.convert(UserMLP(), "sal", seed=0)
     before = deep.alignment(c)
     W = {n: m.weight.detach().clone() for n, m in converted_layers(c).items()}
-    al = deep.Aligner(c, "sal", seed=1, progress=False, n_iterations=3, len_epoch=200,
-                      sal_lr=0.1)
+    al = deep.Aligner(c, "sal", seed=1, progress=False, n_iterations=3, len_epoch=200, sal_lr=0.1)
     assert al.names == ["hidden.0", "hidden.1", "out"] and al.sizes == [20, 15, 10, 5]
     after = al.step()
     for n in al.names:
-        assert after[n]["angle"] < before[n]["angle"] - 5, n      # measured: about -10 deg
+        assert after[n]["angle"] < before[n]["angle"] - 5, n  # measured: about -10 deg
         assert torch.equal(converted_layers(c)[n].weight, W[n])  # only B changes
     # every N batches
     al2 = deep.Aligner(c, "sal", every=3, progress=False, n_iterations=1, len_epoch=10)
@@ -419,7 +434,7 @@ def test_rdd_aligner_and_conv_head():
     before = deep.alignment(net)
     after = al.step()
     assert after["fc1"]["angle"] < before["fc1"]["angle"] - 2
-    assert torch.equal(net.conv1.fb_weight, convB)               # conv layers: fixed B
+    assert torch.equal(net.conv1.fb_weight, convB)  # conv layers: fixed B
     st = al.state_dict()
     al.load_state_dict(st)
 
@@ -468,10 +483,16 @@ def _real_data():
 @pytest.mark.parametrize("algo", FAMILIES)
 def test_real_data_short_run(tmp_path, algo):
     data, floor, fan_in = _real_data()
-    cfg = {"algo": algo, **data, "model": "mlp", "epochs": 3, "batch_size": 32,
-           "sal": {"n_iterations": 1, "len_epoch": 100}, "rdd": {"rdd_time": 2.0,
-                                                                  "update_every": 500},
-           "stdwi": {"duration_ms": 200.0}}
+    cfg = {
+        "algo": algo,
+        **data,
+        "model": "mlp",
+        "epochs": 3,
+        "batch_size": 32,
+        "sal": {"n_iterations": 1, "len_epoch": 100},
+        "rdd": {"rdd_time": 2.0, "update_every": 500},
+        "stdwi": {"duration_ms": 200.0},
+    }
     m = T.train_run(cfg, tmp_path / "r")
     last = m["epochs"][-1]
     assert last["test_acc"] > floor
@@ -487,32 +508,66 @@ def test_real_data_short_run(tmp_path, algo):
 
 def test_lenet5_digits_and_cli_user_model(tmp_path, digits, monkeypatch):
     mod = tmp_path / "mymodels.py"
-    mod.write_text("import torch.nn as nn\n"
-                   "def tiny(c, shape, n):\n"
-                   "    return nn.Sequential(nn.Flatten(), nn.Linear(c * shape[0] * shape[1], "
-                   "32), nn.ReLU(), nn.Linear(32, n))\n")
+    mod.write_text(
+        "import torch.nn as nn\n"
+        "def tiny(c, shape, n):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(c * shape[0] * shape[1], "
+        "32), nn.ReLU(), nn.Linear(32, n))\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("mymodels", None)
     runner = CliRunner()
     for model in ("lenet5", "mymodels:tiny"):
-        res = runner.invoke(deep_cli.app, ["train", "--algo", "usf", "--dataset", "digits",
-                                           "--model", model, "--epochs", "1", "--quiet",
-                                           "--out", str(tmp_path / model.replace(":", "_"))])
+        res = runner.invoke(
+            deep_cli.app,
+            [
+                "train",
+                "--algo",
+                "usf",
+                "--dataset",
+                "digits",
+                "--model",
+                model,
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(tmp_path / model.replace(":", "_")),
+            ],
+        )
         assert res.exit_code == 0, res.output
         assert "test accuracy" in res.output
-    res = runner.invoke(deep_cli.app, ["train", "--algo", "fa", "--dataset", "digits",
-                                       "--model", "nosuchmodule:f", "--quiet",
-                                       "--out", str(tmp_path / "bad")])
+    res = runner.invoke(
+        deep_cli.app,
+        [
+            "train",
+            "--algo",
+            "fa",
+            "--dataset",
+            "digits",
+            "--model",
+            "nosuchmodule:f",
+            "--quiet",
+            "--out",
+            str(tmp_path / "bad"),
+        ],
+    )
     assert isinstance(res.exception, ValueError) and "--model" in str(res.exception)
     assert not (tmp_path / "bad").exists()
 
 
 def test_align_every_batches_and_brsf_resume(tmp_path, digits, monkeypatch):
-    base = {"dataset": "digits", "model": "mlp", "epochs": 1, "batch_size": 64,
-            "train_limit": 640, "sal": {"n_iterations": 1, "len_epoch": 200, "sal_lr": 0.1}}
+    base = {
+        "dataset": "digits",
+        "model": "mlp",
+        "epochs": 1,
+        "batch_size": 64,
+        "train_limit": 640,
+        "sal": {"n_iterations": 1, "len_epoch": 200, "sal_lr": 0.1},
+    }
     m = T.train_run({**base, "algo": "sal", "align_every": 4}, tmp_path / "every")
     rec = m["epochs"][0]
-    assert rec["phase_time_s"] < 0.05 and "align_after_phase" not in rec   # no epoch phase
+    assert rec["phase_time_s"] < 0.05 and "align_after_phase" not in rec  # no epoch phase
     assert rec["align"][0]["angle"] < m["init"]["align"][0]["angle"] - 0.5  # 2 phases ran
     # brSF's draw counter is in the checkpoint: an interrupted run resumes bit-exactly
     cfg = {**base, "algo": "brsf", "epochs": 2}

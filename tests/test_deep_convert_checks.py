@@ -26,8 +26,9 @@ from spikealign.deep.conversion import (  # noqa: E402
 
 torch.set_num_threads(1)
 D64 = torch.float64
-HYP = settings(max_examples=25, deadline=None,
-               suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYP = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def _randn(*shape, seed=0, grad=False):
@@ -40,8 +41,9 @@ def _randn(*shape, seed=0, grad=False):
 
 def _convmlp():
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 6),
-                         nn.ReLU(), nn.Linear(6, 4)).double()
+    return nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 6), nn.ReLU(), nn.Linear(6, 4)
+    ).double()
 
 
 class _Shared(nn.Module):
@@ -74,8 +76,13 @@ def _run(net, x_shape, steps=2):
         net.zero_grad()
         y = net(x)
         (y * _randn(*y.shape, seed=20 + k)).sum().backward()
-        out.append((y.detach(), x.grad, {n: p.grad.clone() for n, p in net.named_parameters()
-                                         if p.grad is not None}))
+        out.append(
+            (
+                y.detach(),
+                x.grad,
+                {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None},
+            )
+        )
     return out
 
 
@@ -110,7 +117,7 @@ def test_convert_in_place_twice_and_partly():
     convert_(net, "kp", seed=0)
     convert_(net, "fa", seed=0)
     assert all(m.mode == "fa" for m in converted_layers(net).values())
-    assert param_groups(net, 0.1)[0]["weight_decay"] == 0.0      # no KP group left
+    assert param_groups(net, 0.1)[0]["weight_decay"] == 0.0  # no KP group left
     # a partial reconversion leaves the other layers as they were and says so
     c = deep.convert(deep.convert(_convmlp(), "dfa", seed=0), "fa", layers=["3"], seed=0)
     assert c.conversion_report["converted"] == {"3": "fa"}
@@ -118,7 +125,7 @@ def test_convert_in_place_twice_and_partly():
     assert c[5].mode == "dfa" and c[3].mode == "fa"
     x = _randn(3, 1, 5, 5, grad=True)
     y = c(x)
-    y.sum().backward()                                             # DFA's hook still works
+    y.sum().backward()  # DFA's hook still works
     assert c[5].fb_weight.shape == (4, 6)
 
 
@@ -149,8 +156,18 @@ class _Tied(nn.Module):
         return self.out(h)
 
 
-TIED_PLANS = [*CONVERT_ALGOS, {"conv1": "kp", "conv2": "fa", "fc0": "kp", "fc1": "kp",
-                               "fc2": "fa", "fc3": "usf", "out": "kp"}]
+TIED_PLANS = [
+    *CONVERT_ALGOS,
+    {
+        "conv1": "kp",
+        "conv2": "fa",
+        "fc0": "kp",
+        "fc1": "kp",
+        "fc2": "fa",
+        "fc3": "usf",
+        "out": "kp",
+    },
+]
 
 
 def _capture(layers):
@@ -161,18 +178,20 @@ def _capture(layers):
         rec = {"m": module, "x": args[0].detach()}
         calls.append(rec)
         output.register_hook(lambda g: rec.__setitem__("g", g.detach()))
+
     handles = [m.register_forward_hook(hook) for m in layers]
     return calls, handles
 
 
-@pytest.mark.parametrize("plan", TIED_PLANS, ids=[str(p) if isinstance(p, str) else "mixed"
-                                                   for p in TIED_PLANS])
+@pytest.mark.parametrize(
+    "plan", TIED_PLANS, ids=[str(p) if isinstance(p, str) else "mixed" for p in TIED_PLANS]
+)
 def test_tied_parameters_move_once_per_step(plan):
     net = deep.convert(_Tied().double(), plan, seed=0)
     assert net.fc2.weight is net.fc1.weight and net.conv2.bias is net.conv1.bias
     groups = param_groups(net, 0.01)
     listed = [id(p) for g in groups for p in g["params"]]
-    assert len(listed) == len(set(listed))                       # each parameter once
+    assert len(listed) == len(set(listed))  # each parameter once
     trainable = {id(p) for p in net.parameters() if p.requires_grad}
     assert set(listed) == trainable
     decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
@@ -223,8 +242,9 @@ NORMS = {
     "spectral_norm": lambda m: _legacy(torch.nn.utils.spectral_norm, m),
     "param_weight_norm": torch.nn.utils.parametrizations.weight_norm,
     "param_spectral_norm": torch.nn.utils.parametrizations.spectral_norm,
-    "param_custom": lambda m: torch.nn.utils.parametrize.register_parametrization(
-        m, "weight", _Double()) or m,
+    "param_custom": lambda m: (
+        torch.nn.utils.parametrize.register_parametrization(m, "weight", _Double()) or m
+    ),
 }
 
 
@@ -238,10 +258,10 @@ def _with_norm(norm, conv):
     inner = nn.Conv2d(1, 2, 3) if conv else nn.Linear(4, 4)
     layer = NORMS[norm](inner)
     if conv:
-        return nn.Sequential(nn.Linear(5, 5), nn.Unflatten(1, (1, 5, 1)),
-                             nn.Sequential(nn.Identity(), layer)), "2.1"
-    return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Sequential(OrderedDict(enc=layer))), \
-        "2.enc"
+        return nn.Sequential(
+            nn.Linear(5, 5), nn.Unflatten(1, (1, 5, 1)), nn.Sequential(nn.Identity(), layer)
+        ), "2.1"
+    return nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Sequential(OrderedDict(enc=layer))), "2.enc"
 
 
 @pytest.mark.parametrize("conv", [False, True], ids=["linear", "conv"])
@@ -272,7 +292,7 @@ def test_computed_weights_kept_exact_with_strict_false(norm):
     opt = torch.optim.SGD(c.parameters(), lr=0.5)
     c(_randn(3, 4).float()).pow(2).sum().backward()
     opt.step()
-    c(_randn(3, 4).float())                     # the hook-based norms recompute on forward
+    c(_randn(3, 4).float())  # the hook-based norms recompute on forward
     assert not torch.equal(layer.weight.detach(), w0)
     if norm == "weight_norm":
         model, name = _with_norm(norm, conv=False)
@@ -291,13 +311,16 @@ def _hooked(kind, conv, log):
     layer = nn.Conv2d(1, 2, 3) if conv else nn.Linear(9, 4)
     if kind == "forward_pre":
         handle = layer.register_forward_pre_hook(
-            lambda m, args: (log.append(type(m).__name__), (2 * args[0],))[1])
+            lambda m, args: (log.append(type(m).__name__), (2 * args[0],))[1]
+        )
     elif kind == "forward":
         handle = layer.register_forward_hook(
-            lambda m, args, out: (log.append(type(m).__name__), out + 1)[1])
+            lambda m, args, out: (log.append(type(m).__name__), out + 1)[1]
+        )
     else:
         handle = layer.register_full_backward_hook(
-            lambda m, gin, gout: log.append(type(m).__name__))
+            lambda m, gin, gout: log.append(type(m).__name__)
+        )
     tail = [nn.Flatten(), nn.Linear(2 * 3 * 3, 3)] if conv else [nn.ReLU(), nn.Linear(4, 3)]
     return nn.Sequential(layer, *tail).double(), handle
 
@@ -315,7 +338,7 @@ def test_hooks_are_carried_over(algo, kind, conv):
     log.clear()
     c = deep.convert(model, algo, seed=0)
     y = c(x)
-    assert torch.allclose(y, ref)                  # the hook still changes the forward pass
+    assert torch.allclose(y, ref)  # the hook still changes the forward pass
     y.sum().backward()
     assert log and all(name == type(c[0]).__name__ for name in log)
     # in place: the handle the user holds removes the hook from the converted layer
@@ -354,21 +377,24 @@ class _Ordered(nn.Module):
 
 def _dfa_feedback(sizes, seed):
     g = torch.Generator().manual_seed(seed)
-    return {f"l{i}": torch.rand(sizes[-1], n, generator=g, dtype=D64) - 0.5
-            for i, n in enumerate(sizes[:-1])}
+    return {
+        f"l{i}": torch.rand(sizes[-1], n, generator=g, dtype=D64) - 0.5
+        for i, n in enumerate(sizes[:-1])
+    }
 
 
 @HYP
-@given(sizes=st.lists(st.integers(2, 7), min_size=3, max_size=5),
-       perm_seed=st.integers(0, 10_000))
+@given(sizes=st.lists(st.integers(2, 7), min_size=3, max_size=5), perm_seed=st.integers(0, 10_000))
 def test_dfa_call_order_not_definition_order(sizes, perm_seed):
     """The same layers defined in another order give the same gradients and the same
     effective feedback (pinv(D_next) D with D_next of the layer *called* next)."""
     n = len(sizes) - 1
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(perm_seed)).tolist()
     fb = _dfa_feedback(sizes, perm_seed)
-    nets = [deep.convert(_Ordered(sizes, order).double(), "dfa", feedback=fb, seed=0)
-            for order in (list(range(n)), perm)]
+    nets = [
+        deep.convert(_Ordered(sizes, order).double(), "dfa", feedback=fb, seed=0)
+        for order in (list(range(n)), perm)
+    ]
     grads, effs = [], []
     for net in nets:
         x = _randn(4, sizes[0], seed=1, grad=True)
@@ -395,8 +421,11 @@ def test_dfa_effective_feedback_before_the_first_forward_is_refused():
 
 
 @HYP
-@given(sizes=st.lists(st.integers(2, 7), min_size=2, max_size=4), aux=st.integers(1, 9),
-       first=st.booleans())
+@given(
+    sizes=st.lists(st.integers(2, 7), min_size=2, max_size=4),
+    aux=st.integers(1, 9),
+    first=st.booleans(),
+)
 def test_dfa_n_outputs_from_the_output_shape(sizes, aux, first):
     """D has one row per model output, whatever Linear is defined last (an unused ``aux``
     layer of another width, or the output layer defined first)."""
@@ -410,7 +439,7 @@ def test_dfa_n_outputs_from_the_output_shape(sizes, aux, first):
     (y * e).sum().backward()
     for i in range(n):
         assert getattr(net, f"l{i}").fb_weight.shape == (sizes[-1], sizes[i])
-    assert torch.allclose(x.grad, e @ net.l0.fb_weight)               # e D of the first layer
+    assert torch.allclose(x.grad, e @ net.l0.fb_weight)  # e D of the first layer
     # a state dict of a model that has run loads into a fresh conversion (D drawn or not)
     twin = deep.convert(_Ordered(sizes, order, aux=aux).double(), "dfa", seed=9)
     twin.load_state_dict(net.state_dict())
@@ -439,8 +468,11 @@ def test_aligner_refuses_derived_feedback(phase, rule, chain):
 
 
 def test_aligner_leaves_sign_concordant_layers_alone():
-    net = deep.convert(nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)),
-                       {"0": "sal", "2": "frsf"}, seed=0)
+    net = deep.convert(
+        nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3)),
+        {"0": "sal", "2": "frsf"},
+        seed=0,
+    )
     b0 = net[2].fb_weight.detach().clone()
     al = deep.Aligner(net, "sal", progress=False, n_iterations=1, len_epoch=20)
     assert al.names == ["0"]
@@ -455,7 +487,7 @@ def test_aligner_leaves_sign_concordant_layers_alone():
 
 def _init(kind, w, g):
     with torch.no_grad():
-        if kind == "torch":                      # PyTorch's default: U(+-1/sqrt(fan_in))
+        if kind == "torch":  # PyTorch's default: U(+-1/sqrt(fan_in))
             fan_in = math.prod(w.shape[1:])
             w.uniform_(-1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=g)
             return 1 / math.sqrt(3 * fan_in)
@@ -475,8 +507,11 @@ SHAPES = [(40, 30), (200, 100), (10, 300), (16, 8, 3, 3), (6, 3, 5, 5)]
 @pytest.mark.parametrize("shape", SHAPES, ids=["x".join(map(str, s)) for s in SHAPES])
 @pytest.mark.parametrize("kind", ["torch", "xavier", "normal", "kaiming"])
 def test_usf_scale_is_the_std_of_the_actual_init(kind, shape):
-    layer = nn.Linear(shape[1], shape[0]) if len(shape) == 2 else \
-        nn.Conv2d(shape[1], shape[0], shape[2])
+    layer = (
+        nn.Linear(shape[1], shape[0])
+        if len(shape) == 2
+        else nn.Conv2d(shape[1], shape[0], shape[2])
+    )
     std = _init(kind, layer.weight, torch.Generator().manual_seed(0))
     c = deep.convert(layer, "usf")
     W = c.weight.detach()
@@ -488,14 +523,18 @@ def test_usf_scale_is_the_std_of_the_actual_init(kind, shape):
     n = W.numel()
     assert s == pytest.approx(std, rel=5 * 0.71 / math.sqrt(n))
     # the backward pass uses it
-    x = (_randn(2, shape[1], seed=1) if len(shape) == 2 else
-         _randn(2, shape[1], 7, 7, seed=1)).float().requires_grad_(True)
+    x = (
+        (_randn(2, shape[1], seed=1) if len(shape) == 2 else _randn(2, shape[1], 7, 7, seed=1))
+        .float()
+        .requires_grad_(True)
+    )
     y = c(x)
     gy = torch.ones_like(y)
     y.backward(gy)
     if len(shape) == 2:
-        assert torch.allclose(x.grad, gy @ (torch.sign(W) * std), rtol=5 * 0.71 / math.sqrt(n),
-                              atol=1e-6)
+        assert torch.allclose(
+            x.grad, gy @ (torch.sign(W) * std), rtol=5 * 0.71 / math.sqrt(n), atol=1e-6
+        )
 
 
 def test_usf_old_state_dict_keeps_the_scale_it_was_trained_with():

@@ -31,7 +31,7 @@ def test_cifar_reader(tmp_path):
     tx, ty, vx, vy = D.load_arrays("cifar10", tmp_path)
     assert tx.shape == (20, 3, 32, 32) and vx.shape == (4, 3, 32, 32)
     x0, y0 = written["data_batch_1"]
-    assert np.array_equal(tx[0, 0].ravel(), x0[0, :1024])      # channel-major rows
+    assert np.array_equal(tx[0, 0].ravel(), x0[0, :1024])  # channel-major rows
     assert list(ty[:4]) == y0
 
 
@@ -57,7 +57,7 @@ def test_find_fmnist_folder_names(tmp_path, monkeypatch, sub):
 def test_missing_data_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKEALIGN_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(D, "SYSTEM_DIRS", {})
-    for name in [n for n in D.SPECS if n != "digits"]:      # digits: no files (below)
+    for name in [n for n in D.SPECS if n != "digits"]:  # digits: no files (below)
         with pytest.raises(D.DataMissingError) as err:
             D.find_dataset(name, tmp_path)
         msg = str(err.value)
@@ -70,8 +70,9 @@ def test_digits_needs_only_sklearn(monkeypatch):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "sklearn" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a)
+    )
     with pytest.raises(D.DataMissingError) as err:
         D.load_arrays("digits")
     assert "\n" not in str(err.value) and "pip install scikit-learn" in str(err.value)
@@ -107,19 +108,22 @@ def test_batch_loader_augment():
     test = D.BatchLoader(x, y, spec, 4, train=False)
     batches = list(test)
     assert len(test) == 3 and [len(b[1]) for b in batches] == [4, 4, 2]
-    want = (x[:4] / 255.0 - np.array(spec.mean)[:, None, None]) / np.array(spec.std)[:, None,
-                                                                                      None]
+    want = (x[:4] / 255.0 - np.array(spec.mean)[:, None, None]) / np.array(spec.std)[:, None, None]
     assert np.allclose(batches[0][0].numpy(), want, atol=1e-5)
     g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
     tr1 = [b[0] for b in D.BatchLoader(x, y, spec, 3, True, g1)]
     tr2 = [b[0] for b in D.BatchLoader(x, y, spec, 3, True, g2)]
-    assert len(tr1) == 3                              # the last batch of 1 is dropped
+    assert len(tr1) == 3  # the last batch of 1 is dropped
     assert all(torch.equal(a, b) for a, b in zip(tr1, tr2, strict=True))
     # a crop of the padded image: every augmented image is a shifted / flipped original
     xs = torch.as_tensor(x).float() / 255
     aug = D.augment(torch.as_tensor(x[:1]), spec, torch.Generator().manual_seed(3), True)
     raw = aug * torch.tensor(spec.std)[:, None, None] + torch.tensor(spec.mean)[:, None, None]
     pad = torch.nn.functional.pad(xs[:1], (4, 4, 4, 4))
-    found = any(torch.allclose(raw, cand[..., dy:dy + 32, dx:dx + 32], atol=1e-5)
-                for cand in (pad, pad.flip(-1)) for dy in range(9) for dx in range(9))
+    found = any(
+        torch.allclose(raw, cand[..., dy : dy + 32, dx : dx + 32], atol=1e-5)
+        for cand in (pad, pad.flip(-1))
+        for dy in range(9)
+        for dx in range(9)
+    )
     assert found

@@ -37,8 +37,7 @@ def _source(root, url, folder="FashionMNIST/raw", bad=None):
     files = []
     for p in sorted(root.iterdir()):
         if p.is_file():
-            files.append(F.RemoteFile(p.name, "sha256:" + "0" * 64 if p.name == bad
-                                      else _md5(p)))
+            files.append(F.RemoteFile(p.name, "sha256:" + "0" * 64 if p.name == bad else _md5(p)))
     return F.Source(url, folder, tuple(files))
 
 
@@ -92,9 +91,12 @@ def test_fetch_cifar_archive(tmp_path, server):
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
         tar.add(src_dir / "cifar-10-batches-py", arcname="cifar-10-batches-py")
     (root / "cifar-10-python.tar.gz").write_bytes(buf.getvalue())
-    src = F.Source(url, ".", (F.RemoteFile("cifar-10-python.tar.gz",
-                                           _md5(root / "cifar-10-python.tar.gz")),),
-                   extract=("cifar-10-python.tar.gz",))
+    src = F.Source(
+        url,
+        ".",
+        (F.RemoteFile("cifar-10-python.tar.gz", _md5(root / "cifar-10-python.tar.gz")),),
+        extract=("cifar-10-python.tar.gz",),
+    )
     dest = tmp_path / "cache"
     F.fetch("cifar10", dest, source=src)
     tx, ty, _, _ = D.load_arrays("cifar10", dest)

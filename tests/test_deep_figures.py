@@ -31,8 +31,11 @@ def test_fig8_from_runs(tmp_path, monkeypatch):
     write_mnist_like(tmp_path / "data" / "fmnist", n_train=40, n_test=10)
     for algo in ("fa", "bp"):
         for seed in (0, 1):
-            train_run({"algo": algo, "epochs": 1, "seed": seed, "batch_size": 20},
-                      tmp_path / "runs" / f"{algo}{seed}", data_dir=tmp_path / "data")
+            train_run(
+                {"algo": algo, "epochs": 1, "seed": seed, "batch_size": 20},
+                tmp_path / "runs" / f"{algo}{seed}",
+                data_dir=tmp_path / "data",
+            )
     paths = FG.fig8(tmp_path / "runs", tmp_path / "out")
     assert [p.suffix for p in paths] == [".png", ".pdf", ".npz"]
     z = np.load(paths[2])

@@ -39,13 +39,13 @@ def test_linear_feedback_gradients(cls):
     assert torch.allclose(y, x @ W.T + layer.bias.detach())
     y.backward(gy)
     fb = B.abs() * torch.sign(W) if cls is LinearSCFA else B
-    assert torch.allclose(x.grad, gy @ fb)                    # FA: B; SCFA: |B| sign W
+    assert torch.allclose(x.grad, gy @ fb)  # FA: B; SCFA: |B| sign W
     assert torch.allclose(layer.weight.grad, gy.T @ x.detach())
     assert torch.allclose(layer.bias.grad, gy.sum(0))
     if cls is LinearKP:
-        assert torch.allclose(layer.fb_weight.grad, gy.T @ x.detach())   # B gets W's gradient
+        assert torch.allclose(layer.fb_weight.grad, gy.T @ x.detach())  # B gets W's gradient
     else:
-        assert layer.fb_weight.grad is None                   # B fixed
+        assert layer.fb_weight.grad is None  # B fixed
     if cls is LinearSCFA:
         assert (layer.fb_weight >= 0).all()
 
@@ -85,7 +85,7 @@ def test_conv2d_fa_backward():
     xd = x.detach().requires_grad_(True)
     w = conv.weight.detach().clone().requires_grad_(True)
     torch.nn.functional.conv2d(xd, w, None, padding=1).backward(gy)
-    assert torch.allclose(conv.weight.grad, w.grad)          # weight gradient exact
+    assert torch.allclose(conv.weight.grad, w.grad)  # weight gradient exact
     assert torch.allclose(conv.bias.grad, gy.sum((0, 2, 3)))
     assert conv.fb_weight.grad is None
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("sklearn")          # the digits data set: no files needed
+pytest.importorskip("sklearn")  # the digits data set: no files needed
 
 from spikealign.cli import main  # noqa: E402
 from spikealign.config import ConfigError  # noqa: E402
@@ -18,13 +18,17 @@ from spikealign.deep import train as T  # noqa: E402
 torch.set_num_threads(1)
 
 HEAD = "import torch\nfrom torch import nn\n"
-GOOD = ("def f(c, shape, n):\n"
-        "    return nn.Sequential(nn.Flatten(), nn.Linear(c * shape[0] * shape[1], n))\n")
-AUX = ("class M(nn.Module):\n    def __init__(self, k, n):\n        super().__init__()\n"
-       "        self.out = nn.Linear(32, n)\n        self.hidden = nn.Linear(k, 32)\n"
-       "        self.unused = nn.Linear(3, 5)\n    def forward(self, x):\n"
-       "        return self.out(torch.relu(self.hidden(x.flatten(1))))\n"
-       "def f(c, shape, n):\n    return M(c * shape[0] * shape[1], n)\n")
+GOOD = (
+    "def f(c, shape, n):\n"
+    "    return nn.Sequential(nn.Flatten(), nn.Linear(c * shape[0] * shape[1], n))\n"
+)
+AUX = (
+    "class M(nn.Module):\n    def __init__(self, k, n):\n        super().__init__()\n"
+    "        self.out = nn.Linear(32, n)\n        self.hidden = nn.Linear(k, 32)\n"
+    "        self.unused = nn.Linear(3, 5)\n    def forward(self, x):\n"
+    "        return self.out(torch.relu(self.hidden(x.flatten(1))))\n"
+    "def f(c, shape, n):\n    return M(c * shape[0] * shape[1], n)\n"
+)
 #: case -> (module source or None, function part of the spec or a whole spec, algo)
 CASES = {
     "syntax_error": ("def f(c, shape, n)\n    return 1\n", "f", "fa"),
@@ -37,29 +41,59 @@ CASES = {
     "wrong_signature": ("def f(c, n):\n    return nn.Linear(c, n)\n", "f", "fa"),
     "returns_none": ("def f(c, shape, n):\n    return None\n", "f", "fa"),
     "returns_list": ("def f(c, shape, n):\n    return [nn.Linear(2, 2)]\n", "f", "fa"),
-    "too_few_outputs": ("def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
-                        "nn.Linear(c * shape[0] * shape[1], n - 5))\n", "f", "fa"),
-    "too_few_outputs_dfa": ("def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
-                            "nn.Linear(c * shape[0] * shape[1], 7))\n", "f", "dfa"),
-    "wrong_input_size": ("def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
-                         "nn.Linear(784, n))\n", "f", "fa"),
-    "returns_tuple": ("class M(nn.Module):\n    def __init__(self, k, n):\n"
-                      "        super().__init__()\n        self.fc = nn.Linear(k, n)\n"
-                      "    def forward(self, x):\n        return self.fc(x.flatten(1)), 0\n"
-                      "def f(c, shape, n):\n    return M(c * shape[0] * shape[1], n)\n",
-                      "f", "fa"),
-    "forward_raises": ("class M(nn.Module):\n    def __init__(self):\n"
-                       "        super().__init__()\n        self.fc = nn.Linear(2, 2)\n"
-                       "    def forward(self, x):\n        raise ValueError('oops\\nsecond line')\n"
-                       "def f(c, shape, n):\n    return M()\n", "f", "fa"),
-    "double_precision": ("def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
-                         "nn.Linear(c * shape[0] * shape[1], n)).double()\n", "f", "fa"),
-    "unconvertible_layer": ("def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(1), "
-                            "nn.Unflatten(1, (1, -1)), nn.Conv1d(1, 1, 3), nn.Flatten(), "
-                            "nn.LazyLinear(n))\n", "f", "fa"),
-    "weight_norm_layer": ("def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
-                          "nn.utils.parametrizations.weight_norm("
-                          "nn.Linear(c * shape[0] * shape[1], n)))\n", "f", "fa"),
+    "too_few_outputs": (
+        "def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
+        "nn.Linear(c * shape[0] * shape[1], n - 5))\n",
+        "f",
+        "fa",
+    ),
+    "too_few_outputs_dfa": (
+        "def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
+        "nn.Linear(c * shape[0] * shape[1], 7))\n",
+        "f",
+        "dfa",
+    ),
+    "wrong_input_size": (
+        "def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), nn.Linear(784, n))\n",
+        "f",
+        "fa",
+    ),
+    "returns_tuple": (
+        "class M(nn.Module):\n    def __init__(self, k, n):\n"
+        "        super().__init__()\n        self.fc = nn.Linear(k, n)\n"
+        "    def forward(self, x):\n        return self.fc(x.flatten(1)), 0\n"
+        "def f(c, shape, n):\n    return M(c * shape[0] * shape[1], n)\n",
+        "f",
+        "fa",
+    ),
+    "forward_raises": (
+        "class M(nn.Module):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.fc = nn.Linear(2, 2)\n"
+        "    def forward(self, x):\n        raise ValueError('oops\\nsecond line')\n"
+        "def f(c, shape, n):\n    return M()\n",
+        "f",
+        "fa",
+    ),
+    "double_precision": (
+        "def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
+        "nn.Linear(c * shape[0] * shape[1], n)).double()\n",
+        "f",
+        "fa",
+    ),
+    "unconvertible_layer": (
+        "def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(1), "
+        "nn.Unflatten(1, (1, -1)), nn.Conv1d(1, 1, 3), nn.Flatten(), "
+        "nn.LazyLinear(n))\n",
+        "f",
+        "fa",
+    ),
+    "weight_norm_layer": (
+        "def f(c, shape, n):\n    return nn.Sequential(nn.Flatten(), "
+        "nn.utils.parametrizations.weight_norm("
+        "nn.Linear(c * shape[0] * shape[1], n)))\n",
+        "f",
+        "fa",
+    ),
     "empty_module": (None, ":good", "fa"),
     "empty_function": (None, "os.path:", "fa"),
     "relative_path": (None, "../x:y", "fa"),
@@ -87,11 +121,26 @@ def test_bad_model_cli_one_line_exit_2_no_run_folder(tmp_path, monkeypatch, caps
     spec = _spec(tmp_path, monkeypatch, case)
     work = tmp_path / "work"
     work.mkdir()
-    monkeypatch.chdir(work)                     # the default output would land in work/runs
+    monkeypatch.chdir(work)  # the default output would land in work/runs
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as ex:
-        main(["deep", "train", "--algo", CASES[case][2], "--dataset", "digits", "--model", spec,
-              "--epochs", "1", "--quiet", "--out", str(out)])
+        main(
+            [
+                "deep",
+                "train",
+                "--algo",
+                CASES[case][2],
+                "--dataset",
+                "digits",
+                "--model",
+                spec,
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
     err = capsys.readouterr().err
     assert ex.value.code == 2, err
     lines = err.strip().splitlines()
@@ -107,8 +156,7 @@ def test_bad_model_api_config_error_before_writing(tmp_path, monkeypatch, case):
     spec = _spec(tmp_path, monkeypatch, case)
     out = tmp_path / "run"
     with pytest.raises(ConfigError) as err:
-        T.train_run({"algo": CASES[case][2], "dataset": "digits", "model": spec, "epochs": 1},
-                    out)
+        T.train_run({"algo": CASES[case][2], "dataset": "digits", "model": spec, "epochs": 1}, out)
     assert str(err.value).startswith("model: ") and "\n" not in str(err.value)
     assert not out.exists()
     sys.modules.pop(f"usermodel_{case}", None)
@@ -120,12 +168,23 @@ def test_good_user_model_with_aux_layer_trains(tmp_path, monkeypatch):
     (tmp_path / "usermodel_aux.py").write_text(HEAD + AUX)
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("usermodel_aux", None)
-    m = T.train_run({"algo": "dfa", "dataset": "digits", "model": "usermodel_aux:f",
-                     "epochs": 2, "batch_size": 32}, tmp_path / "run")
-    assert m["epochs"][-1]["test_acc"] > 50                  # chance: 10 %
-    net = T.checked_model(T.validate(T.TrainConfig, {"algo": "dfa", "dataset": "digits",
-                                                     "model": "usermodel_aux:f"}, "t"))
+    m = T.train_run(
+        {
+            "algo": "dfa",
+            "dataset": "digits",
+            "model": "usermodel_aux:f",
+            "epochs": 2,
+            "batch_size": 32,
+        },
+        tmp_path / "run",
+    )
+    assert m["epochs"][-1]["test_acc"] > 50  # chance: 10 %
+    net = T.checked_model(
+        T.validate(
+            T.TrainConfig, {"algo": "dfa", "dataset": "digits", "model": "usermodel_aux:f"}, "t"
+        )
+    )
     assert net.hidden.fb_weight.shape == (10, 64) and net.out.fb_weight.shape == (10, 32)
     al = m["epochs"][-1]["alignment"]
     assert set(al) == {"out", "hidden", "unused"}
-    assert al["out"]["angle"] < 90 and math.isnan(al["unused"]["angle"])   # never called
+    assert al["out"]["angle"] < 90 and math.isnan(al["unused"]["angle"])  # never called

@@ -85,4 +85,5 @@ def test_trace_tables_and_decay():
         w.trace_decay()
     assert sal_window(4.0).trace_decay() == pytest.approx(math.exp(-0.25))
     assert spike_probability(0.3, 10) == pytest.approx(
-        1 / (1 + math.exp(-(0.3 - spike_logit_offset(10)))))
+        1 / (1 + math.exp(-(0.3 - spike_logit_offset(10))))
+    )

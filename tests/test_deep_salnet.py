@@ -18,10 +18,23 @@ SIZES = [24, 16, 12, 5]
 
 
 def _pair(dtype, seed=3, batch=4, chunk=7, t_ref=10, lr=0.5):
-    fast = SALNet(SIZES, t_ref=t_ref, sal_lr=lr, batch_size=batch, dtype=dtype,
-                  generator=torch.Generator().manual_seed(seed), chunk=chunk)
-    ref = SALNetReference(SIZES, t_ref=t_ref, sal_lr=lr, batch_size=batch, dtype=dtype,
-                          generator=torch.Generator().manual_seed(seed))
+    fast = SALNet(
+        SIZES,
+        t_ref=t_ref,
+        sal_lr=lr,
+        batch_size=batch,
+        dtype=dtype,
+        generator=torch.Generator().manual_seed(seed),
+        chunk=chunk,
+    )
+    ref = SALNetReference(
+        SIZES,
+        t_ref=t_ref,
+        sal_lr=lr,
+        batch_size=batch,
+        dtype=dtype,
+        generator=torch.Generator().manual_seed(seed),
+    )
     return fast, ref
 
 
@@ -52,8 +65,8 @@ def test_fast_equals_reference(dtype):
 def test_refractoriness_and_rates():
     net = SALNet([60, 40], t_ref=10, batch_size=8, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        net.b[0].fill_(8.0)          # near-saturated: spikes at the minimum interval
-        net.b[1].fill_(-50.0)        # silent
+        net.b[0].fill_(8.0)  # near-saturated: spikes at the minimum interval
+        net.b[1].fill_(-50.0)  # silent
         net.B[0].zero_()
         net.W[1].zero_()
     spikes = torch.stack([net.step().clone() for _ in range(200)])
@@ -90,8 +103,9 @@ def test_state_roundtrip_continues_identically():
 
 
 def test_sal_reduces_angle():
-    net = SALNet([40, 40], t_ref=10, sal_lr=0.2, batch_size=8,
-                 generator=torch.Generator().manual_seed(2))
+    net = SALNet(
+        [40, 40], t_ref=10, sal_lr=0.2, batch_size=8, generator=torch.Generator().manual_seed(2)
+    )
     before = net.alignment()[0]["angle"]
     assert 75 < before < 105
     for _ in range(15):

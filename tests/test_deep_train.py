@@ -19,9 +19,14 @@ from spikealign.deep import train as T  # noqa: E402
 
 torch.set_num_threads(1)
 
-SMALL = {"dataset": "fmnist", "epochs": 2, "batch_size": 16, "test_batch_size": 32,
-         "sal": {"n_iterations": 2, "len_epoch": 3, "batch_size": 4},
-         "rdd": {"rdd_time": 0.3, "update_every": 100}}
+SMALL = {
+    "dataset": "fmnist",
+    "epochs": 2,
+    "batch_size": 16,
+    "test_batch_size": 32,
+    "sal": {"n_iterations": 2, "len_epoch": 3, "batch_size": 4},
+    "rdd": {"rdd_time": 0.3, "update_every": 100},
+}
 
 
 @pytest.fixture
@@ -50,8 +55,7 @@ def test_train_every_algo(tmp_path, fake_fmnist, algo):
     if algo == "scfa":
         assert all(a["sign"] == 1.0 for a in rec["align_effective"])
     if algo == "fa":
-        assert m["init"]["align"][0]["angle"] == pytest.approx(rec["align"][0]["angle"],
-                                                              abs=5)
+        assert m["init"]["align"][0]["angle"] == pytest.approx(rec["align"][0]["angle"], abs=5)
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
 
 
@@ -95,24 +99,63 @@ def test_cli_train_and_errors(tmp_path, fake_fmnist):
     runner = CliRunner()
     cfg = tmp_path / "c.yaml"
     cfg.write_text("batch_size: 16\ntest_batch_size: 32\n")
-    res = runner.invoke(deep_cli.app, ["train", "--algo", "fa", "--dataset", "fmnist",
-                                       "--epochs", "1", "--out", str(tmp_path / "r"),
-                                       "--data-dir", str(fake_fmnist), "--threads", "1",
-                                       "--config", str(cfg), "--quiet"])
+    res = runner.invoke(
+        deep_cli.app,
+        [
+            "train",
+            "--algo",
+            "fa",
+            "--dataset",
+            "fmnist",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+            "--data-dir",
+            str(fake_fmnist),
+            "--threads",
+            "1",
+            "--config",
+            str(cfg),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "test accuracy" in res.output
     res = runner.invoke(deep_cli.app, ["train", "--algo", "nope", "--quiet"])
     assert isinstance(res.exception, ValueError) and "--algo" in str(res.exception)
     (tmp_path / "empty").mkdir()
-    res = runner.invoke(deep_cli.app, ["train", "--algo", "fa", "--dataset", "svhn",
-                                       "--data-dir", str(tmp_path / "empty"), "--quiet",
-                                       "--out", str(tmp_path / "r2")])
+    res = runner.invoke(
+        deep_cli.app,
+        [
+            "train",
+            "--algo",
+            "fa",
+            "--dataset",
+            "svhn",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--quiet",
+            "--out",
+            str(tmp_path / "r2"),
+        ],
+    )
     assert isinstance(res.exception, D.DataMissingError)
     assert "spikealign data fetch svhn" in str(res.exception)
     assert not (tmp_path / "r2").exists()  # missing data is found before the run directory
-    res = runner.invoke(deep_cli.app, ["train", "--algo", "fa", "--data-dir",
-                                       str(tmp_path / "nothing"), "--quiet", "--out",
-                                       str(tmp_path / "r3")])
+    res = runner.invoke(
+        deep_cli.app,
+        [
+            "train",
+            "--algo",
+            "fa",
+            "--data-dir",
+            str(tmp_path / "nothing"),
+            "--quiet",
+            "--out",
+            str(tmp_path / "r3"),
+        ],
+    )
     assert isinstance(res.exception, ValueError) and "--data-dir" in str(res.exception)
     assert not (tmp_path / "r3").exists()
 
@@ -127,9 +170,21 @@ def test_cli_without_torch(monkeypatch):
 
 def test_cli_symmetrize_and_data_where(tmp_path, fake_fmnist):
     runner = CliRunner()
-    res = runner.invoke(deep_cli.app, ["symmetrize", "--sizes", "20,15,5", "--epochs", "2",
-                                       "--len-epoch", "5", "--out", str(tmp_path / "s"),
-                                       "--quiet"])
+    res = runner.invoke(
+        deep_cli.app,
+        [
+            "symmetrize",
+            "--sizes",
+            "20,15,5",
+            "--epochs",
+            "2",
+            "--len-epoch",
+            "5",
+            "--out",
+            str(tmp_path / "s"),
+            "--quiet",
+        ],
+    )
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "s" / "metrics.json").read_text())
     assert m["steps"] == [0, 50, 100] and len(m["align"][0]) == 2
@@ -138,9 +193,11 @@ def test_cli_symmetrize_and_data_where(tmp_path, fake_fmnist):
 
 
 def test_imports_without_torch():
-    code = ("import sys, spikealign, spikealign.deep, spikealign.deep.cli, "
-            "spikealign.deep.data_cli, spikealign.deep.data, spikealign.deep.fetch; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, spikealign, spikealign.deep, spikealign.deep.cli, "
+        "spikealign.deep.data_cli, spikealign.deep.data, spikealign.deep.fetch; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -149,8 +206,12 @@ def test_real_fashion_mnist_short_run(tmp_path, monkeypatch):
     try:
         D.find_dataset("fmnist")
     except D.DataMissingError:
-        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist or "
-                    "spikealign data fetch fmnist)")
-    m = T.train_run({"algo": "fa", "dataset": "fmnist", "epochs": 1, "train_limit": 3000,
-                     "test_limit": 1000}, tmp_path / "real")
+        pytest.skip(
+            "Fashion-MNIST not installed (apt-get install dataset-fashion-mnist or "
+            "spikealign data fetch fmnist)"
+        )
+    m = T.train_run(
+        {"algo": "fa", "dataset": "fmnist", "epochs": 1, "train_limit": 3000, "test_limit": 1000},
+        tmp_path / "real",
+    )
     assert m["epochs"][0]["test_acc"] > 60.0

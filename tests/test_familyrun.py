@@ -20,7 +20,12 @@ class Toy:
 
     def __init__(self, blocks=6, seed=0, config="a", stop_at=None, every=1):
         self.blocks, self.seed, self.config, self.stop_at, self.every = (
-            blocks, seed, config, stop_at, every)
+            blocks,
+            seed,
+            config,
+            stop_at,
+            every,
+        )
         self.steps = []  # the blocks stepped (completed) by this object
 
     def new_state(self):
@@ -34,8 +39,11 @@ class Toy:
 
     @staticmethod
     def to_arrays(s):
-        return {"block": np.int64(s["block"]), "values": np.array(s["values"], dtype=float),
-                "rng": np.array(json.dumps(s["rng"].bit_generator.state))}
+        return {
+            "block": np.int64(s["block"]),
+            "values": np.array(s["values"], dtype=float),
+            "rng": np.array(json.dumps(s["rng"].bit_generator.state)),
+        }
 
     def step(self, s, on_progress):
         first = s["rng"].normal()
@@ -53,12 +61,22 @@ class Toy:
 
     def trainable(self):
         return Trainable(
-            family="ssn", config_yaml=f"toy: {self.config}\n", config_hash=f"hash-{self.config}",
-            total=self.blocks, unit="block", progress_key="cycle", total_key="num_epochs",
-            new_state=self.new_state, state_from_arrays=self.from_arrays,
-            state_arrays=self.to_arrays, position=lambda s: s["block"],
-            done=lambda s: s["block"] >= self.blocks, step=self.step, results=self.results,
-            checkpoint_due=lambda s: s["block"] % self.every == 0)
+            family="ssn",
+            config_yaml=f"toy: {self.config}\n",
+            config_hash=f"hash-{self.config}",
+            total=self.blocks,
+            unit="block",
+            progress_key="cycle",
+            total_key="num_epochs",
+            new_state=self.new_state,
+            state_from_arrays=self.from_arrays,
+            state_arrays=self.to_arrays,
+            position=lambda s: s["block"],
+            done=lambda s: s["block"] >= self.blocks,
+            step=self.step,
+            results=self.results,
+            checkpoint_due=lambda s: s["block"] % self.every == 0,
+        )
 
 
 def run(toy, out, **kw):
@@ -119,8 +137,9 @@ def test_a_damaged_checkpoint_is_reported_and_the_run_restarts(tmp_path, damage)
         run(Toy(stop_at=4), out)
     ckpt = out / CHECKPOINT
     data = ckpt.read_bytes()
-    ckpt.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"\x00junk" * 50,
-                      "empty": b""}[damage])
+    ckpt.write_bytes(
+        {"truncate": data[: len(data) // 2], "garbage": b"\x00junk" * 50, "empty": b""}[damage]
+    )
     toy = Toy()
     with pytest.warns(RunDirWarning, match="damaged checkpoint.*restarts from its beginning"):
         m = run(toy, out)

@@ -65,24 +65,27 @@ def test_t_stop_choices():
     assert unsorted[0].times.magnitude.tolist() == [2.0]
 
 
-@pytest.mark.parametrize(("spikes", "n", "kw", "match"), [
-    (np.zeros((3,), np.int64), 2, {}, "shape"),
-    (np.zeros((2, 3), np.int64), 2, {}, "shape"),
-    (np.array([[0.5, 0.0]]), 2, {}, "integers"),
-    (np.array([[True, False]]), 2, {}, "integers"),
-    (np.array([[1, 2]]), 2, {}, "n_neurons=2"),
-    (np.array([[1, -1]]), 2, {}, "0-based"),
-    (np.array([[-1, 0]]), 2, {}, ">= 0"),
-    (np.array([[1, 0]]), 0, {}, "n_neurons"),
-    (np.array([[1, 0]]), 2, {"dt_ms": 0.0}, "dt_ms"),
-    (np.array([[1, 0]]), 2, {"dt_ms": float("nan")}, "dt_ms"),
-    (np.array([[1, 0]]), 2, {"dt_ms": float("inf")}, "dt_ms"),
-    (np.array([[1, 0]]), 2, {"dt_ms": "fast"}, "dt_ms"),
-    (np.array([[5, 0]]), 2, {"n_steps": 5}, "step 5"),
-    (np.array([[5, 0]]), 2, {"t_stop_ms": 5.0}, "after the last spike"),
-    (np.array([[5, 0]]), 2, {"n_steps": 9, "t_stop_ms": 9.0}, "not both"),
-    (np.zeros((0, 2), np.int64), 2, {}, "empty record"),
-])
+@pytest.mark.parametrize(
+    ("spikes", "n", "kw", "match"),
+    [
+        (np.zeros((3,), np.int64), 2, {}, "shape"),
+        (np.zeros((2, 3), np.int64), 2, {}, "shape"),
+        (np.array([[0.5, 0.0]]), 2, {}, "integers"),
+        (np.array([[True, False]]), 2, {}, "integers"),
+        (np.array([[1, 2]]), 2, {}, "n_neurons=2"),
+        (np.array([[1, -1]]), 2, {}, "0-based"),
+        (np.array([[-1, 0]]), 2, {}, ">= 0"),
+        (np.array([[1, 0]]), 0, {}, "n_neurons"),
+        (np.array([[1, 0]]), 2, {"dt_ms": 0.0}, "dt_ms"),
+        (np.array([[1, 0]]), 2, {"dt_ms": float("nan")}, "dt_ms"),
+        (np.array([[1, 0]]), 2, {"dt_ms": float("inf")}, "dt_ms"),
+        (np.array([[1, 0]]), 2, {"dt_ms": "fast"}, "dt_ms"),
+        (np.array([[5, 0]]), 2, {"n_steps": 5}, "step 5"),
+        (np.array([[5, 0]]), 2, {"t_stop_ms": 5.0}, "after the last spike"),
+        (np.array([[5, 0]]), 2, {"n_steps": 9, "t_stop_ms": 9.0}, "not both"),
+        (np.zeros((0, 2), np.int64), 2, {}, "empty record"),
+    ],
+)
 def test_invalid_inputs_are_named(spikes, n, kw, match):
     kw = {"dt_ms": 1.0, **kw}
     with pytest.raises(ValueError, match=match):

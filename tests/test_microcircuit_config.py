@@ -124,18 +124,70 @@ u_input:
 """
 
 UPSTREAM = {
-    "example": dict(lr_down=0.001, lr_up=0.4, lr_out=0.001, len_epoch=5, len_symm=2, len_val=4,
-                    epochs=5, poisson=649854, weights=355445, training=915344,
-                    update_down="true", t_poisson=423433, t_pattern=2000, t_training=890423),
-    "bp": dict(lr_down=0.0, lr_up=0.2, lr_out=0.003, len_epoch=20, len_symm=5, len_val=6,
-               epochs=150, poisson=654560, weights=375635, training=936544,
-               update_down="false", t_poisson=426534, t_pattern=20000, t_training=892458),
-    "fa": dict(lr_down=0.0, lr_up=0.2, lr_out=0.003, len_epoch=20, len_symm=5, len_val=6,
-               epochs=150, poisson=645360, weights=354535, training=918344,
-               update_down="true", t_poisson=423433, t_pattern=20000, t_training=890423),
-    "sal": dict(lr_down=0.001, lr_up=0.2, lr_out=0.003, len_epoch=20, len_symm=5, len_val=6,
-                epochs=150, poisson=649854, weights=355445, training=915344,
-                update_down="true", t_poisson=423433, t_pattern=2000, t_training=890423),
+    "example": dict(
+        lr_down=0.001,
+        lr_up=0.4,
+        lr_out=0.001,
+        len_epoch=5,
+        len_symm=2,
+        len_val=4,
+        epochs=5,
+        poisson=649854,
+        weights=355445,
+        training=915344,
+        update_down="true",
+        t_poisson=423433,
+        t_pattern=2000,
+        t_training=890423,
+    ),
+    "bp": dict(
+        lr_down=0.0,
+        lr_up=0.2,
+        lr_out=0.003,
+        len_epoch=20,
+        len_symm=5,
+        len_val=6,
+        epochs=150,
+        poisson=654560,
+        weights=375635,
+        training=936544,
+        update_down="false",
+        t_poisson=426534,
+        t_pattern=20000,
+        t_training=892458,
+    ),
+    "fa": dict(
+        lr_down=0.0,
+        lr_up=0.2,
+        lr_out=0.003,
+        len_epoch=20,
+        len_symm=5,
+        len_val=6,
+        epochs=150,
+        poisson=645360,
+        weights=354535,
+        training=918344,
+        update_down="true",
+        t_poisson=423433,
+        t_pattern=20000,
+        t_training=890423,
+    ),
+    "sal": dict(
+        lr_down=0.001,
+        lr_up=0.2,
+        lr_out=0.003,
+        len_epoch=20,
+        len_symm=5,
+        len_val=6,
+        epochs=150,
+        poisson=649854,
+        weights=355445,
+        training=915344,
+        update_down="true",
+        t_poisson=423433,
+        t_pattern=2000,
+        t_training=890423,
+    ),
 }
 
 
@@ -181,41 +233,68 @@ def test_all_presets_load():
         assert load_config(name).student_simulation_settings.t_pattern == 2000
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"network_properties.dims": [1]}, "network_properties.dims"),
-    ({"network_properties.dims": [1, 0, 1]}, "network_properties.dims"),
-    ({"network_properties.t_ref": 10.0}, "network_properties.t_ref"),
-    ({"network_properties.t_ref": "10"}, "network_properties.t_ref"),
-    ({"network_properties.lambda_api": True}, "network_properties.lambda_api"),
-    ({"network_properties.lr": [{"up": 0.1, "down": 0.1}]}, "network_properties.lr"),
-    ({"network_properties.lr": [{"up": 0.1}, {"up": 0.1}]}, "network_properties.lr.0.down"),
-    ({"network_properties.lr": [{"up": 0.1, "down": 0.0}, {"up": 0.1, "down": 0.1}]},
-     "network_properties.lr.1.down"),
-    ({"network_properties.learning_lag": 300}, "network_properties.learning_lag"),
-    ({"network_properties.stdp_tau_causal": 0.0}, "network_properties.stdp_tau_causal"),
-    ({"network_properties.n_last_spks": 0}, "network_properties.n_last_spks"),
-    ({"student_simulation_settings.len_symmetrization": 4},
-     "student_simulation_settings.len_symmetrization"),
-    ({"student_simulation_settings.recorded_quantities": [["u_in"], ["u_tgt"], []]},
-     "student_simulation_settings.recorded_quantities.1"),
-    ({"student_simulation_settings.recorded_quantities": [["u_in"], []]},
-     "student_simulation_settings.recorded_quantities"),
-    ({"student_simulation_settings.weights_init_seed": None},
-     "student_simulation_settings.weights_init_seed"),
-    ({"student_simulation_settings.poisson_seed": -1}, "student_simulation_settings.poisson_seed"),
-    ({"student_simulation_settings.shuffle_training": 1},
-     "student_simulation_settings.shuffle_training"),
-    ({"student_initial_parameters.bias": [-1.0]}, "student_initial_parameters.bias"),
-    ({"teacher_initial_parameters.weights": [{"w_up": [[1.0, 2.0]]}, {"w_up": 2.0}]},
-     "teacher_initial_parameters.weights.0.w_up"),
-    ({"teacher_initial_parameters.weights": [{"w_up": 2.0}, {"w_up": 2.0, "w_down": 1.0}]},
-     "teacher_initial_parameters.weights.1.w_down"),
-    ({"u_input.training": []}, "u_input.training"),
-    ({"u_input.training": [[1.0, 2.0]]}, "u_input.training.0"),
-    ({"options": {"engine": "gpu"}}, "options.engine"),
-    ({"student_simulation_settings.recorded_sample_length": 1,
-      "student_simulation_settings.num_epochs": 200000}, "recorded_sample_length"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"network_properties.dims": [1]}, "network_properties.dims"),
+        ({"network_properties.dims": [1, 0, 1]}, "network_properties.dims"),
+        ({"network_properties.t_ref": 10.0}, "network_properties.t_ref"),
+        ({"network_properties.t_ref": "10"}, "network_properties.t_ref"),
+        ({"network_properties.lambda_api": True}, "network_properties.lambda_api"),
+        ({"network_properties.lr": [{"up": 0.1, "down": 0.1}]}, "network_properties.lr"),
+        ({"network_properties.lr": [{"up": 0.1}, {"up": 0.1}]}, "network_properties.lr.0.down"),
+        (
+            {"network_properties.lr": [{"up": 0.1, "down": 0.0}, {"up": 0.1, "down": 0.1}]},
+            "network_properties.lr.1.down",
+        ),
+        ({"network_properties.learning_lag": 300}, "network_properties.learning_lag"),
+        ({"network_properties.stdp_tau_causal": 0.0}, "network_properties.stdp_tau_causal"),
+        ({"network_properties.n_last_spks": 0}, "network_properties.n_last_spks"),
+        (
+            {"student_simulation_settings.len_symmetrization": 4},
+            "student_simulation_settings.len_symmetrization",
+        ),
+        (
+            {"student_simulation_settings.recorded_quantities": [["u_in"], ["u_tgt"], []]},
+            "student_simulation_settings.recorded_quantities.1",
+        ),
+        (
+            {"student_simulation_settings.recorded_quantities": [["u_in"], []]},
+            "student_simulation_settings.recorded_quantities",
+        ),
+        (
+            {"student_simulation_settings.weights_init_seed": None},
+            "student_simulation_settings.weights_init_seed",
+        ),
+        (
+            {"student_simulation_settings.poisson_seed": -1},
+            "student_simulation_settings.poisson_seed",
+        ),
+        (
+            {"student_simulation_settings.shuffle_training": 1},
+            "student_simulation_settings.shuffle_training",
+        ),
+        ({"student_initial_parameters.bias": [-1.0]}, "student_initial_parameters.bias"),
+        (
+            {"teacher_initial_parameters.weights": [{"w_up": [[1.0, 2.0]]}, {"w_up": 2.0}]},
+            "teacher_initial_parameters.weights.0.w_up",
+        ),
+        (
+            {"teacher_initial_parameters.weights": [{"w_up": 2.0}, {"w_up": 2.0, "w_down": 1.0}]},
+            "teacher_initial_parameters.weights.1.w_down",
+        ),
+        ({"u_input.training": []}, "u_input.training"),
+        ({"u_input.training": [[1.0, 2.0]]}, "u_input.training.0"),
+        ({"options": {"engine": "gpu"}}, "options.engine"),
+        (
+            {
+                "student_simulation_settings.recorded_sample_length": 1,
+                "student_simulation_settings.num_epochs": 200000,
+            },
+            "recorded_sample_length",
+        ),
+    ],
+)
 def test_bad_values_name_the_field(change, field):
     with pytest.raises(ConfigError) as err:
         load_config(tiny(**change))
@@ -226,8 +305,11 @@ def test_bad_values_name_the_field(change, field):
 def test_unknown_key_lists_allowed_keys():
     cfg = tiny()
     cfg["network_properties"]["lambda_apic"] = 0.1
-    with pytest.raises(ConfigError, match=r"network_properties.lambda_apic: unknown key; "
-                                          r"allowed keys here: dims, lambda_api"):
+    with pytest.raises(
+        ConfigError,
+        match=r"network_properties.lambda_apic: unknown key; "
+        r"allowed keys here: dims, lambda_api",
+    ):
         load_config(cfg)
     with pytest.raises(ConfigError, match="neither a config file nor a preset"):
         load_config("no-such-preset")
@@ -254,8 +336,14 @@ def test_explicit_student_weights_are_accepted():
 
 
 def test_overrides_and_seed_offsets():
-    cfg = load_config("sal", ["student_simulation_settings.num_epochs=3",
-                              "network_properties.lr.0.down=0.0", "options.engine=reference"])
+    cfg = load_config(
+        "sal",
+        [
+            "student_simulation_settings.num_epochs=3",
+            "network_properties.lr.0.down=0.0",
+            "options.engine=reference",
+        ],
+    )
     assert cfg.student_simulation_settings.num_epochs == 3
     assert feedback_mode(cfg) == "fa" and cfg.options.engine == "reference"
     with pytest.raises(ConfigError, match="KEY=VALUE"):

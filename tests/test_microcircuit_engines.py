@@ -18,8 +18,11 @@ def _compare_runs(cfg, exact=True):
     np.testing.assert_array_equal(ref_s.spikes, fast_s.spikes)  # spike for spike
     np.testing.assert_array_equal(ref_s.counts, fast_s.counts)
     np.testing.assert_array_equal(ref_t.counts, fast_t.counts)
-    check = np.testing.assert_array_equal if exact else (
-        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12))
+    check = (
+        np.testing.assert_array_equal
+        if exact
+        else (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12))
+    )
     check(ref_t.u_out, fast_t.u_out)
     for name in ("u_out", "u_out_free", "loss_nudged", "loss_free"):
         check(getattr(ref_s, name), getattr(fast_s, name))
@@ -37,15 +40,20 @@ def test_reference_and_fast_agree_on_a_full_sal_run():
     assert not np.array_equal(s.initial_weights["1.w_down"], s.final_weights["1.w_down"])
 
 
-@pytest.mark.parametrize("changes", [
-    {"student_simulation_settings.update_down": False},                      # bp
-    {"network_properties.lr.0.down": 0.0},                                    # fa
-    {"network_properties.n_last_spks": 3},
-    {"network_properties.n_last_spks": 2, "options": {"sal_same_step": "overwrite"}},
-    {"student_simulation_settings.set_sps": False},
-    {"student_simulation_settings.shuffle_training": False,
-     "student_simulation_settings.recorded_sample_length": 1},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"student_simulation_settings.update_down": False},  # bp
+        {"network_properties.lr.0.down": 0.0},  # fa
+        {"network_properties.n_last_spks": 3},
+        {"network_properties.n_last_spks": 2, "options": {"sal_same_step": "overwrite"}},
+        {"student_simulation_settings.set_sps": False},
+        {
+            "student_simulation_settings.shuffle_training": False,
+            "student_simulation_settings.recorded_sample_length": 1,
+        },
+    ],
+)
 def test_reference_and_fast_agree_in_every_mode(changes):
     _compare_runs(load_config(tiny(**changes)))
 
@@ -60,22 +68,38 @@ def test_reference_draws_match_one_block_draw():
     net = random_network((2, 3, 4, 2))
     n = net.layout.n_neurons
     a, b = np.random.default_rng(1), np.random.default_rng(1)
-    per_pop = np.concatenate([a.random(s.stop - s.start)
-                              for _ in range(5) for _, _, s in net.layout.populations()])
+    per_pop = np.concatenate(
+        [a.random(s.stop - s.start) for _ in range(5) for _, _, s in net.layout.populations()]
+    )
     np.testing.assert_array_equal(per_pop, b.random(5 * n))
 
 
 def test_chunked_kernel_calls_change_nothing(monkeypatch):
     """Patterns split into many kernel calls give the same result as one call."""
+
     def run(chunk):
         monkeypatch.setattr(fast, "CHUNK_DRAWS", chunk)
         net = random_network((2, 3, 2), seed=3)
         rec = Recorder(net, [["u_in"], ["w_up", "v_api"], ["u_pyr"]], 3000, 77)
         spikes = SpikeLog()
         rng = np.random.default_rng(4)
-        outs = [run_pattern(net, Drive(u_in=np.array([0.3, -0.2]), u_tgt=np.array([0.5, 1.0]),
-                                       n_steps=1000, lag=100, plast_up=k != 1, sal=k == 1),
-                            rng, recorder=rec, spikes=spikes).u_out for k in range(3)]
+        outs = [
+            run_pattern(
+                net,
+                Drive(
+                    u_in=np.array([0.3, -0.2]),
+                    u_tgt=np.array([0.5, 1.0]),
+                    n_steps=1000,
+                    lag=100,
+                    plast_up=k != 1,
+                    sal=k == 1,
+                ),
+                rng,
+                recorder=rec,
+                spikes=spikes,
+            ).u_out
+            for k in range(3)
+        ]
         rec.finalize()
         return np.array(outs), net.values.copy(), rec.out.copy(), spikes.record()
 
@@ -92,9 +116,19 @@ def test_other_psp_kernel_agrees():
         net = random_network((2, 3, 2), seed=5, psp="alpha", n_last=3)
         rng = np.random.default_rng(6)
         log = SpikeLog()
-        run_pattern(net, Drive(u_in=np.array([0.3, 1.0]), u_tgt=np.array([0.5, 1.0]),
-                               n_steps=400, lag=10, plast_up=True), rng, engine=engine,
-                    spikes=log)
+        run_pattern(
+            net,
+            Drive(
+                u_in=np.array([0.3, 1.0]),
+                u_tgt=np.array([0.5, 1.0]),
+                n_steps=400,
+                lag=10,
+                plast_up=True,
+            ),
+            rng,
+            engine=engine,
+            spikes=log,
+        )
         outs.append((log.record(), net.values.copy()))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     np.testing.assert_allclose(outs[0][1], outs[1][1], rtol=1e-12, atol=1e-14)

@@ -30,8 +30,14 @@ def test_spike_probability_scalar_twins_agree():
 def test_layout_draw_order_and_weight_views():
     lay = Layout((2, 3, 4, 2))
     kinds = [(k, layer, s.stop - s.start) for k, layer, s in lay.populations()]
-    assert kinds == [("input", 0, 2), ("pyr", 1, 3), ("inn", 1, 4), ("pyr", 2, 4),
-                     ("inn", 2, 2), ("output", 3, 2)]
+    assert kinds == [
+        ("input", 0, 2),
+        ("pyr", 1, 3),
+        ("inn", 1, 4),
+        ("pyr", 2, 4),
+        ("inn", 2, 2),
+        ("output", 3, 2),
+    ]
     assert lay.n_neurons == 17
     net = Network(NetParams(dims=(2, 3, 4, 2)))
     assert net.w_up(1).shape == (3, 2) and net.w_up(3).shape == (2, 4)
@@ -40,7 +46,7 @@ def test_layout_draw_order_and_weight_views():
     assert np.count_nonzero(net.w_up_flat == 7.0) == 12
     twin = net.copy()
     twin.w_up(2)[...] = 1.0
-    assert np.all(net.w_up(2) == 7.0) and np.all(twin.values[twin.offsets["w_up_flat"]:][:6] == 0)
+    assert np.all(net.w_up(2) == 7.0) and np.all(twin.values[twin.offsets["w_up_flat"] :][:6] == 0)
     np.testing.assert_array_equal(twin.w_up(2), 1.0)
 
 
@@ -127,8 +133,15 @@ def test_backprop_feedback_equals_transposed_forward_weights_after_every_step(di
         symm = (step // 100) % 4 == 3
         if symm and step % 100 == 0:
             net.set_symmetrization()
-        drive = Drive(u_in=np.full(dims[0], 1.0), u_tgt=np.full(dims[-1], 0.8), n_steps=1,
-                      plast_up=not symm, sal=False, copy_bp=True, set_sps=True)
+        drive = Drive(
+            u_in=np.full(dims[0], 1.0),
+            u_tgt=np.full(dims[-1], 0.8),
+            n_steps=1,
+            plast_up=not symm,
+            sal=False,
+            copy_bp=True,
+            set_sps=True,
+        )
         run_pattern(net, drive, rng, engine=engine)
         if symm and step % 100 == 99:
             net.unset_symmetrization()
@@ -179,8 +192,7 @@ def test_sal_same_step_accumulate_vs_overwrite():
     anti = net.params.stdp_a_anticausal * math.exp(-3 / 10) / 2
     reference.sal_plasticity(net)
     assert net.w_down(1)[0, 0] == pytest.approx(causal + anti)
-    over = Network(NetParams(dims=(1, 1, 1), n_last=2, lr_down=(0.0, 1.0, 0.0),
-                             sal_overwrite=True))
+    over = Network(NetParams(dims=(1, 1, 1), n_last=2, lr_down=(0.0, 1.0, 0.0), sal_overwrite=True))
     over.clock[0], over.last[hid], over.last[out] = t, [t - 3, t], [t - 5, t]
     reference.sal_plasticity(over)
     assert over.w_down(1)[0, 0] == pytest.approx(anti)
@@ -198,8 +210,8 @@ def test_forward_plasticity_uses_presynaptic_spike_one_step_back():
     net.ma_u[:] = 1.0
     net.ma_vb[:] = 0.5
     w_hidden, w_out = net.w_up(1).copy(), net.w_up(2).copy()
-    net.last[lay.pyr(0).start, -1] = t - 1   # input spiked one step back: hidden W_up learns
-    net.last[lay.pyr(1).start, -1] = t       # hidden spiked now: output W_up does not
+    net.last[lay.pyr(0).start, -1] = t - 1  # input spiked one step back: hidden W_up learns
+    net.last[lay.pyr(1).start, -1] = t  # hidden spiked now: output W_up does not
     drive = Drive(u_in=np.zeros(1), u_tgt=np.zeros(1), n_steps=1, plast_up=True)
     reference.forward_plasticity(net, drive)
     phi = spike_probability(np.array([1.0, 0.5 - 1.0]), 10)

@@ -31,16 +31,31 @@ def _cli(args) -> int:
 
 
 def test_pattern_sequence_draws_with_replacement_and_cycles_in_order():
-    idx, is_val = pattern_sequence(8, 6, seed=915344, len_epoch=20, len_validation=6,
-                                   num_epochs=3, shuffle_training=True,
-                                   shuffle_validation=False)
+    idx, is_val = pattern_sequence(
+        8,
+        6,
+        seed=915344,
+        len_epoch=20,
+        len_validation=6,
+        num_epochs=3,
+        shuffle_training=True,
+        shuffle_validation=False,
+    )
     assert len(idx) == 78 and is_val.sum() == 18
     rng = np.random.default_rng(915344)
     for epoch in range(3):
-        np.testing.assert_array_equal(idx[epoch * 26:epoch * 26 + 20], rng.choice(8, 20))
-        np.testing.assert_array_equal(idx[epoch * 26 + 20:(epoch + 1) * 26], np.arange(6))
-    ordered, _ = pattern_sequence(3, 2, seed=0, len_epoch=5, len_validation=3, num_epochs=1,
-                                  shuffle_training=False, shuffle_validation=False)
+        np.testing.assert_array_equal(idx[epoch * 26 : epoch * 26 + 20], rng.choice(8, 20))
+        np.testing.assert_array_equal(idx[epoch * 26 + 20 : (epoch + 1) * 26], np.arange(6))
+    ordered, _ = pattern_sequence(
+        3,
+        2,
+        seed=0,
+        len_epoch=5,
+        len_validation=3,
+        num_epochs=1,
+        shuffle_training=False,
+        shuffle_validation=False,
+    )
     np.testing.assert_array_equal(ordered, [0, 1, 2, 0, 1, 0, 1, 0])
 
 
@@ -59,14 +74,17 @@ def test_teacher_student_run_structure():
     assert student.u_out.shape == (n_pat, 1) and len(student.loss_free) == s.num_epochs
     # targets are the teacher's mean outputs; validation patterns carry validation targets
     val = student.role == ROLE_VAL
-    np.testing.assert_array_equal(student.u_tgt[val],
-                                  teacher.val_targets[student.pattern_index[val]])
-    np.testing.assert_array_equal(student.u_tgt[~val],
-                                  teacher.train_targets[student.pattern_index[~val]])
+    np.testing.assert_array_equal(
+        student.u_tgt[val], teacher.val_targets[student.pattern_index[val]]
+    )
+    np.testing.assert_array_equal(
+        student.u_tgt[~val], teacher.train_targets[student.pattern_index[~val]]
+    )
     # the paper's loss, recomputed from the per-pattern outputs
     first = slice(s.len_epoch, s.len_epoch + s.len_validation)
     assert student.loss_nudged[0] == pytest.approx(
-        np.mean((student.u_out[first] - student.u_tgt[first]) ** 2))
+        np.mean((student.u_out[first] - student.u_tgt[first]) ** 2)
+    )
     assert np.isnan(student.u_out_free[~val]).all() and np.isfinite(student.u_out_free[val]).all()
     # the free side runs do not touch the main run
     no_free = load_config(tiny(options={"free_validation": False}))
@@ -101,9 +119,13 @@ def test_teacher_seed_per_run_and_first_output_targets():
     assert not np.array_equal(t0.u_out, t1.u_out)
     fixed = load_config(tiny(options={"teacher_seed_per_run": False}))
     np.testing.assert_array_equal(simulate(fixed, 1)[0].u_out, t0.u_out)
-    two = tiny(**{"network_properties.dims": [1, 1, 2],
-                  "teacher_initial_parameters.weights": [{"w_up": 2.0}, {"w_up": [[2.0], [-1.0]]}],
-                  "options": {"teacher_targets": "first"}})
+    two = tiny(
+        **{
+            "network_properties.dims": [1, 1, 2],
+            "teacher_initial_parameters.weights": [{"w_up": 2.0}, {"w_up": [[2.0], [-1.0]]}],
+            "options": {"teacher_targets": "first"},
+        }
+    )
     teacher, _, _ = simulate(load_config(two), 0)
     np.testing.assert_array_equal(teacher.targets[:, 1], teacher.u_out[:, 0])
 
@@ -152,16 +174,35 @@ def test_cli_run_and_figure6(tmp_path, capsys):
 
     cfg_path.write_text(yaml.safe_dump(tiny()))
     runs = tmp_path / "runs"
-    modes = (("sal", []), ("bp", ["--set", "student_simulation_settings.update_down=false"]),
-             ("fa", ["--set", "network_properties.lr.0.down=0.0"]))
+    modes = (
+        ("sal", []),
+        ("bp", ["--set", "student_simulation_settings.update_down=false"]),
+        ("fa", ["--set", "network_properties.lr.0.down=0.0"]),
+    )
     for mode, extra in modes:
         for k in (0, 1):
-            assert _cli(["microcircuit", "run", str(cfg_path), "--seed-offset", str(k),
-                         "--out", str(runs / f"{mode}.{k:04d}"), "--quiet", *extra]) == 0
+            assert (
+                _cli(
+                    [
+                        "microcircuit",
+                        "run",
+                        str(cfg_path),
+                        "--seed-offset",
+                        str(k),
+                        "--out",
+                        str(runs / f"{mode}.{k:04d}"),
+                        "--quiet",
+                        *extra,
+                    ]
+                )
+                == 0
+            )
     assert f"mode {'fa'}" in capsys.readouterr().out
     # a finished run is not overwritten
-    assert _cli(["microcircuit", "run", str(cfg_path), "--out", str(runs / "sal.0000"),
-                 "--quiet"]) == 2
+    assert (
+        _cli(["microcircuit", "run", str(cfg_path), "--out", str(runs / "sal.0000"), "--quiet"])
+        == 2
+    )
     # an unfinished and a broken run are skipped
     (runs / "broken").mkdir()
     (runs / "broken" / "metrics.json").write_text("{")
@@ -181,12 +222,14 @@ def test_cli_run_and_figure6(tmp_path, capsys):
 def test_feedback_angle_is_exact():
     from spikealign.microcircuits.plots import final_feedback_angle
 
-    w21 = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])       # layer 2 <- layer 1
+    w21 = np.array([[1.0, 2.0, 0.0], [0.0, -1.0, 3.0]])  # layer 2 <- layer 1
+
     def angle(b12):
         return final_feedback_angle({"final_weights": {"1.w_down": b12, "2.w_up": w21}})
+
     assert angle(w21.T) == pytest.approx(0.0, abs=1e-6)
     assert angle(-2.5 * w21.T) == pytest.approx(180.0)
-    orth = np.array([[2.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])     # <orth, W21^T> = 2 - 2 = 0
+    orth = np.array([[2.0, 0.0], [-1.0, 0.0], [0.0, 0.0]])  # <orth, W21^T> = 2 - 2 = 0
     assert angle(orth) == pytest.approx(90.0)
     b = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     # cos = 1 / |W21| = 1 / sqrt(15)
@@ -200,11 +243,19 @@ def test_figure6_for_larger_networks_shows_the_feedback_angle(tmp_path):
     from spikealign.microcircuits.plots import feedback_angle_trace
 
     runs = tmp_path / "runs"
-    for mode, changes in (("sal", {}), ("bp", {"student_simulation_settings.update_down": False}),
-                          ("fa", {"network_properties.lr.0.down": 0.0})):
-        cfg = tiny_dims((2, 3, 2), **{"student_simulation_settings.num_epochs": 3,
-                                      "student_simulation_settings.recorded_sample_length": 30,
-                                      **changes})
+    for mode, changes in (
+        ("sal", {}),
+        ("bp", {"student_simulation_settings.update_down": False}),
+        ("fa", {"network_properties.lr.0.down": 0.0}),
+    ):
+        cfg = tiny_dims(
+            (2, 3, 2),
+            **{
+                "student_simulation_settings.num_epochs": 3,
+                "student_simulation_settings.recorded_sample_length": 30,
+                **changes,
+            },
+        )
         run_experiment(load_config(cfg), runs / mode)
         assert (runs / mode / "run.png").is_file()
         with np.load(runs / mode / "result.npz") as npz:
@@ -223,8 +274,10 @@ def test_figure6_for_larger_networks_shows_the_feedback_angle(tmp_path):
 
 
 def test_cli_check_and_presets(capsys):
-    assert _cli(["microcircuit", "check", "sal", "--set",
-                 "student_simulation_settings.num_epochs=2"]) == 0
+    assert (
+        _cli(["microcircuit", "check", "sal", "--set", "student_simulation_settings.num_epochs=2"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "num_epochs: 2" in out and "mode sal" in out
     assert _cli(["microcircuit", "presets"]) == 0
@@ -239,10 +292,15 @@ SEEDS = range(1, 9)
 def _final_free_losses(mode, epochs, lr_factor):
     base = load_config(mode)
     lr = base.network_properties.lr
-    cfg = load_config(mode, [f"student_simulation_settings.num_epochs={epochs}",
-                             f"network_properties.lr.0.up={lr[0].up * lr_factor}",
-                             f"network_properties.lr.0.down={lr[0].down * lr_factor}",
-                             f"network_properties.lr.1.up={lr[1].up * lr_factor}"])
+    cfg = load_config(
+        mode,
+        [
+            f"student_simulation_settings.num_epochs={epochs}",
+            f"network_properties.lr.0.up={lr[0].up * lr_factor}",
+            f"network_properties.lr.0.down={lr[0].down * lr_factor}",
+            f"network_properties.lr.1.up={lr[1].up * lr_factor}",
+        ],
+    )
     return np.array([simulate(cfg, k)[1].loss_free[-1] for k in SEEDS])
 
 

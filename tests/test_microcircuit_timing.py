@@ -53,14 +53,20 @@ def test_one_input_spike_raises_v_bas_for_exactly_tau_syn_steps(engine, t_ref, t
     log = SpikeLog()
     rng = np.random.default_rng(0)
     for u_in, n_steps in ((ON, 1), (OFF, n_after)):
-        run_pattern(net, Drive(u_in=np.array([u_in]), u_tgt=None, n_steps=n_steps), rng,
-                    engine=engine, recorder=rec, spikes=log)
+        run_pattern(
+            net,
+            Drive(u_in=np.array([u_in]), u_tgt=None, n_steps=n_steps),
+            rng,
+            engine=engine,
+            recorder=rec,
+            spikes=log,
+        )
     rec.finalize()
 
     np.testing.assert_array_equal(log.record(), [[1, inp]])  # one spike, at s = 1
     v_bas = rec.results()["rec.1.v_bas"][:, 0].astype(float)
     expected = np.zeros(1 + n_after)
-    expected[1:1 + tau_syn] = w
+    expected[1 : 1 + tau_syn] = w
     np.testing.assert_array_equal(v_bas, expected)
 
 
@@ -81,8 +87,13 @@ def test_strongly_driven_neurons_spike_every_t_ref_steps(engine, t_ref, tau_syn)
     inp, out = net.layout.pyr(0).start, net.layout.pyr(1).start
     net.u[[inp, out]] = ON  # both spike at step 0
     log = SpikeLog()
-    run_pattern(net, Drive(u_in=np.array([ON]), u_tgt=None, n_steps=n_steps),
-                np.random.default_rng(1), engine=engine, spikes=log)
+    run_pattern(
+        net,
+        Drive(u_in=np.array([ON]), u_tgt=None, n_steps=n_steps),
+        np.random.default_rng(1),
+        engine=engine,
+        spikes=log,
+    )
     spikes = log.record()
     for g in (inp, out):
         times = spikes[spikes[:, 1] == g, 0]

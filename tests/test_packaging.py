@@ -18,11 +18,13 @@ def test_version_is_defined_once_and_printed_by_the_cli():
     assert "version" in pyproject["project"]["dynamic"]
     assert "version" not in pyproject["project"]
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "spikealign.__version__"}
+        "attr": "spikealign.__version__"
+    }
     assert re.fullmatch(r"\d+\.\d+\.\d+", spikealign.__version__)
     for args in (["--version"], ["version"]):
-        out = subprocess.run([sys.executable, "-m", "spikealign", *args], capture_output=True,
-                             text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "spikealign", *args], capture_output=True, text=True, check=True
+        ).stdout
         assert out.strip() == spikealign.__version__
 
 

@@ -91,18 +91,21 @@ def test_alpha_psp_integrates_to_t_ref(t_syn):
     assert kern.integral == 10.0
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(t_ref=10, t_syn=10, t_max=10), "t_max: must be larger than t_ref"),
-    (dict(t_ref=10, t_syn=10, t_max=5), "t_max: must be larger than t_ref"),
-    (dict(t_ref=10, t_syn=0, t_max=22), "t_syn: must be > 0"),
-    (dict(t_ref=10, t_syn=-2.0, t_max=22), "t_syn: must be > 0"),
-    (dict(t_ref=10, t_syn=10, t_max=22, psp="gauss"), "psp: unknown PSP shape 'gauss'"),
-    (dict(t_ref=10, t_syn=10, t_max=22, chain="ssn"), "chain: must be one of"),
-    (dict(t_ref=2.5, t_syn=10, t_max=22), "t_ref: must be an integer"),
-    (dict(t_ref=10, t_syn=10, t_max=10**6), "needs about"),
-    (dict(t_ref=10, t_syn=10, t_max=22, center="mid"), "center: must be one of"),
-    (dict(t_ref=10, t_syn=10, t_max=22, ties="both"), "ties: must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(t_ref=10, t_syn=10, t_max=10), "t_max: must be larger than t_ref"),
+        (dict(t_ref=10, t_syn=10, t_max=5), "t_max: must be larger than t_ref"),
+        (dict(t_ref=10, t_syn=0, t_max=22), "t_syn: must be > 0"),
+        (dict(t_ref=10, t_syn=-2.0, t_max=22), "t_syn: must be > 0"),
+        (dict(t_ref=10, t_syn=10, t_max=22, psp="gauss"), "psp: unknown PSP shape 'gauss'"),
+        (dict(t_ref=10, t_syn=10, t_max=22, chain="ssn"), "chain: must be one of"),
+        (dict(t_ref=2.5, t_syn=10, t_max=22), "t_ref: must be an integer"),
+        (dict(t_ref=10, t_syn=10, t_max=10**6), "needs about"),
+        (dict(t_ref=10, t_syn=10, t_max=22, center="mid"), "center: must be one of"),
+        (dict(t_ref=10, t_syn=10, t_max=22, ties="both"), "ties: must be one of"),
+    ],
+)
 def test_bad_input_fails_with_one_line(kwargs, message):
     with pytest.raises(ConfigError) as info:
         stdd(0.5, 0.5, 0.0, 0.0, **kwargs)

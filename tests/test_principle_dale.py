@@ -22,10 +22,22 @@ def test_default_effective_weight_is_raw_minus_one():
 def test_effective_inverse_roundtrip_and_noisy_draw_order():
     s = EISystem.noisy(np.random.default_rng(97))
     rng = np.random.default_rng(97)
-    draws = [rng.normal(4, 0.2), rng.normal(4, 0.2), rng.normal(-1, 0.1), rng.normal(-1, 0.1),
-             rng.normal(-2, 0.2), rng.normal(-2, 0.2)]
-    got = [s.weights["i1_e1"], s.weights["i2_e2"], s.weights["e2_i1"], s.weights["e1_i2"],
-           s.biases["i1"], s.biases["i2"]]
+    draws = [
+        rng.normal(4, 0.2),
+        rng.normal(4, 0.2),
+        rng.normal(-1, 0.1),
+        rng.normal(-1, 0.1),
+        rng.normal(-2, 0.2),
+        rng.normal(-2, 0.2),
+    ]
+    got = [
+        s.weights["i1_e1"],
+        s.weights["i2_e2"],
+        s.weights["e2_i1"],
+        s.weights["e1_i2"],
+        s.biases["i1"],
+        s.biases["i2"],
+    ]
     assert got == draws
     x = np.linspace(-1, 2, 7)
     for post in ("e1", "e2"):
@@ -57,8 +69,7 @@ MEAN_FIELD_ERROR = 0.01
 
 
 def _rate_check(system, n_steps=RATE_STEPS, seed=0):
-    w_eff, dale, direct = rate_check(system, RATE_W, t_ref=10, t_syn=10, n_steps=n_steps,
-                                     seed=seed)
+    w_eff, dale, direct = rate_check(system, RATE_W, t_ref=10, t_syn=10, n_steps=n_steps, seed=seed)
     tol = rate_tolerance(dale, direct, n_steps, 10, model_error=MEAN_FIELD_ERROR)
     return w_eff, dale, direct, tol
 

@@ -49,8 +49,9 @@ def test_equal_biases_attractor_is_the_diagonal():
 
 def test_unequal_biases_move_the_attractor_off_the_diagonal():
     w = np.linspace(-1.5, 1.5, 10)
-    grid = phase_plane(w, b_a=1.0, b_b=-1.0, t_ref=10, t_syn=5, t_max=20, psp="alpha",
-                       window=sal_window(10))
+    grid = phase_plane(
+        w, b_a=1.0, b_b=-1.0, t_ref=10, t_syn=5, t_max=20, psp="alpha", window=sal_window(10)
+    )
     line = attractor(w, grid, n_upscale=None)
     assert attractor_deviation(line) > 0.01
     # points of the attractor are zeros of dW_AB
@@ -67,8 +68,9 @@ def test_deviation_formula():
     assert np.isnan(attractor_deviation(pts[:1]))
 
 
-@pytest.mark.parametrize("w,msg", [([], "non-empty"), ([[0.0, 1.0]], "1-D"),
-                                   ([0.0, np.inf], "finite")])
+@pytest.mark.parametrize(
+    "w,msg", [([], "non-empty"), ([[0.0, 1.0]], "1-D"), ([0.0, np.inf], "finite")]
+)
 def test_bad_grid(w, msg):
     with pytest.raises(ConfigError, match=msg):
         phase_plane(w, b_a=0, b_b=0, window=sal_window(5), **KW)

@@ -30,14 +30,15 @@ BURN_IN = 1000
 def assert_stdd_matches(p, counts_right, counts_left, n_right, n_left):
     """Bin-wise and chi-square agreement of one simulated STDD with the analytic one."""
     c = len(counts_right)
-    q_right = 2 * p[c + 1:]
+    q_right = 2 * p[c + 1 :]
     q_left = 2 * p[:c][::-1]
     level = ALPHA / (2 * c)  # Bonferroni over all bins of both halves
     for q, counts, n in ((q_right, counts_right, n_right), (q_left, counts_left, n_left)):
         tail = 2 * np.minimum(binom.cdf(counts, n, q), binom.sf(counts - 1, n, q))
         assert np.all(tail > level), (
             f"bin {np.argmin(tail) + 1}: count {counts[np.argmin(tail)]:.0f}, expected "
-            f"{n * q[np.argmin(tail)]:.2f}, tail probability {tail.min():.2e}")
+            f"{n * q[np.argmin(tail)]:.2f}, tail probability {tail.min():.2e}"
+        )
         expected = n * q
         big = expected >= 5
         obs = np.append(counts[big], counts[~big].sum())
@@ -48,15 +49,35 @@ def assert_stdd_matches(p, counts_right, counts_left, n_right, n_left):
         assert x2 < chi2.isf(ALPHA, dof), f"chi2 {x2:.1f} for {dof} dof"
 
 
-def run_comparison(w, *, t_ref, t_syn, t_max, n_steps, seed, psp="rect", chain="simulator",
-                   n_last_psp=10, min_isi=None, ties=None):
+def run_comparison(
+    w,
+    *,
+    t_ref,
+    t_syn,
+    t_max,
+    n_steps,
+    seed,
+    psp="rect",
+    chain="simulator",
+    n_last_psp=10,
+    min_isi=None,
+    ties=None,
+):
     dt, p = stdd(*w, t_ref=t_ref, t_syn=t_syn, t_max=t_max, psp=psp, chain=chain, ties=ties)
-    rec = simulate_pair(*w, t_ref=t_ref, t_syn=t_syn, n_steps=n_steps, psp=psp,
-                        n_last_psp=n_last_psp, min_isi=min_isi, rng=np.random.default_rng(seed))
+    rec = simulate_pair(
+        *w,
+        t_ref=t_ref,
+        t_syn=t_syn,
+        n_steps=n_steps,
+        psp=psp,
+        n_last_psp=n_last_psp,
+        min_isi=min_isi,
+        rng=np.random.default_rng(seed),
+    )
     dte, pe, se, n_r, n_l = empirical_stdd(rec, t_max, start=BURN_IN)
     np.testing.assert_array_equal(dt, dte)
     c = t_max - 1
-    counts_right = np.rint(2 * pe[c + 1:] * n_r)
+    counts_right = np.rint(2 * pe[c + 1 :] * n_r)
     counts_left = np.rint(2 * pe[:c][::-1] * n_l)
     assert_stdd_matches(p, counts_right, counts_left, n_r, n_l)
     return dt, p, rec
@@ -64,34 +85,42 @@ def run_comparison(w, *, t_ref, t_syn, t_max, n_steps, seed, psp="rect", chain="
 
 def test_simulator_chain_matches_simulation():
     """Cheap sibling of the slow test: 4e6 steps, about 1.5e5 pairs per half."""
-    run_comparison((0.4, 0.8, -0.5, 0.3), t_ref=10, t_syn=10, t_max=40, n_steps=4_000_000,
-                   seed=11)
+    run_comparison((0.4, 0.8, -0.5, 0.3), t_ref=10, t_syn=10, t_max=40, n_steps=4_000_000, seed=11)
 
 
 def test_inhibitory_chain_matches_simulation():
     """Cheap sibling of the slow inhibitory case (both weights negative, long lags up to
     t_max - 1 = 49): 4e6 steps, about 8e4 pairs per half."""
-    run_comparison((-0.8, -0.4, -0.5, -0.5), t_ref=10, t_syn=10, t_max=50, n_steps=4_000_000,
-                   seed=12)
+    run_comparison(
+        (-0.8, -0.4, -0.5, -0.5), t_ref=10, t_syn=10, t_max=50, n_steps=4_000_000, seed=12
+    )
 
 
 def test_alpha_psp_chain_matches_simulation():
     """Cheap sibling of the slow alpha-PSP case (exact with n_last_psp = 1; the kernel has died
     out by t_max - 1): 4e6 steps, about 2.2e5 pairs per half."""
-    run_comparison((0.8, -0.6, 0.0, 0.5), t_ref=8, t_syn=2.0, t_max=60, psp="alpha",
-                   n_last_psp=1, n_steps=4_000_000, seed=13)
+    run_comparison(
+        (0.8, -0.6, 0.0, 0.5),
+        t_ref=8,
+        t_syn=2.0,
+        t_max=60,
+        psp="alpha",
+        n_last_psp=1,
+        n_steps=4_000_000,
+        seed=13,
+    )
 
 
 def test_upstream_chain_is_resolved_as_different():
     """The same data reject the upstream chain (minimum ISI t_ref instead of t_ref + 1)."""
     w = (0.4, 0.8, -0.5, 0.3)
     _, p_up = stdd(*w, t_ref=10, t_syn=10, t_max=40, chain="upstream")
-    rec = simulate_pair(*w, t_ref=10, t_syn=10, n_steps=4_000_000,
-                        rng=np.random.default_rng(11))
+    rec = simulate_pair(*w, t_ref=10, t_syn=10, n_steps=4_000_000, rng=np.random.default_rng(11))
     _, pe, _, n_r, n_l = empirical_stdd(rec, 40, start=BURN_IN)
     with pytest.raises(AssertionError):
-        assert_stdd_matches(p_up, np.rint(2 * pe[40:] * n_r), np.rint(2 * pe[:39][::-1] * n_l),
-                            n_r, n_l)
+        assert_stdd_matches(
+            p_up, np.rint(2 * pe[40:] * n_r), np.rint(2 * pe[:39][::-1] * n_l), n_r, n_l
+        )
 
 
 def test_measured_drift_matches_analytic():
@@ -103,8 +132,7 @@ def test_measured_drift_matches_analytic():
     win = sal_window(10)
     dw_ab, dw_ba = sal_drift(dt, p, win)
     assert abs(sal_drift(dt2, p2, win)[0] - dw_ab) < 1e-7  # lag cut-off negligible
-    rec = simulate_pair(*w, t_ref=10, t_syn=10, n_steps=4_000_000,
-                        rng=np.random.default_rng(5))
+    rec = simulate_pair(*w, t_ref=10, t_syn=10, n_steps=4_000_000, rng=np.random.default_rng(5))
     m_ab, m_ba, se_ab, se_ba, n_r, n_l = measured_drift(rec, win, start=BURN_IN)
     assert n_r > 100_000 and n_l > 100_000
     assert abs(m_ab - dw_ab) < 5 * se_ab
@@ -114,8 +142,9 @@ def test_measured_drift_matches_analytic():
 
 def test_nn_stdp_sums_the_adjacent_pairs():
     """The STDP machinery and the lag extraction see the same pairs (deterministic)."""
-    rec = simulate_pair(0.5, -0.5, 0.5, 0.0, t_ref=5, t_syn=5, n_steps=200_000,
-                        rng=np.random.default_rng(2))
+    rec = simulate_pair(
+        0.5, -0.5, 0.5, 0.0, t_ref=5, t_syn=5, n_steps=200_000, rng=np.random.default_rng(2)
+    )
     right, left = adjacent_lags(rec)
     win = sal_window(5)
     S = nn_stdp(rec, 2, win, inclusive=True)
@@ -124,17 +153,27 @@ def test_nn_stdp_sums_the_adjacent_pairs():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", [
-    dict(w=(0.4, 0.8, -0.5, 0.3), t_ref=10, t_syn=10, t_max=40),
-    dict(w=(-0.8, -0.4, -0.5, -0.5), t_ref=10, t_syn=10, t_max=50),
-    dict(w=(1.5, 0.5, -0.5, -0.2), t_ref=25, t_syn=25, t_max=60),
-    # alpha PSP: exact when only the last spike's PSP counts and the kernel has died out
-    dict(w=(0.8, -0.6, 0.0, 0.5), t_ref=8, t_syn=2.0, t_max=60, psp="alpha", n_last_psp=1),
-    # the upstream chain (minimum ISI t_ref) with exact ties is the law of a simulator with
-    # min_isi = t_ref
-    dict(w=(0.4, 0.8, -0.5, 0.3), t_ref=10, t_syn=10, t_max=40, chain="upstream",
-         min_isi=10, ties="exact"),
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(w=(0.4, 0.8, -0.5, 0.3), t_ref=10, t_syn=10, t_max=40),
+        dict(w=(-0.8, -0.4, -0.5, -0.5), t_ref=10, t_syn=10, t_max=50),
+        dict(w=(1.5, 0.5, -0.5, -0.2), t_ref=25, t_syn=25, t_max=60),
+        # alpha PSP: exact when only the last spike's PSP counts and the kernel has died out
+        dict(w=(0.8, -0.6, 0.0, 0.5), t_ref=8, t_syn=2.0, t_max=60, psp="alpha", n_last_psp=1),
+        # the upstream chain (minimum ISI t_ref) with exact ties is the law of a simulator with
+        # min_isi = t_ref
+        dict(
+            w=(0.4, 0.8, -0.5, 0.3),
+            t_ref=10,
+            t_syn=10,
+            t_max=40,
+            chain="upstream",
+            min_isi=10,
+            ties="exact",
+        ),
+    ],
+)
 def test_analytic_matches_simulation_long(case):
     case = dict(case)
     w = case.pop("w")
@@ -142,14 +181,14 @@ def test_analytic_matches_simulation_long(case):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("w", [(0.3, 0.9, -0.2, 0.1), (-0.9, -0.1, 0.3, 0.3),
-                               (1.2, 1.2, -0.5, 0.5)])
+@pytest.mark.parametrize(
+    "w", [(0.3, 0.9, -0.2, 0.1), (-0.9, -0.1, 0.3, 0.3), (1.2, 1.2, -0.5, 0.5)]
+)
 def test_measured_drift_matches_analytic_long(w):
     dt, p = stdd(*w, t_ref=10, t_syn=10, t_max=100, chain="simulator")
     win = sal_window(10)
     dw_ab, dw_ba = sal_drift(dt, p, win)
-    rec = simulate_pair(*w, t_ref=10, t_syn=10, n_steps=40_000_000,
-                        rng=np.random.default_rng(7))
+    rec = simulate_pair(*w, t_ref=10, t_syn=10, n_steps=40_000_000, rng=np.random.default_rng(7))
     m_ab, m_ba, se_ab, se_ba, _, _ = measured_drift(rec, win, start=BURN_IN)
     assert abs(m_ab - dw_ab) < 5 * se_ab
     assert abs(m_ba - dw_ba) < 5 * se_ba

@@ -64,8 +64,7 @@ def test_center_options():
 @pytest.mark.parametrize("psp,t_syn", [("rect", 10), ("alpha", 5)])
 @pytest.mark.parametrize("w,b", [(0.6, -0.5), (-0.8, 0.3), (0.0, 1.0)])
 def test_symmetric_weights_give_symmetric_stdd_and_zero_drift(chain, psp, t_syn, w, b):
-    dt, p = stdd(w, w, b, b, t_ref=10, t_syn=t_syn, t_max=30, psp=psp, chain=chain,
-                 center="zero")
+    dt, p = stdd(w, w, b, b, t_ref=10, t_syn=t_syn, t_max=30, psp=psp, chain=chain, center="zero")
     np.testing.assert_allclose(p, p[::-1], rtol=0, atol=1e-15)
     for window in (sal_window(10), sal_window(7, kind="tri"), exp_window(1.0, 0.5, 3.0, 8.0)):
         dw_ab, dw_ba = sal_drift(dt, p, window)
@@ -74,8 +73,9 @@ def test_symmetric_weights_give_symmetric_stdd_and_zero_drift(chain, psp, t_syn,
     assert abs(dw_ab) < 1e-15 and abs(dw_ba) < 1e-15
 
 
-@pytest.mark.parametrize("window", [sal_window(10), sal_window(6, 2.5, kind="tri"),
-                                    exp_window(-0.3, 0.3, 4.0, 4.0)])
+@pytest.mark.parametrize(
+    "window", [sal_window(10), sal_window(6, 2.5, kind="tri"), exp_window(-0.3, 0.3, 4.0, 4.0)]
+)
 @pytest.mark.parametrize("w", WEIGHTS + [(0.9, -0.2, 0.0, 0.7)])
 def test_antisymmetric_window_gives_exactly_opposite_drift(window, w):
     dt, p = stdd(*w, t_ref=10, t_syn=10, t_max=25)
@@ -93,10 +93,16 @@ def test_nonantisymmetric_window_is_not_opposite():
 
 @pytest.mark.parametrize("chain", ["upstream", "simulator"])
 @pytest.mark.parametrize("psp,t_syn", [("rect", 10), ("alpha", 10 / 3)])
-@pytest.mark.parametrize("w_ab,w_ba,b_a,b_b", [
-    (0.4, 0.8, -0.5, -0.5), (-0.8, -0.4, -0.5, -0.5), (-0.5, 0.5, 0.0, 0.0),
-    (0.0, 1.5, 0.5, -0.5), (1.0, 1.2, 1.0, 1.0),
-])
+@pytest.mark.parametrize(
+    "w_ab,w_ba,b_a,b_b",
+    [
+        (0.4, 0.8, -0.5, -0.5),
+        (-0.8, -0.4, -0.5, -0.5),
+        (-0.5, 0.5, 0.0, 0.0),
+        (0.0, 1.5, 0.5, -0.5),
+        (1.0, 1.2, 1.0, 1.0),
+    ],
+)
 def test_sign_weaker_weight_grows(chain, psp, t_syn, w_ab, w_ba, b_a, b_b):
     """W_AB < W_BA: A fires after B less often than B after A, so SAL (causal depression,
     anti-causal potentiation) makes W_AB grow and W_BA shrink. (With unequal biases the

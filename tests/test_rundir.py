@@ -24,8 +24,10 @@ from spikealign.ssn.train import Trainer
 
 ENV = {**os.environ, "SPIKEALIGN_QUIET": "1"}
 SSN = rundir.LAYOUTS["ssn"]
-HOLD = ("import sys, time\nfrom spikealign.runlock import hold\n"
-        "with hold(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n")
+HOLD = (
+    "import sys, time\nfrom spikealign.runlock import hold\n"
+    "with hold(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n"
+)
 
 
 def smoke(**over):
@@ -33,8 +35,14 @@ def smoke(**over):
 
 
 def cli(*args, cwd=None, timeout=600):
-    return subprocess.run([sys.executable, "-m", "spikealign", *args], capture_output=True,
-                          text=True, cwd=cwd, env=ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "spikealign", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        timeout=timeout,
+    )
 
 
 def one_line(text: str) -> str:
@@ -50,8 +58,9 @@ def truncate(path):
 
 def hold_in_other_process(run_dir):
     run_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], env=ENV,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir)], env=ENV, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -169,11 +178,25 @@ def test_out_that_is_a_file_or_under_a_file(tmp_path, under):
 @pytest.mark.timeout(900)
 def test_second_process_fails_at_once_and_a_killed_holder_leaves_no_lock(tmp_path):
     out = tmp_path / "r"
-    long_run = ["ssn", "run", "smoke", "--out", str(out), "--quiet", "--set",
-                "num_epochs=1000001", "--set", "val_step=1000"]
-    holder = subprocess.Popen([sys.executable, "-m", "spikealign", *long_run], env=ENV,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    long_run = [
+        "ssn",
+        "run",
+        "smoke",
+        "--out",
+        str(out),
+        "--quiet",
+        "--set",
+        "num_epochs=1000001",
+        "--set",
+        "val_step=1000",
+    ]
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "spikealign", *long_run],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         t0 = time.time()
         while not (out / "checkpoint.npz").is_file():  # running, past its first block
@@ -223,8 +246,10 @@ def test_status_running_with_a_free_lock_is_interrupted(tmp_path):
 
 
 def test_every_family_refuses_a_directory_held_by_another_process(tmp_path):
-    targets = {"ssn": lambda d: ssn_run.run(smoke(), d, show_progress=False),
-               "microcircuit": lambda d: run_experiment(tiny(), d)}
+    targets = {
+        "ssn": lambda d: ssn_run.run(smoke(), d, show_progress=False),
+        "microcircuit": lambda d: run_experiment(tiny(), d),
+    }
     try:
         from spikealign.deep.symmetrize import symmetrize_run
         from spikealign.deep.train import train_run
@@ -237,8 +262,7 @@ def test_every_family_refuses_a_directory_held_by_another_process(tmp_path):
         d = tmp_path / name
         proc = hold_in_other_process(d)
         try:
-            with pytest.raises(runlock.RunBusyError, match=f"{re.escape(str(d))}.*pid "
-                                                           f"{proc.pid}"):
+            with pytest.raises(runlock.RunBusyError, match=f"{re.escape(str(d))}.*pid {proc.pid}"):
                 start(d)
         finally:
             proc.kill()
@@ -257,8 +281,11 @@ def test_damaged_result_is_named_and_the_run_done_again(finished, tmp_path):
     info = rundir.inspect(out, SSN)
     assert info.state == "damaged"
     assert info.problems == [f"{out / 'results.npz'} (checksum mismatch)"]
-    with pytest.warns(rundir.RunDirWarning, match=r"results.npz \(checksum mismatch\).*"
-                                                  "starts again"):
+    with pytest.warns(
+        rundir.RunDirWarning,
+        match=r"results.npz \(checksum mismatch\).*"
+        "starts again",
+    ):
         ssn_run.run(smoke(), out, show_progress=False, make_figure=False)
     assert rundir.inspect(out, SSN).state == "done"
     with np.load(out / "results.npz") as f:
@@ -355,10 +382,17 @@ def test_figure_of_a_20_neuron_run_draws_the_most_probable_states(tmp_path, monk
     rng = np.random.default_rng(0)
     target = rng.dirichlet(np.full(2**n, 0.05))
     sampled = rng.dirichlet(np.full(2**n, 0.05), size=n_val)
-    res = {"val_cycles": np.arange(n_val) * 10, "dkls": np.ones(n_val), "all_asym": np.ones(n_val),
-           "all_weights": rng.normal(size=(n_val, n, n)), "all_biases": rng.normal(size=(n_val, n)),
-           "target_weights": rng.normal(size=(n, n)), "target_biases": rng.normal(size=n),
-           "target_distr": target, "all_distr": sampled}
+    res = {
+        "val_cycles": np.arange(n_val) * 10,
+        "dkls": np.ones(n_val),
+        "all_asym": np.ones(n_val),
+        "all_weights": rng.normal(size=(n_val, n, n)),
+        "all_biases": rng.normal(size=(n_val, n)),
+        "target_weights": rng.normal(size=(n, n)),
+        "target_biases": rng.normal(size=n),
+        "target_distr": target,
+        "all_distr": sampled,
+    }
     drawn = {}
     monkeypatch.setattr(plots, "_save", lambda fig, stem: drawn.setdefault("fig", fig) and [])
     t0 = time.process_time()

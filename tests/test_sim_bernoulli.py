@@ -45,10 +45,9 @@ ALPHA = 1e-6  # false-alarm probability of each statistical check
 Z_MAX = 5.0
 
 # a coupled 4-neuron network with excitatory and inhibitory weights (W[post, pre])
-W4 = np.array([[0.0, 1.2, -0.8, 0.5],
-               [1.0, 0.0, 0.7, -1.1],
-               [-0.6, 0.9, 0.0, 0.8],
-               [0.4, -1.3, 1.1, 0.0]])
+W4 = np.array(
+    [[0.0, 1.2, -0.8, 0.5], [1.0, 0.0, 0.7, -1.1], [-0.6, 0.9, 0.0, 0.8], [0.4, -1.3, 1.1, 0.0]]
+)
 B4 = np.array([-0.3, 0.2, -0.5, 0.4])
 
 
@@ -83,8 +82,10 @@ def exact_law(W, b, t_ref, tau_syn, min_isi, n_steps):
         rows.append(np.arange(n_states))
         cols.append((np.where(spk, 1, np.minimum(ages + 1, cap)) - 1) @ strides)
         vals.append(np.prod(np.where(spk, q, 1.0 - q), axis=1))
-    P = sps.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                       shape=(n_states, n_states))
+    P = sps.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_states, n_states),
+    )
     PT = P.T.tocsr()
     pi = np.zeros(n_states)
     pi[-1] = 1.0  # rest: every age capped
@@ -122,8 +123,10 @@ def merge_small(expected, *observed, min_expected=5.0):
     small = expected < min_expected
     if not small.any():
         return (expected, *observed)
-    return (np.append(expected[~small], expected[small].sum()),
-            *(np.append(o[~small], o[small].sum()) for o in observed))
+    return (
+        np.append(expected[~small], expected[small].sum()),
+        *(np.append(o[~small], o[small].sum()) for o in observed),
+    )
 
 
 def chi2_gof(observed, probs):
@@ -182,8 +185,7 @@ def test_exact_law_matches_renewal_theory_and_boltzmann(min_isi):
         assert np.max(np.abs(probs / boltzmann - 1.0)) > 0.05
     # stationary spike rate of a renewal process: 1 / mean ISI
     _, later = exact_law(np.zeros((3, 3)), b, t_ref, t_ref, min_isi, 2500)
-    np.testing.assert_allclose((later - counts) / 1000, 1.0 / (min_isi - 1 + 1.0 / r),
-                               rtol=1e-9)
+    np.testing.assert_allclose((later - counts) / 1000, 1.0 / (min_isi - 1 + 1.0 / r), rtol=1e-9)
 
 
 # -- deterministic conventions --------------------------------------------------------------------
@@ -201,11 +203,18 @@ def test_psp_onset_length_and_refractoriness_are_exact(engine):
     W = np.array([[-200.0, 0, 0], [100.0, 0, 0], [0, 0, 0]])
     b = np.array([50.0, -50.0, 50.0])
     if engine == "bernoulli":
-        rec = simulate_bernoulli(W, b, n_steps, t_ref, tau_syn, np.random.default_rng(0),
-                                 n_last_psp=1)
+        rec = simulate_bernoulli(
+            W, b, n_steps, t_ref, tau_syn, np.random.default_rng(0), n_last_psp=1
+        )
     else:
-        rec = simulate(W, b, n_steps, SimParams(t_ref=t_ref, tau_syn=tau_syn, n_last_psp=1),
-                       np.random.default_rng(0), engine=engine)
+        rec = simulate(
+            W,
+            b,
+            n_steps,
+            SimParams(t_ref=t_ref, tau_syn=tau_syn, n_last_psp=1),
+            np.random.default_rng(0),
+            engine=engine,
+        )
     times = [rec[rec[:, 1] == i, 0].tolist() for i in range(3)]
     assert times[0] == list(range(0, n_steps, 5))
     assert times[1] == list(range(1, n_steps, 5))
@@ -218,8 +227,9 @@ def test_bernoulli_helpers():
     np.testing.assert_array_equal(raster_to_record(raster), [[1, 0], [3, 0], [3, 1], [6, 1]])
     # on at T iff a spike s with s < T <= s + 2
     z = raster_states(raster, 2, [0, 1, 2, 3, 4, 5, 6, 7])
-    np.testing.assert_array_equal(z, [[0, 0], [0, 0], [1, 0], [1, 0], [1, 1], [1, 1], [0, 0],
-                                      [0, 1]])
+    np.testing.assert_array_equal(
+        z, [[0, 0], [0, 0], [1, 0], [1, 0], [1, 1], [1, 1], [0, 0], [0, 1]]
+    )
     with pytest.raises(ValueError, match="W must be"):
         bernoulli_raster(np.zeros((2, 3)), np.zeros(2), 5, 2, 2, np.random.default_rng(0))
 
@@ -231,8 +241,9 @@ def _compare_coupled(W, b, t_ref, tau_syn, n_steps, n_runs, seed):
     params = SimParams(t_ref=t_ref, tau_syn=tau_syn, n_last_psp=2)
     probs, expected = exact_law(W, b, t_ref, tau_syn, params.min_isi, n_steps)
     fast = fast_rasters(W, b, n_steps, params, seed, n_runs)
-    bern = bernoulli_raster(W, b, n_steps, t_ref, tau_syn, np.random.default_rng(seed + 1),
-                            n_runs=n_runs, n_last_psp=2)
+    bern = bernoulli_raster(
+        W, b, n_steps, t_ref, tau_syn, np.random.default_rng(seed + 1), n_runs=n_runs, n_last_psp=2
+    )
     check_against_exact(bern, probs, expected, t_ref, "bernoulli")
     check_against_exact(fast, probs, expected, t_ref, "fast")
     stat, thr = chi2_two_sample(final_state_counts(fast, t_ref), final_state_counts(bern, t_ref))
@@ -281,9 +292,12 @@ def test_isi_distribution_of_a_free_neuron_is_exact(u):
     params = SimParams(t_ref=t_ref, tau_syn=t_ref)
     samples = {
         "fast": _isis(fast_rasters(W, b, n_steps, params, 3, 300)[:, :, 0], cutoff),
-        "bernoulli": _isis(bernoulli_raster(W, b, n_steps, t_ref, t_ref,
-                                            np.random.default_rng(4), n_runs=300)[:, :, 0],
-                           cutoff),
+        "bernoulli": _isis(
+            bernoulli_raster(W, b, n_steps, t_ref, t_ref, np.random.default_rng(4), n_runs=300)[
+                :, :, 0
+            ],
+            cutoff,
+        ),
     }
     for label, isi in samples.items():
         assert len(isi) > 1500
@@ -316,8 +330,9 @@ def test_independent_neurons_sample_the_theoretical_distribution(min_isi):
     params = SimParams(t_ref=t_ref, tau_syn=t_ref, min_isi=min_isi)
     rasters = {
         "fast": fast_rasters(W, b, n_steps, params, 5, n_runs),
-        "bernoulli": bernoulli_raster(W, b, n_steps, t_ref, t_ref, np.random.default_rng(6),
-                                      n_runs=n_runs, min_isi=min_isi),
+        "bernoulli": bernoulli_raster(
+            W, b, n_steps, t_ref, t_ref, np.random.default_rng(6), n_runs=n_runs, min_isi=min_isi
+        ),
     }
     for label, raster in rasters.items():
         stat, thr = chi2_gof(final_state_counts(raster, t_ref), theory)

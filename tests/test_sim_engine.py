@@ -26,20 +26,35 @@ def net(n, seed, scale=1.5, density=1.0):
 
 def windows(n, seed=0):
     rng = np.random.default_rng(seed)
-    return (tri_window(1.0, 1.0, 20, 20),                       # one time constant: table
-            sal_window(15, amplitude=rng.uniform(0.5, 1.5, (n, n))),  # per-synapse amplitudes
-            exp_window(0.7, 1.3, rng.uniform(5, 30, (n, n)), 9.0))    # per-synapse taus
+    return (
+        tri_window(1.0, 1.0, 20, 20),  # one time constant: table
+        sal_window(15, amplitude=rng.uniform(0.5, 1.5, (n, n))),  # per-synapse amplitudes
+        exp_window(0.7, 1.3, rng.uniform(5, 30, (n, n)), 9.0),
+    )  # per-synapse taus
 
 
-def assert_identical(W, b, params, steps=5000, seed=3, clamp=None, sample_every=7,
-                     n_last_stdp=2, engines=("reference",)):
+def assert_identical(
+    W,
+    b,
+    params,
+    steps=5000,
+    seed=3,
+    clamp=None,
+    sample_every=7,
+    n_last_stdp=2,
+    engines=("reference",),
+):
     n = len(b)
-    kw = dict(windows=windows(n), n_last_stdp=n_last_stdp, record=True, clamp=clamp,
-              sample_every=sample_every if n <= 14 else 0)
+    kw = dict(
+        windows=windows(n),
+        n_last_stdp=n_last_stdp,
+        record=True,
+        clamp=clamp,
+        sample_every=sample_every if n <= 14 else 0,
+    )
     a = phase_statistics(W, b, steps, params, np.random.default_rng(seed), **kw)
     for engine in engines:
-        r = phase_statistics(W, b, steps, params, np.random.default_rng(seed), engine=engine,
-                             **kw)
+        r = phase_statistics(W, b, steps, params, np.random.default_rng(seed), engine=engine, **kw)
         np.testing.assert_array_equal(a.spikes, r.spikes)
         np.testing.assert_array_equal(a.counts, r.counts)
         if kw["sample_every"]:
@@ -71,8 +86,9 @@ def test_event_engine_equals_reference(name):
     assert len(a.spikes) > 100
 
 
-@pytest.mark.parametrize("name", [k for k, (n, p) in CONVENTIONS.items()
-                                  if p.potential_mode(n) == "ordered"])
+@pytest.mark.parametrize(
+    "name", [k for k, (n, p) in CONVENTIONS.items() if p.potential_mode(n) == "ordered"]
+)
 def test_event_engine_equals_stepping_engine(name):
     n, params = CONVENTIONS[name]
     assert_identical(*net(n, 12), params, steps=20000, engines=("stepwise",))
@@ -90,7 +106,8 @@ def test_sparse_masks_equal_reference_and_cost_their_nonzeros():
     assert len(record.post_idx) == len(record.pre_idx) == np.count_nonzero(W)
     for j in range(n):  # posts of j: exactly the non-zero column, ascending
         np.testing.assert_array_equal(
-            record.post_idx[record.post_ptr[j]:record.post_ptr[j + 1]], np.nonzero(W[:, j])[0])
+            record.post_idx[record.post_ptr[j] : record.post_ptr[j + 1]], np.nonzero(W[:, j])[0]
+        )
 
 
 def test_clamped_and_overlapping_above_the_cache():
@@ -103,15 +120,26 @@ def test_clamped_and_overlapping_above_the_cache():
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(1, 6), seed=st.integers(0, 10**6), t_ref=st.integers(1, 12),
-       tau=st.integers(1, 20), psp=st.sampled_from(["rect", "alpha", "exp"]),
-       n_last=st.integers(1, 3), isi_ssn=st.booleans(), fixed=st.booleans(),
-       scale=st.floats(0.0, 4.0))
-def test_random_networks_equal_reference(n, seed, t_ref, tau, psp, n_last, isi_ssn, fixed,
-                                         scale):
-    params = SimParams(t_ref=t_ref, tau_syn=tau, psp=psp, n_last_psp=n_last,
-                       min_isi=None if isi_ssn else t_ref,
-                       potentials="fixed" if fixed else "ordered")
+@given(
+    n=st.integers(1, 6),
+    seed=st.integers(0, 10**6),
+    t_ref=st.integers(1, 12),
+    tau=st.integers(1, 20),
+    psp=st.sampled_from(["rect", "alpha", "exp"]),
+    n_last=st.integers(1, 3),
+    isi_ssn=st.booleans(),
+    fixed=st.booleans(),
+    scale=st.floats(0.0, 4.0),
+)
+def test_random_networks_equal_reference(n, seed, t_ref, tau, psp, n_last, isi_ssn, fixed, scale):
+    params = SimParams(
+        t_ref=t_ref,
+        tau_syn=tau,
+        psp=psp,
+        n_last_psp=n_last,
+        min_isi=None if isi_ssn else t_ref,
+        potentials="fixed" if fixed else "ordered",
+    )
     W, b = net(n, seed, scale=scale)
     assert_identical(W, b, params, steps=800, seed=seed, sample_every=3)
 
@@ -121,12 +149,14 @@ def test_phases_are_independent_of_how_they_are_cut():
     W, b = net(7, 2)
     p = SimParams(t_ref=20, tau_syn=20)
     a = phase_statistics(W, b, 30000, p, np.random.default_rng(4), record=True)
-    c = phase_statistics(W, b, 30000, p, np.random.default_rng(4), record=True,
-                         windows=windows(7), sample_every=9)
+    c = phase_statistics(
+        W, b, 30000, p, np.random.default_rng(4), record=True, windows=windows(7), sample_every=9
+    )
     np.testing.assert_array_equal(a.spikes, c.spikes)
 
 
 # --- building blocks ---------------------------------------------------------------------------
+
 
 @settings(max_examples=300, deadline=None)
 @given(room=st.integers(0, 2**55), h=st.integers(1, 2**61), start=st.integers(0, 2**40))
@@ -144,8 +174,15 @@ def test_crossing_without_hazard_is_never():
     assert F._crossing(5, 10**12, HAZARD_QUANTA_MAX, 1.0 / HAZARD_QUANTA_MAX) == 5
 
 
-@pytest.mark.parametrize("window", [tri_window(1.0, 1.0, 20, 20), tri_window(1.0, 1.0, 7.5, 7.5),
-                                    exp_window(1.0, 1.0, 13.0, 13.0), sal_window(50)])
+@pytest.mark.parametrize(
+    "window",
+    [
+        tri_window(1.0, 1.0, 20, 20),
+        tri_window(1.0, 1.0, 7.5, 7.5),
+        exp_window(1.0, 1.0, 13.0, 13.0),
+        sal_window(50),
+    ],
+)
 def test_shape_tables_are_the_window(window):
     """Table entry (and the computed value beyond the table) times the amplitude is the
     window's value at that lag, bit for bit."""
@@ -196,8 +233,9 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="potentials"):
         SimParams(t_ref=10, tau_syn=10, potentials="double")
     with pytest.raises(ValueError, match="stepwise"):
-        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
-                         engine="stepwise")
+        phase_statistics(
+            np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0), engine="stepwise"
+        )
 
 
 def test_long_silence_is_jumped():
@@ -215,11 +253,13 @@ def test_long_silence_is_jumped():
 def test_bad_statistics_requests():
     p = SimParams(t_ref=10, tau_syn=10)
     with pytest.raises(ValueError, match="sample_every"):
-        phase_statistics(np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0),
-                         sample_every=-1)
+        phase_statistics(
+            np.zeros((2, 2)), np.zeros(2), 10, p, np.random.default_rng(0), sample_every=-1
+        )
     with pytest.raises(ValueError, match="at most 24 neurons"):
-        phase_statistics(np.zeros((30, 30)), np.zeros(30), 10, p, np.random.default_rng(0),
-                         sample_every=5)
+        phase_statistics(
+            np.zeros((30, 30)), np.zeros(30), 10, p, np.random.default_rng(0), sample_every=5
+        )
     with pytest.raises(ValueError, match="finite"):
         phase_statistics(np.full((2, 2), np.nan), np.zeros(2), 10, p, np.random.default_rng(0))
 
@@ -245,7 +285,7 @@ def reference_switching(segments, params, rng, n):
         for _ in range(steps):
             psp = np.zeros(n)
             for j in range(n):
-                for s in hist_spikes[j][-params.n_last_psp:]:
+                for s in hist_spikes[j][-params.n_last_psp :]:
                     if t - s < len(table):
                         psp[j] += table[t - s]
             if fixed:
@@ -285,8 +325,17 @@ def test_chain_parts_equal_one_phase(name):
     W, b = net(n, 3)
     parts = (1500, 1, 0, 2777, 999)
     se = 7 if n <= 12 else 0
-    whole = phase_statistics(W, b, sum(parts), p, np.random.default_rng(9), windows=windows(n),
-                             n_last_stdp=2, sample_every=se, record=True)
+    whole = phase_statistics(
+        W,
+        b,
+        sum(parts),
+        p,
+        np.random.default_rng(9),
+        windows=windows(n),
+        n_last_stdp=2,
+        sample_every=se,
+        record=True,
+    )
     chain = Chain(W, b, p, np.random.default_rng(9), n_last_stdp=2)
     got = [chain.run(k, windows=windows(n), sample_every=se, record=True) for k in parts]
     np.testing.assert_array_equal(np.concatenate([g.spikes for g in got]), whole.spikes)
@@ -301,10 +350,10 @@ def test_chain_reads_states_of_its_part_only():
     n, p = 5, SimParams(t_ref=10, tau_syn=10)
     W, b = net(n, 4)
     chain = Chain(W, b, p, np.random.default_rng(1))
-    first = chain.run(3001, record=True)           # not sampled
+    first = chain.run(3001, record=True)  # not sampled
     second = chain.run(4000, sample_every=9, record=True)
     rec = np.concatenate([first.spikes, second.spikes])
-    want = (state_histogram(rec, n, p.t_ref, 7001, 9) - state_histogram(rec, n, p.t_ref, 3001, 9))
+    want = state_histogram(rec, n, p.t_ref, 7001, 9) - state_histogram(rec, n, p.t_ref, 3001, 9)
     np.testing.assert_array_equal(second.states, want)
 
 
@@ -323,8 +372,12 @@ def test_chain_network_changes_act_from_the_present_step(name):
     c = chain.run(800, record=True).spikes
     chain.set_network(clamp=clamp3)
     d = chain.run(500, record=True).spikes
-    want = reference_switching([(700, W1, b1, free), (800, W2, b2, free), (500, W2, b2, clamp3)],
-                               p, np.random.default_rng(2), n)
+    want = reference_switching(
+        [(700, W1, b1, free), (800, W2, b2, free), (500, W2, b2, clamp3)],
+        p,
+        np.random.default_rng(2),
+        n,
+    )
     np.testing.assert_array_equal(np.concatenate([a, c, d]), want)
 
 
@@ -362,8 +415,9 @@ def test_chain_many_small_parts_alternating_statistics():
         t += int(steps)
         if se:
             rec = whole.spikes[whole.spikes[:, 0] < t]
-            want = (state_histogram(rec, n, p.t_ref, t, se)
-                    - state_histogram(rec, n, p.t_ref, t - int(steps), se))
+            want = state_histogram(rec, n, p.t_ref, t, se) - state_histogram(
+                rec, n, p.t_ref, t - int(steps), se
+            )
             np.testing.assert_array_equal(got.states, want, err_msg=f"part {k}")
     np.testing.assert_array_equal(np.concatenate(spikes), whole.spikes)
 

@@ -25,15 +25,27 @@ def tiny_cfg():
 
 def cli(*args, cwd=None):
     env = {**os.environ, "SPIKEALIGN_QUIET": "1"}
-    return subprocess.run([sys.executable, "-m", "spikealign", *args], capture_output=True,
-                          text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "spikealign", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_run_writes_documented_files_and_refuses_overwrite(tmp_path):
     out = tmp_path / "run"
     m = run_mod.run(tiny_cfg(), out, show_progress=False)
-    for f in ("config.yaml", "results.npz", "metrics.json", "figure.png", "figure.pdf",
-              "status.json"):
+    for f in (
+        "config.yaml",
+        "results.npz",
+        "metrics.json",
+        "figure.png",
+        "figure.pdf",
+        "status.json",
+    ):
         assert (out / f).is_file(), f
     assert not (out / "checkpoint.npz").exists()
     with np.load(out / "results.npz") as r:
@@ -69,9 +81,11 @@ def test_interrupted_run_resumes_bit_identically(tmp_path, monkeypatch):
     monkeypatch.setattr(Trainer, "step_block", original)
 
     executed = []
-    monkeypatch.setattr(Trainer, "validation_cycle",
-                        lambda self, st, _f=Trainer.validation_cycle: (executed.append(st.cycle),
-                                                                       _f(self, st)))
+    monkeypatch.setattr(
+        Trainer,
+        "validation_cycle",
+        lambda self, st, _f=Trainer.validation_cycle: (executed.append(st.cycle), _f(self, st)),
+    )
     run_mod.run(tiny_cfg(), out, show_progress=False, make_figure=False)
     assert executed == [8]  # only the unfinished block ran
     with np.load(ref / "results.npz") as a, np.load(out / "results.npz") as b:
@@ -81,8 +95,9 @@ def test_interrupted_run_resumes_bit_identically(tmp_path, monkeypatch):
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path, monkeypatch):
     out = tmp_path / "r"
-    monkeypatch.setattr(Trainer, "step_block",
-                        lambda self, st, **kw: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(
+        Trainer, "step_block", lambda self, st, **kw: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
     with pytest.raises(KeyboardInterrupt):
         run_mod.run(tiny_cfg(), out, show_progress=False)
     # no block finished: no checkpoint yet; write one by hand for a different config
@@ -93,8 +108,9 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path, monkeypatch):
 
 
 def test_cli_end_to_end(tmp_path):
-    cfg = yaml.safe_load((Path(run_mod.__file__).parent / "presets" / "syn_noise_sal.yaml")
-                         .read_text())
+    cfg = yaml.safe_load(
+        (Path(run_mod.__file__).parent / "presets" / "syn_noise_sal.yaml").read_text()
+    )
     cfg.update(TINY)
     f = tmp_path / "tiny.yaml"
     f.write_text(yaml.safe_dump(cfg))
@@ -113,14 +129,16 @@ def test_cli_end_to_end(tmp_path):
     assert json.loads((tmp_path / "o2" / "metrics.json").read_text())["feedback"] == "none"
 
 
-@pytest.mark.parametrize("text, field", [
-    ("unknown_key: 1", "unknown_key: unknown key"),
-    ("sim_params: {t_ref: 0, tau_syn: 50}", "sim_params.t_ref"),
-    ("lr: {bias: 0.01, weight: wrong}", "lr.weight: Input should be a valid number"),
-])
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("unknown_key: 1", "unknown_key: unknown key"),
+        ("sim_params: {t_ref: 0, tau_syn: 50}", "sim_params.t_ref"),
+        ("lr: {bias: 0.01, weight: wrong}", "lr.weight: Input should be a valid number"),
+    ],
+)
 def test_cli_bad_config_fails_before_simulating(tmp_path, text, field):
-    cfg = yaml.safe_load((Path(run_mod.__file__).parent / "presets" / "smoke.yaml")
-                         .read_text())
+    cfg = yaml.safe_load((Path(run_mod.__file__).parent / "presets" / "smoke.yaml").read_text())
     cfg.update(yaml.safe_load(textwrap.dedent(text)))
     f = tmp_path / "bad.yaml"
     f.write_text(yaml.safe_dump(cfg))

@@ -58,8 +58,15 @@ UPSTREAM_KP = textwrap.dedent("""\
 
 def test_all_presets_load():
     names = presets()
-    for expected in ("minimal_example", "syn_noise", "syn_noise_sal", "syn_noise_kp",
-                     "plast_noise", "plast_noise_sal", "plast_noise_kp"):
+    for expected in (
+        "minimal_example",
+        "syn_noise",
+        "syn_noise_sal",
+        "syn_noise_kp",
+        "plast_noise",
+        "plast_noise_sal",
+        "plast_noise_kp",
+    ):
         assert expected in names
     for name in names:
         load_config(name)
@@ -81,18 +88,24 @@ def test_upstream_v3_file_loads_unchanged(tmp_path):
     assert cfg.lr.kp == 0.00016 and cfg.feedback == "kp" and cfg.sim_params.t_ref == 50
 
 
-@pytest.mark.parametrize("override, pattern", [
-    ({"dmi": 7}, r"dmi: unknown key; allowed keys here: .*dim"),
-    ({"stdp": {"ws": {"tau": 3}}}, r"stdp\.ws\.tau: unknown key; allowed keys here: a_plus"),
-    ({"sim_params": {"t_ref": "fifty"}}, r"sim_params\.t_ref: Input should be a valid integer"),
-    ({"sim_params": {"t_ref": 0}}, r"sim_params\.t_ref: .*greater than or equal to 1 \(got 0\)"),
-    ({"lr": {"weight": -0.1}}, r"lr\.weight: .*greater than or equal to 0 \(got -0\.1\)"),
-    ({"dim": 25}, r"dim: .*less than or equal to 20 \(got 25\)"),
-    ({"val_step": 30000}, r"val_step \(30000\) must be <= num_epochs"),
-    ({"sim_params": {"psp": "box"}}, r"sim_params\.psp: Input should be 'rect'"),
-    ({"lr": {"kp": 1.5}}, r"lr\.kp: .*less than 1"),
-    ({"num_epochs": 10.5}, r"num_epochs: Input should be a valid integer"),
-])
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        ({"dmi": 7}, r"dmi: unknown key; allowed keys here: .*dim"),
+        ({"stdp": {"ws": {"tau": 3}}}, r"stdp\.ws\.tau: unknown key; allowed keys here: a_plus"),
+        ({"sim_params": {"t_ref": "fifty"}}, r"sim_params\.t_ref: Input should be a valid integer"),
+        (
+            {"sim_params": {"t_ref": 0}},
+            r"sim_params\.t_ref: .*greater than or equal to 1 \(got 0\)",
+        ),
+        ({"lr": {"weight": -0.1}}, r"lr\.weight: .*greater than or equal to 0 \(got -0\.1\)"),
+        ({"dim": 25}, r"dim: .*less than or equal to 20 \(got 25\)"),
+        ({"val_step": 30000}, r"val_step \(30000\) must be <= num_epochs"),
+        ({"sim_params": {"psp": "box"}}, r"sim_params\.psp: Input should be 'rect'"),
+        ({"lr": {"kp": 1.5}}, r"lr\.kp: .*less than 1"),
+        ({"num_epochs": 10.5}, r"num_epochs: Input should be a valid integer"),
+    ],
+)
 def test_bad_input_names_the_field(override, pattern):
     with pytest.raises(ConfigError, match=pattern) as exc:
         load_config("syn_noise", overrides=override)
@@ -106,8 +119,11 @@ def test_misspelt_key_is_named_not_the_missing_one(tmp_path):
     assert "t_reff:" in text
     f = tmp_path / "typo.yaml"
     f.write_text(text)
-    with pytest.raises(ConfigError, match=r"sim_params\.t_reff: unknown key; allowed keys "
-                                          r"here: t_ref, .*\(did you mean 't_ref'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sim_params\.t_reff: unknown key; allowed keys "
+        r"here: t_ref, .*\(did you mean 't_ref'\?\)",
+    ):
         load_config(f)
 
 

@@ -28,8 +28,15 @@ train_mod = importlib.import_module("spikealign.ssn.train")
 def tiny_cfg(t_ref=10, **over):
     """A small syn_noise_sal run: 3 neurons, sleep 40 t_ref, validations 25x longer."""
     tau = {"tau_plus": t_ref, "tau_minus": t_ref}
-    base = {"dim": 3, "num_epochs": 6, "val_step": 5, "val_factor": 25, "dur": 40,
-            "sim_params": {"t_ref": t_ref, "tau_syn": t_ref}, "stdp": {"ws": tau, "sal": tau}}
+    base = {
+        "dim": 3,
+        "num_epochs": 6,
+        "val_step": 5,
+        "val_factor": 25,
+        "dur": 40,
+        "sim_params": {"t_ref": t_ref, "tau_syn": t_ref},
+        "stdp": {"ws": tau, "sal": tau},
+    }
     for key, value in over.items():
         if isinstance(value, dict):
             base[key] = {**base.get(key, {}), **value}
@@ -43,7 +50,7 @@ def on_states(spikes, n, t_ref, length):
     T = s+1 .. s+t_ref (``reference-model`` 2.2: s < T <= s + t_ref). One slice per spike."""
     z = np.zeros((length, n), dtype=np.int64)
     for s, i in spikes:
-        z[s + 1: s + 1 + t_ref, i] = 1
+        z[s + 1 : s + 1 + t_ref, i] = 1
     return z
 
 
@@ -68,8 +75,11 @@ def hand_kl(p, q):
 
 
 def sim_params_of(cfg):
-    return SimParams(t_ref=cfg.sim_params.t_ref, tau_syn=cfg.sim_params.tau_syn,
-                     n_last_psp=cfg.sim_params.num_last_spikes)
+    return SimParams(
+        t_ref=cfg.sim_params.t_ref,
+        tau_syn=cfg.sim_params.tau_syn,
+        n_last_psp=cfg.sim_params.num_last_spikes,
+    )
 
 
 # -- a. D_KL argument order -----------------------------------------------------------------------
@@ -79,8 +89,9 @@ def test_kl_divergence_hand_values():
     """D_KL(p || q) = sum_k p_k ln(p_k / q_k), with p first; asymmetric cases by hand."""
     p, q = [0.5, 0.5], [0.9, 0.1]
     assert kl_divergence(p, q) == pytest.approx(math.log(5 / 3), rel=1e-14)  # 0.511
-    assert kl_divergence(q, p) == pytest.approx(0.9 * math.log(1.8) + 0.1 * math.log(0.2),
-                                                rel=1e-14)  # 0.368
+    assert kl_divergence(q, p) == pytest.approx(
+        0.9 * math.log(1.8) + 0.1 * math.log(0.2), rel=1e-14
+    )  # 0.368
     # zero in the first argument: 0 ln 0 = 0; zero in the second where the first is not: inf
     assert kl_divergence([1.0, 0.0], [0.25, 0.75]) == pytest.approx(math.log(4), rel=1e-14)
     assert kl_divergence([0.25, 0.75], [1.0, 0.0]) == math.inf
@@ -110,14 +121,16 @@ def test_states_from_a_hand_made_record():
     Spikes: neuron 0 at 1 and 6, neuron 1 at 3, neuron 2 at 6 and 11 (the last one is never
     seen: nothing is read after step 11)."""
     spikes = np.array([[1, 0], [3, 1], [6, 0], [6, 2], [11, 2]])
-    expected = np.array([
-        [0, 0, 0],  # T = 0
-        [1, 0, 0],  # T = 2: spike 1 of neuron 0 (on at 2..5)
-        [1, 1, 0],  # T = 4: neuron 1 on at 4..7
-        [0, 1, 0],  # T = 6: neuron 0's window ended at 5; spikes at 6 act from 7 on
-        [1, 0, 1],  # T = 8: neurons 0 and 2 on at 7..10, neuron 1 off after 7
-        [1, 0, 1],  # T = 10
-    ])
+    expected = np.array(
+        [
+            [0, 0, 0],  # T = 0
+            [1, 0, 0],  # T = 2: spike 1 of neuron 0 (on at 2..5)
+            [1, 1, 0],  # T = 4: neuron 1 on at 4..7
+            [0, 1, 0],  # T = 6: neuron 0's window ended at 5; spikes at 6 act from 7 on
+            [1, 0, 1],  # T = 8: neurons 0 and 2 on at 7..10, neuron 1 off after 7
+            [1, 0, 1],  # T = 10
+        ]
+    )
     np.testing.assert_array_equal(states_from_spikes(spikes, 3, 4, 12, 2), expected)
     np.testing.assert_array_equal(on_states(spikes, 3, 4, 12)[::2], expected)
     hist = np.zeros(8, dtype=np.int64)
@@ -135,9 +148,16 @@ def test_engine_state_histogram_matches_hand_readout(engine, t_ref, every, n_ste
         n_steps //= 4
     W = np.array([[0.0, 1.5, -0.7], [1.2, 0.0, 0.9], [-0.5, 1.1, 0.0]])
     b = np.array([-0.4, 0.1, -0.8])
-    st = phase_statistics(W, b, n_steps, SimParams(t_ref=t_ref, tau_syn=t_ref),
-                          np.random.default_rng(3), sample_every=every, record=True,
-                          engine=engine)
+    st = phase_statistics(
+        W,
+        b,
+        n_steps,
+        SimParams(t_ref=t_ref, tau_syn=t_ref),
+        np.random.default_rng(3),
+        sample_every=every,
+        record=True,
+        engine=engine,
+    )
     assert len(st.spikes) > 100
     hand = hand_histogram(st.spikes, 3, t_ref, n_steps, every)
     assert hand.sum() == -(-n_steps // every)  # ceil: reads at 0 .. n_steps - 1
@@ -156,8 +176,14 @@ def test_validation_reads_states_every_half_t_ref(t_ref):
     state = initial_state(cfg, trainer.problem)
     trainer.validation_cycle(state)
     steps = 25 * 40 * t_ref
-    spikes = phase_statistics(trainer.problem.W0, trainer.problem.b0, steps, sim_params_of(cfg),
-                              np.random.default_rng(cfg.seed.sim), record=True).spikes
+    spikes = phase_statistics(
+        trainer.problem.W0,
+        trainer.problem.b0,
+        steps,
+        sim_params_of(cfg),
+        np.random.default_rng(cfg.seed.sim),
+        record=True,
+    ).spikes
     every = t_ref // 2
     hist = hand_histogram(spikes, 3, t_ref, steps, every)
     np.testing.assert_allclose(state.distrs[0], hist / hist.sum(), rtol=0, atol=1e-15)
@@ -207,8 +233,15 @@ def _replay_block(cfg, problem, val_steps, sleep_steps):
     rng = np.random.default_rng(cfg.seed.sim)
     W, b = problem.W0.copy(), problem.b0.copy()
     for steps in [val_steps] + [sleep_steps] * (cfg.val_step - 1):
-        st = phase_statistics(W, b, steps, sim_params_of(cfg), rng,
-                              windows=(problem.ws_rule, problem.sal_rule), n_last_stdp=1)
+        st = phase_statistics(
+            W,
+            b,
+            steps,
+            sim_params_of(cfg),
+            rng,
+            windows=(problem.ws_rule, problem.sal_rule),
+            n_last_stdp=1,
+        )
         W, b = _hand_update(W, b, st, steps, cfg.t_ref, problem, cfg.lr, cfg.max_w, cfg.max_b)
     return W, b
 
@@ -249,8 +282,12 @@ def check_coactivation_identity(S, counts, spikes, n, t_ref, steps):
     inside, overhang, same_step = _coactivation_terms(spikes, n, t_ref, steps)
     off = ~np.eye(n, dtype=bool)
     # t_ref S_ij = sum_{T < D} z_i z_j + B_ij - t_ref n0_ij        (i != j)
-    np.testing.assert_allclose((t_ref * S)[off], (inside + overhang - t_ref * same_step)[off],
-                               rtol=0, atol=1e-9 * len(spikes))
+    np.testing.assert_allclose(
+        (t_ref * S)[off],
+        (inside + overhang - t_ref * same_step)[off],
+        rtol=0,
+        atol=1e-9 * len(spikes),
+    )
     # the diagonal analogue: t_ref n_i = sum_{T < D} z_i + B_ii     (r_hat = n_i t_ref / D)
     np.testing.assert_array_equal(t_ref * counts, np.diag(inside + overhang))
     return overhang, same_step
@@ -285,12 +322,20 @@ def test_sleep_stdp_coactivation_equals_per_step_coactivation():
         np.testing.assert_array_equal(par, t_ref)
     W = np.full((n, n), 1.6) - 1.6 * np.eye(n)
     b = np.full(n, -1.2)
-    st = phase_statistics(W, b, steps, SimParams(t_ref=t_ref, tau_syn=t_ref, n_last_psp=1),
-                          np.random.default_rng(12), windows=(rule, tri_window(1, 1, t_ref)),
-                          n_last_stdp=1, record=True)
+    st = phase_statistics(
+        W,
+        b,
+        steps,
+        SimParams(t_ref=t_ref, tau_syn=t_ref, n_last_psp=1),
+        np.random.default_rng(12),
+        windows=(rule, tri_window(1, 1, t_ref)),
+        n_last_stdp=1,
+        record=True,
+    )
     np.testing.assert_array_equal(st.stdp[0], st.stdp[1])
-    overhang, same_step = check_coactivation_identity(st.stdp[0], st.counts, st.spikes, n,
-                                                      t_ref, steps)
+    overhang, same_step = check_coactivation_identity(
+        st.stdp[0], st.counts, st.spikes, n, t_ref, steps
+    )
     off = ~np.eye(n, dtype=bool)
     assert same_step[off].min() > 20 and overhang[off].max() > 0
 

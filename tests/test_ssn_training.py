@@ -24,8 +24,14 @@ def test_same_seed_gives_bit_identical_training():
     assert not np.array_equal(a.W, c.W)
 
 
-@pytest.mark.parametrize("over", [{}, {"lr": {"kp": 0.01, "symm": 0.0}},
-                                  {"stdp": {"ws": {"noise": 0.05}, "sal": {"noise": 0.05}}}])
+@pytest.mark.parametrize(
+    "over",
+    [
+        {},
+        {"lr": {"kp": 0.01, "symm": 0.0}},
+        {"stdp": {"ws": {"noise": 0.05}, "sal": {"noise": 0.05}}},
+    ],
+)
 def test_fast_and_reference_engines_are_bit_identical(over):
     cfg = tiny(**over)
     a, b = train(cfg, "fast"), train(cfg, "reference")
@@ -51,8 +57,9 @@ def test_initial_draws_follow_the_paper_order():
 
 
 def test_plasticity_noise_uses_each_rules_own_values():
-    cfg = tiny(stdp={"rule_params": "own", "ws": {"noise": 0.02},
-                     "sal": {"noise": 0.1, "a_plus": 2.0}})
+    cfg = tiny(
+        stdp={"rule_params": "own", "ws": {"noise": 0.02}, "sal": {"noise": 0.1, "a_plus": 2.0}}
+    )
     p = make_problem(cfg)
     off = ~np.eye(7, dtype=bool)
     ws_amp = p.ws_rule.a_plus[off]
@@ -71,8 +78,23 @@ def test_update_rule_hand_computed():
     counts = np.array([300.0, 100.0])
     C_t = np.array([[0.0, 0.3], [0.3, 0.0]])
     m_t = np.array([0.4, 0.2])
-    W1, b1 = apply_update(W, b, S_ws, S_sal, counts, C_t, m_t, dur=1000.0, t_ref=2.0,
-                          lr_w=0.1, lr_b=0.5, lr_kp=0.1, lr_symm=0.01, max_w=2.0, max_b=2.0)
+    W1, b1 = apply_update(
+        W,
+        b,
+        S_ws,
+        S_sal,
+        counts,
+        C_t,
+        m_t,
+        dur=1000.0,
+        t_ref=2.0,
+        lr_w=0.1,
+        lr_b=0.5,
+        lr_kp=0.1,
+        lr_symm=0.01,
+        max_w=2.0,
+        max_b=2.0,
+    )
     # C_hat = 400/1000*2 = 0.8 -> grad -0.5 -> W01 = 0.5 - 0.05, KP 0.9x, SAL -0.01*0.2
     assert W1[0, 1] == pytest.approx(0.9 * 0.45 - 0.002)
     assert W1[1, 0] == pytest.approx(0.9 * 0.05 + 0.002)
@@ -118,9 +140,15 @@ def test_sal_symmetrises_two_neurons_and_keeps_the_sum(seed):
 
 
 def _syn_noise_pair(seed_init, sal: bool):
-    cfg = load_config("syn_noise_sal" if sal else "syn_noise", overrides={
-        "num_epochs": 4001, "val_step": 4000, "val_factor": 100,
-        "seed": {"distr": 4321, "init": seed_init, "sim": 7654}})
+    cfg = load_config(
+        "syn_noise_sal" if sal else "syn_noise",
+        overrides={
+            "num_epochs": 4001,
+            "val_step": 4000,
+            "val_factor": 100,
+            "seed": {"distr": 4321, "init": seed_init, "sim": 7654},
+        },
+    )
     st = train(cfg)
     return st.dkls[-1], st.asyms[-1]
 

@@ -55,10 +55,12 @@ def test_kolen_pollack_alone_shrinks_the_asymmetry_by_one_minus_lambda_squared_p
     st = initial_state(cfg, tr.problem)
     D0 = st.W - st.W.T
     tr.step_block(st)  # one validation + 8 training cycles
-    np.testing.assert_allclose(st.W - st.W.T, (1 - lam) ** 9 * (D0 - np.diag(np.diag(D0))),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        st.W - st.W.T, (1 - lam) ** 9 * (D0 - np.diag(np.diag(D0))), rtol=0, atol=1e-12
+    )
     assert off_diag_asym(st.W) / off_diag_asym(tr.problem.W0) == pytest.approx(
-        (1 - lam) ** 18, rel=1e-10)
+        (1 - lam) ** 18, rel=1e-10
+    )
 
 
 def test_clipping_is_the_only_exception_to_the_kp_identity():
@@ -86,8 +88,24 @@ def test_order_of_one_v3_iteration_by_hand():
     S_sal = np.arange(9.0).reshape(3, 3)[::-1] - 4
     counts = np.array([300.0, 100.0, 50.0])
     dur, t_ref, lr_w, lr_b, lam, lr_s = 1000.0, 2.0, 0.1, 0.05, 0.2, 0.3
-    W1, b1 = apply_update(W, b, S_ws, S_sal, counts, C_wake, np.full(3, 0.4), dur, t_ref, lr_w,
-                          lr_b, lam, lr_s, 2.0, 2.0, zero_diag=True)
+    W1, b1 = apply_update(
+        W,
+        b,
+        S_ws,
+        S_sal,
+        counts,
+        C_wake,
+        np.full(3, 0.4),
+        dur,
+        t_ref,
+        lr_w,
+        lr_b,
+        lam,
+        lr_s,
+        2.0,
+        2.0,
+        zero_diag=True,
+    )
     want = W.copy()
     for i in range(3):
         for j in range(3):
@@ -115,8 +133,11 @@ def test_diagonal_zeroed_after_every_cycle_but_cycle_zero_runs_with_the_random_o
 def test_engines_bit_identical_with_every_v3_option_and_kp_with_sal():
     """The compiled cycle loop and the readable Python update agree bit for bit with KP and
     SAL together, plasticity noise, clipping of amplitudes, scaled target, zero diagonal."""
-    cfg = v3("plast_noise_sal_v3", lr={"kp": 0.001, "symm": 0.02},
-             stdp={"ws": {"noise": 0.8}, "sal": {"noise": 0.8}})
+    cfg = v3(
+        "plast_noise_sal_v3",
+        lr={"kp": 0.001, "symm": 0.02},
+        stdp={"ws": {"noise": 0.8}, "sal": {"noise": 0.8}},
+    )
     a, b = train(cfg, "fast"), train(cfg, "reference")
     np.testing.assert_array_equal(a.W, b.W)
     np.testing.assert_array_equal(a.b, b.b)
@@ -166,13 +187,15 @@ def test_scaled_target_uses_the_upstream_layout_of_the_forward_and_backward_draw
     eta, draws = _amplitudes_by_hand(cfg)
     np.testing.assert_array_equal(p.ws_rule.a_plus, eta)
     np.testing.assert_array_equal(p.ws_rule.a_minus, eta)
-    np.testing.assert_array_equal(-p.sal_rule.a_plus, forward_backward(draws[2], draws[3],
-                                                                       "upstream"))
+    np.testing.assert_array_equal(
+        -p.sal_rule.a_plus, forward_backward(draws[2], draws[3], "upstream")
+    )
     np.testing.assert_allclose(p.C_wake, p.C_target * eta, rtol=1e-15, atol=0)
     assert not np.allclose(eta, forward_backward(draws[0], draws[1], "clean"))
     clean = make_problem(v3("plast_noise_v3", stdp={"noise_layout": "clean"}))
-    np.testing.assert_allclose(clean.C_wake, clean.C_target
-                               * forward_backward(draws[0], draws[1], "clean"), rtol=1e-15)
+    np.testing.assert_allclose(
+        clean.C_wake, clean.C_target * forward_backward(draws[0], draws[1], "clean"), rtol=1e-15
+    )
 
 
 def test_without_target_scaling_the_target_is_the_exact_coactivation():
@@ -186,11 +209,16 @@ def test_upstream_rule_params_take_sal_noise_and_amplitude_from_ws():
     cfg = v3("plast_noise_v3", stdp={"ws": {"noise": 0.3}, "sal": {"noise": 0.0, "a_plus": 5.0}})
     p = make_problem(cfg)
     _, draws = _amplitudes_by_hand(cfg)
-    np.testing.assert_array_equal(-p.sal_rule.a_plus, forward_backward(draws[2], draws[3],
-                                                                       "upstream"))
+    np.testing.assert_array_equal(
+        -p.sal_rule.a_plus, forward_backward(draws[2], draws[3], "upstream")
+    )
     np.testing.assert_array_equal(p.sal_rule.a_minus, -p.sal_rule.a_plus)
-    own = make_problem(v3("plast_noise_v3", stdp={"rule_params": "own", "ws": {"noise": 0.3},
-                                                  "sal": {"noise": 0.0, "a_plus": 5.0}}))
+    own = make_problem(
+        v3(
+            "plast_noise_v3",
+            stdp={"rule_params": "own", "ws": {"noise": 0.3}, "sal": {"noise": 0.0, "a_plus": 5.0}},
+        )
+    )
     np.testing.assert_allclose(-own.sal_rule.a_plus, 5.0)
 
 
@@ -230,8 +258,7 @@ def test_no_clip_below_sigma_two_thirds():
 
 def test_v3_seed_table():
     """k -> (DISTR_SEEDS[k div 4], INIT_SEEDS[k mod 4], 7654 + k); 4235 kept (quirk 18)."""
-    assert DISTR_SEEDS == (4321, 4322, 4323, 4324, 4235) and INIT_SEEDS == (9002, 9003, 9004,
-                                                                             9005)
+    assert DISTR_SEEDS == (4321, 4322, 4323, 4324, 4235) and INIT_SEEDS == (9002, 9003, 9004, 9005)
     assert v3_seeds(0) == {"distr": 4321, "init": 9002, "sim": 7654}
     assert v3_seeds(3) == {"distr": 4321, "init": 9005, "sim": 7657}
     assert v3_seeds(4) == {"distr": 4322, "init": 9002, "sim": 7658}
@@ -242,8 +269,9 @@ def test_v3_seed_table():
 
 
 def test_seed_id_replaces_the_seed_block_and_is_validated():
-    cfg = load_config("syn_noise_v3", overrides={"seed_id": 6,
-                                                  "seed": {"distr": 1, "init": 2, "sim": 3}})
+    cfg = load_config(
+        "syn_noise_v3", overrides={"seed_id": 6, "seed": {"distr": 1, "init": 2, "sim": 3}}
+    )
     assert (cfg.seed.distr, cfg.seed.init, cfg.seed.sim) == (4322, 9004, 7660)
     with pytest.raises(ConfigError, match="seed_id"):
         load_config("syn_noise_v3", overrides={"seed_id": 20})
@@ -254,14 +282,17 @@ def test_seed_id_replaces_the_seed_block_and_is_validated():
 # -- presets -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,symm,kp,val_step,noise,init_noise", [
-    ("syn_noise_v3", 0.0, 0.0, 500, 0.0, 0.8),
-    ("syn_noise_sal_v3", 0.01, 0.0, 500, 0.0, 0.8),
-    ("syn_noise_kp_v3", 0.0, 1.6e-4, 500, 0.0, 0.8),
-    ("plast_noise_v3", 0.0, 0.0, 1000, 0.8, 0.2),
-    ("plast_noise_sal_v3", 0.01, 0.0, 1000, 0.8, 0.2),
-    ("plast_noise_kp_v3", 0.0, 4e-5, 1000, 0.8, 0.2),
-])
+@pytest.mark.parametrize(
+    "name,symm,kp,val_step,noise,init_noise",
+    [
+        ("syn_noise_v3", 0.0, 0.0, 500, 0.0, 0.8),
+        ("syn_noise_sal_v3", 0.01, 0.0, 500, 0.0, 0.8),
+        ("syn_noise_kp_v3", 0.0, 1.6e-4, 500, 0.0, 0.8),
+        ("plast_noise_v3", 0.0, 0.0, 1000, 0.8, 0.2),
+        ("plast_noise_sal_v3", 0.01, 0.0, 1000, 0.8, 0.2),
+        ("plast_noise_kp_v3", 0.0, 4e-5, 1000, 0.8, 0.2),
+    ],
+)
 def test_v3_presets_match_the_addendum(name, symm, kp, val_step, noise, init_noise):
     cfg = load_config(name)
     assert (cfg.num_epochs, cfg.val_factor, cfg.dur, cfg.t_ref) == (20001, 100, 1000, 50)

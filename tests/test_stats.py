@@ -35,8 +35,9 @@ def test_mean_ci_by_hand():
 
 
 @settings(max_examples=60, deadline=None, database=None)
-@given(x=st.lists(FINITE, min_size=2, max_size=30),
-       level=st.sampled_from([0.5, 0.8, 0.9, 0.95, 0.99]))
+@given(
+    x=st.lists(FINITE, min_size=2, max_size=30), level=st.sampled_from([0.5, 0.8, 0.9, 0.95, 0.99])
+)
 def test_mean_ci_equals_scipys_t_interval(x, level):
     ci = mean_ci(x, level)
     arr = np.array(x)
@@ -86,8 +87,9 @@ def test_mean_ci_covers_the_true_mean_at_its_level(n, level):
 
 
 @settings(max_examples=25, deadline=None, database=None)
-@given(pairs=st.lists(st.tuples(st.floats(-100, 100), st.floats(-100, 100)), min_size=3,
-                      max_size=12))
+@given(
+    pairs=st.lists(st.tuples(st.floats(-100, 100), st.floats(-100, 100)), min_size=3, max_size=12)
+)
 def test_paired_test_equals_scipy(pairs):
     # (tied |differences| make scipy's Wilcoxon a permutation test of ~0.3 s: few examples)
     a = np.array([p[0] for p in pairs])
@@ -102,7 +104,8 @@ def test_paired_test_equals_scipy(pairs):
         return
     assert res.p_t == pytest.approx(sps.ttest_rel(a, b).pvalue, rel=1e-9, abs=1e-300)
     assert res.p_wilcoxon == pytest.approx(
-        sps.wilcoxon(a, b, zero_method="wilcox").pvalue, rel=1e-9, abs=1e-300)
+        sps.wilcoxon(a, b, zero_method="wilcox").pvalue, rel=1e-9, abs=1e-300
+    )
 
 
 def test_paired_test_by_hand_and_its_edge_cases():

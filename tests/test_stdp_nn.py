@@ -15,8 +15,10 @@ def test_compiled_equals_reference(inclusive, window):
     W = np.array([[0, 1.0, 0.5], [0.3, 0, -1], [1, 1, 0]])
     rec = simulate(W, np.array([0.5, 0.2, 1.0]), 20_000, SimParams(3, 3), rng)
     assert len(rec) > 1000
-    np.testing.assert_array_equal(nn_stdp(rec, 3, window, inclusive=inclusive),
-                                  nn_stdp_reference(rec, 3, window, inclusive=inclusive))
+    np.testing.assert_array_equal(
+        nn_stdp(rec, 3, window, inclusive=inclusive),
+        nn_stdp_reference(rec, 3, window, inclusive=inclusive),
+    )
 
 
 def test_per_synapse_parameters():

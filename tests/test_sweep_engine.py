@@ -42,8 +42,7 @@ def test_tiny_sweep_on_a_local_cluster_then_nothing_to_do(tmp_path):
     man = layout.read_manifest(out)
     assert [h["executed"] for h in man["history"]] == [12, 0]
     paths = figure4(out, tmp_path / "fig")
-    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz",
-                                        "fig4_finals.csv"]
+    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz", "fig4_finals.csv"]
     with np.load(paths[2]) as f:
         assert f["sal_count"].tolist() == [2, 2] and f["levels"].tolist() == [0.0, 0.8]
     # a different config for the same directory is refused before anything runs
@@ -53,9 +52,17 @@ def test_tiny_sweep_on_a_local_cluster_then_nothing_to_do(tmp_path):
 
 def stub_specs(fail_if: dict[int, str] | None = None) -> list[RunSpec]:
     fail_if = fail_if or {}
-    return [RunSpec(part="stub", index=i, kind="stub", runner="sweep_stub:run",
-                    config={"fail_if": fail_if.get(i), "value": float(i)},
-                    params={"noise": 0.0}) for i in range(6)]
+    return [
+        RunSpec(
+            part="stub",
+            index=i,
+            kind="stub",
+            runner="sweep_stub:run",
+            config={"fail_if": fail_if.get(i), "value": float(i)},
+            params={"noise": 0.0},
+        )
+        for i in range(6)
+    ]
 
 
 def test_failing_run_records_its_traceback_and_the_sweep_continues(tmp_path):
@@ -64,8 +71,9 @@ def test_failing_run_records_its_traceback_and_the_sweep_continues(tmp_path):
     broken.touch()
     specs = stub_specs({2: str(broken)})
     part = TINY[0]
-    layout.update_manifest(out, {"stub": layout.part_entry(part, specs, "paper", {})},
-                           {"command": "test"})
+    layout.update_manifest(
+        out, {"stub": layout.part_entry(part, specs, "paper", {})}, {"command": "test"}
+    )
     res = engine.run_sweep(specs, out, workers=2, **QUIET)
     assert res["counts"]["done"] == 5 and res["counts"]["failed"] == 1
     bad = out / "stub/run.0002"
@@ -129,8 +137,12 @@ def test_level_runs_only_that_noise_level_and_the_rest_later(tmp_path, monkeypat
         executed.append([(s.part, s.index, s.params["noise"]) for s in plan.pending])
         for s in plan.pending:
             tasks.execute(s.to_dict(), str(out))
-        return {"counts": {"done": len(plan.pending)}, "results": [], "wall_s": 0.0,
-                "pending": len(plan.pending)}
+        return {
+            "counts": {"done": len(plan.pending)},
+            "results": [],
+            "wall_s": 0.0,
+            "pending": len(plan.pending),
+        }
 
     monkeypatch.setattr(engine, "run_sweep", fake_run)
     out = tmp_path / "sw"

@@ -19,8 +19,11 @@ from spikealign.sweep.presets import build_specs
 pytest.importorskip("distributed")
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
-ENV = {**os.environ, "SPIKEALIGN_QUIET": "1",
-       "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+ENV = {
+    **os.environ,
+    "SPIKEALIGN_QUIET": "1",
+    "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+}
 LONGER = ["--set", "num_epochs=2001"]  # tiny runs of about 2 s, so kills land mid-run
 SPECS = build_specs(["tiny"], overrides={"num_epochs": 2001})[1]
 
@@ -33,8 +36,15 @@ def dask_cmd(sub: str) -> list[str]:
 
 
 def spawn(cmd, **kw):
-    return subprocess.Popen(cmd, env=ENV, start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.Popen(
+        cmd,
+        env=ENV,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
 
 
 def kill_group(proc):
@@ -46,13 +56,28 @@ def kill_group(proc):
 
 
 def sweep_cmd(out, *extra):
-    return [sys.executable, "-m", "spikealign", "sweep", "run", "tiny", "--out", str(out),
-            "--no-figures", *LONGER, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "spikealign",
+        "sweep",
+        "run",
+        "tiny",
+        "--out",
+        str(out),
+        "--no-figures",
+        *LONGER,
+        *extra,
+    ]
 
 
 def states(out) -> dict:
-    return {s.index + 100 * ["tiny", "tiny_sal", "tiny_kp"].index(s.part):
-            (read_status(out / s.rel_dir) or {}).get("state") for s in SPECS}
+    return {
+        s.index + 100 * ["tiny", "tiny_sal", "tiny_kp"].index(s.part): (
+            read_status(out / s.rel_dir) or {}
+        ).get("state")
+        for s in SPECS
+    }
 
 
 def log_lines(run_dir) -> list[str]:
@@ -88,15 +113,40 @@ def test_remote_scheduler_two_workers_one_killed_mid_run(tmp_path):
     sched_file = tmp_path / "scheduler.json"
     procs = []
     try:
-        procs.append(spawn(dask_cmd("scheduler") + [
-            "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-            "--scheduler-file", str(sched_file)]))
+        procs.append(
+            spawn(
+                dask_cmd("scheduler")
+                + [
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(sched_file),
+                ]
+            )
+        )
         wait_for(sched_file.is_file, 60, "the scheduler file")
         address = json.loads(sched_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
-        workers = [spawn(dask_cmd("worker") + [
-            address, "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
-            "--no-dashboard", "--name", f"w{k}"]) for k in range(2)]
+        workers = [
+            spawn(
+                dask_cmd("worker")
+                + [
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--no-nanny",
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{k}",
+                ]
+            )
+            for k in range(2)
+        ]
         procs += workers
         out = tmp_path / "sw"
         client = spawn(sweep_cmd(out, "--scheduler", address))
@@ -131,10 +181,12 @@ def test_client_sigkill_then_rerun_executes_only_unfinished_runs(tmp_path):
     out = tmp_path / "sw"
     client = spawn(sweep_cmd(out, "--workers", "2"))
     try:
+
         def some_done_some_running():
             st = states(out)
             done = sum(v == "done" for v in st.values())
             return done >= 3 and "running" in st.values() and done < 10
+
         wait_for(some_done_some_running, 150, "a sweep in progress")
         os.kill(client.pid, signal.SIGKILL)  # the client only; its local workers follow it
         client.wait(timeout=30)
@@ -145,10 +197,12 @@ def test_client_sigkill_then_rerun_executes_only_unfinished_runs(tmp_path):
     done_before = {k for k, v in before.items() if v == "done"}
     assert 3 <= len(done_before) < 12
     assert_results_readable(out)
-    starts_before = {s.rel_dir: sum(" start " in x for x in log_lines(out / s.rel_dir))
-                     for s in SPECS}
-    rerun = subprocess.run(sweep_cmd(out, "--workers", "2"), env=ENV, capture_output=True,
-                           text=True, timeout=200)
+    starts_before = {
+        s.rel_dir: sum(" start " in x for x in log_lines(out / s.rel_dir)) for s in SPECS
+    }
+    rerun = subprocess.run(
+        sweep_cmd(out, "--workers", "2"), env=ENV, capture_output=True, text=True, timeout=200
+    )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     m = re.search(r"12 runs \((.*)\); (\d+) to run", rerun.stdout)
     assert m and int(m.group(2)) == 12 - len(done_before), rerun.stdout
@@ -161,6 +215,11 @@ def test_client_sigkill_then_rerun_executes_only_unfinished_runs(tmp_path):
         else:
             assert starts == starts_before[s.rel_dir] + 1, s.rel_dir
     assert_results_readable(out)
-    status = subprocess.run([sys.executable, "-m", "spikealign", "sweep", "status", str(out)],
-                            env=ENV, capture_output=True, text=True, timeout=120)
+    status = subprocess.run(
+        [sys.executable, "-m", "spikealign", "sweep", "status", str(out)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert status.returncode == 0 and "all runs done" in status.stdout

@@ -21,9 +21,14 @@ def fake_sweep(out, preset, skip=(), fail=(), other_cycles=(), manifest=True):
     parts, specs = build_specs([preset], "quick")
     factor = {p.name: k + 1.0 for k, p in enumerate(parts)}
     if manifest:
-        layout.update_manifest(out, {p.name: layout.part_entry(
-            p, [s for s in specs if s.part == p.name], "quick", {}) for p in parts},
-            {"command": "test"})
+        layout.update_manifest(
+            out,
+            {
+                p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], "quick", {})
+                for p in parts
+            },
+            {"command": "test"},
+        )
     for s in specs:
         key = (s.part, s.index)
         if key in skip:
@@ -35,8 +40,12 @@ def fake_sweep(out, preset, skip=(), fail=(), other_cycles=(), manifest=True):
             continue
         v = (s.index + 1) * factor[s.part]
         cyc = CYCLES[:-1] if key in other_cycles else CYCLES
-        atomic_save_npz(run_dir / "results.npz", dkls=np.full(len(cyc), v),
-                        all_asym=np.full(len(cyc), v / 1000), val_cycles=cyc)
+        atomic_save_npz(
+            run_dir / "results.npz",
+            dkls=np.full(len(cyc), v),
+            all_asym=np.full(len(cyc), v / 1000),
+            val_cycles=cyc,
+        )
         write_status(run_dir, "done")
     return parts, specs
 
@@ -45,8 +54,11 @@ def test_figure_of_a_sweep_without_finished_runs_says_so(tmp_path):
     out = tmp_path / "sw"
     _, specs = build_specs(["fig4"], "quick")
     fake_sweep(out, "fig4", skip={(s.part, s.index) for s in specs})
-    with pytest.raises(FileNotFoundError, match=r"figure 4: none of the 360 planned runs .* "
-                                                r"has finished yet"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"figure 4: none of the 360 planned runs .* "
+        r"has finished yet",
+    ):
         make_figure("4", out, tmp_path / "fig", False)
     assert not (tmp_path / "fig" / "fig4.png").exists()
 
@@ -56,8 +68,13 @@ def test_missing_runs_are_marked_not_misaligned(tmp_path):
     gone = {("syn_noise", 3), ("syn_noise", 7)}
     failed = {("syn_noise_sal", 85)}
     odd = {("syn_noise_sal", 90)}
-    fake_sweep(out, "fig4", skip=gone | {("syn_noise_kp", i) for i in range(80, 100)},
-               fail=failed, other_cycles=odd)
+    fake_sweep(
+        out,
+        "fig4",
+        skip=gone | {("syn_noise_kp", i) for i in range(80, 100)},
+        fail=failed,
+        other_cycles=odd,
+    )
     with pytest.warns(UserWarning, match="other validation cycles"):
         data = figure_data(out, "4")
     assert data["levels"].tolist() == [0.0, 0.2, 0.4, 0.6, 0.8]  # level 1.0 is not plotted
@@ -77,8 +94,7 @@ def test_missing_runs_are_marked_not_misaligned(tmp_path):
     assert data["baseline_cycles"].tolist() == CYCLES.tolist()
     with pytest.warns(UserWarning):
         paths = make_figure("4", out, tmp_path / "figs", False)
-    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz",
-                                        "fig4_finals.csv"]
+    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz", "fig4_finals.csv"]
     assert all(p.stat().st_size > 1000 for p in paths[:3])
     with np.load(paths[2]) as f:
         assert f["kp_count"].tolist() == [20, 20, 20, 20, 0]
@@ -108,8 +124,13 @@ def test_cli_figure_list_and_status(tmp_path):
     env = {**os.environ, "SPIKEALIGN_QUIET": "1"}
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "spikealign", *args], env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "spikealign", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     r = cli("figure", "4", str(out), "--out", str(tmp_path / "f"))
     assert r.returncode == 0, r.stderr
@@ -137,12 +158,16 @@ def test_figure6_from_a_sweep_directory_shared_with_ssn_runs(tmp_path):
     fake_sweep(out, "fig4")  # SSN parts in the same directory must stay invisible to figure 6
     short = {"student_simulation_settings": {"num_epochs": 2}}
     parts, specs = specs_of(["fig6"], overrides=short)
-    layout.update_manifest(out, {p.name: layout.part_entry(
-        p, [s for s in specs if s.part == p.name], "paper", short) for p in parts},
-        {"command": "test"})
+    layout.update_manifest(
+        out,
+        {
+            p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], "paper", short)
+            for p in parts
+        },
+        {"command": "test"},
+    )
     chosen = [s for s in specs if s.index < 2 and s.part != "mc_fa"]  # 2 SAL, 2 BP runs
-    res = engine.run_sweep(chosen, out, workers=2, show_progress=False,
-                           echo=lambda *a, **k: None)
+    res = engine.run_sweep(chosen, out, workers=2, show_progress=False, echo=lambda *a, **k: None)
     assert res["counts"]["done"] == 4
     assert tasks.run_state(out / "mc_bp/run.0001") == "done"
     with pytest.warns(UserWarning, match="56 of 60 planned microcircuit runs"):

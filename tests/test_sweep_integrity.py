@@ -19,8 +19,10 @@ from spikealign.sweep.spec import RunSpec
 
 ENV = {**os.environ, "SPIKEALIGN_QUIET": "1"}
 QUIET = {"show_progress": False, "echo": lambda *a, **k: None}
-HOLD = ("import sys, time\nfrom spikealign.runlock import hold\n"
-        "with hold(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n")
+HOLD = (
+    "import sys, time\nfrom spikealign.runlock import hold\n"
+    "with hold(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n"
+)
 
 
 def starts(run_dir) -> int:
@@ -33,16 +35,30 @@ def truncate(path):
 
 
 def manifest(out, parts, specs, scale="quick"):
-    layout.update_manifest(out, {p.name: layout.part_entry(
-        p, [s for s in specs if s.part == p.name], scale, {}) for p in parts},
-        {"command": "test"})
+    layout.update_manifest(
+        out,
+        {
+            p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], scale, {})
+            for p in parts
+        },
+        {"command": "test"},
+    )
 
 
 def test_damaged_result_is_failed_listed_by_path_and_rerun(tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "sw"
-    specs = [RunSpec(part="stub", index=i, kind="stub", runner="sweep_stub:run",
-                     config={"value": float(i)}, params={"noise": 0.0}) for i in range(4)]
+    specs = [
+        RunSpec(
+            part="stub",
+            index=i,
+            kind="stub",
+            runner="sweep_stub:run",
+            config={"value": float(i)},
+            params={"noise": 0.0},
+        )
+        for i in range(4)
+    ]
     entry = {**layout.part_entry(TINY[0], specs, "quick", {}), "kind": "stub"}
     layout.update_manifest(out, {"stub": entry}, {"command": "test"})
     assert engine.run_sweep(specs, out, workers=1, **QUIET)["counts"]["done"] == 4
@@ -71,8 +87,12 @@ def fake_tiny_sweep(out, legacy: set[int]):
         run_dir = out / s.rel_dir
         run_dir.mkdir(parents=True)
         value = 1.0 + s.index
-        atomic_save_npz(run_dir / "results.npz", dkls=np.full(5, value),
-                        all_asym=np.full(5, value / 100), val_cycles=np.arange(5) * 250)
+        atomic_save_npz(
+            run_dir / "results.npz",
+            dkls=np.full(5, value),
+            all_asym=np.full(5, value / 100),
+            val_cycles=np.arange(5) * 250,
+        )
         atomic_write_json(run_dir / "metrics.json", {"final_dkl": value, "runtime_s": 1.0})
         atomic_write_json(run_dir / "spec.json", s.to_dict())
         (run_dir / "config.yaml").write_text("dim: 7\n")
@@ -92,15 +112,21 @@ def test_figures_and_status_verify_results_and_keep_earlier_runs(tmp_path):
     assert summary["total"]["done"] == 12  # runs without checksums (earlier versions) count
     assert tasks.plan(specs, out).pending == []
     # a checksummed result changed but still readable, and an earlier run's truncated file
-    atomic_save_npz(sal / "run.0003" / "results.npz", dkls=np.full(5, 99.0),
-                    all_asym=np.full(5, 99.0), val_cycles=np.arange(5) * 250)
+    atomic_save_npz(
+        sal / "run.0003" / "results.npz",
+        dkls=np.full(5, 99.0),
+        all_asym=np.full(5, 99.0),
+        val_cycles=np.arange(5) * 250,
+    )
     truncate(sal / "run.0001" / "results.npz")
     with pytest.warns(UserWarning) as caught:
         paths = figure4(out, tmp_path / "fig")
     messages = " ".join(str(w.message) for w in caught)
     for run in ("run.0003", "run.0001"):
-        assert f"{sal / run}: left out of the figure, damaged result: " \
-               f"{sal / run / 'results.npz'}" in messages
+        assert (
+            f"{sal / run}: left out of the figure, damaged result: "
+            f"{sal / run / 'results.npz'}" in messages
+        )
     with np.load(paths[2]) as f:
         assert f["sal_count"].tolist() == [1, 1]  # two of the four SAL runs left out
         assert f["none_count"].tolist() == [2, 2]
@@ -108,10 +134,13 @@ def test_figures_and_status_verify_results_and_keep_earlier_runs(tmp_path):
     assert summary["parts"]["tiny_sal"]["failed"] == 2 and summary["total"]["done"] == 10
     errors = {f["run"]: f["error"] for f in summary["parts"]["tiny_sal"]["failed_runs"]}
     assert "checksum mismatch" in errors[str(sal / "run.0003")]
-    assert "bad CRC" in errors[str(sal / "run.0001")] or "unreadable" in errors[
-        str(sal / "run.0001")]
+    assert (
+        "bad CRC" in errors[str(sal / "run.0001")] or "unreadable" in errors[str(sal / "run.0001")]
+    )
     assert sorted((s.part, s.index) for s in tasks.plan(specs, out).pending) == [
-        ("tiny_sal", 1), ("tiny_sal", 3)]
+        ("tiny_sal", 1),
+        ("tiny_sal", 3),
+    ]
 
 
 def test_damaged_checkpoint_of_a_sweep_run_restarts_it(tmp_path):
@@ -134,8 +163,9 @@ def test_damaged_checkpoint_of_a_sweep_run_restarts_it(tmp_path):
 def test_one_sweep_command_per_directory(tmp_path):
     out = tmp_path / "sw"
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], env=ENV,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(out)], env=ENV, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "held"
         with pytest.raises(RunBusyError, match=f"{out} is in use .*pid {proc.pid}"):
@@ -150,9 +180,23 @@ def test_sweep_out_that_is_a_file_or_holds_other_files(tmp_path):
     f = tmp_path / "notes.txt"
     f.write_text("x")
     for out in (f, f / "sw"):
-        r = subprocess.run([sys.executable, "-m", "spikealign", "sweep", "run", "tiny", "--out",
-                            str(out), "--quiet"], env=ENV, capture_output=True, text=True,
-                           timeout=600)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "spikealign",
+                "sweep",
+                "run",
+                "tiny",
+                "--out",
+                str(out),
+                "--quiet",
+            ],
+            env=ENV,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert str(f) in r.stderr and "is a file" in r.stderr
     with pytest.raises(rundir.OutDirError, match=r"did not create \(notes.txt\)"):

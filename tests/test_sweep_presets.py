@@ -17,8 +17,7 @@ def fig45_paper():
 
 
 def test_fig4_fig5_grids_are_upstreams(fig45_paper):
-    for name, prefix, key in (("fig4", "syn_noise", "init_noise"),
-                              ("fig5", "plast_noise", "stdp")):
+    for name, prefix, key in (("fig4", "syn_noise", "init_noise"), ("fig5", "plast_noise", "stdp")):
         parts, specs = fig45_paper[name]
         assert [p.name for p in parts] == [prefix, f"{prefix}_sal", f"{prefix}_kp"]
         assert len(specs) == 360
@@ -29,9 +28,11 @@ def test_fig4_fig5_grids_are_upstreams(fig45_paper):
                 n_idx, rest = divmod(s.index, 20)
                 d_idx, i_idx = divmod(rest, 4)
                 assert s.params["noise"] == part.levels[n_idx]
-                assert s.config["seed"] == {"distr": presets.DISTR_SEEDS[d_idx],
-                                            "init": presets.INIT_SEEDS[i_idx],
-                                            "sim": 7654 + s.index}
+                assert s.config["seed"] == {
+                    "distr": presets.DISTR_SEEDS[d_idx],
+                    "init": presets.INIT_SEEDS[i_idx],
+                    "sim": 7654 + s.index,
+                }
                 if key == "init_noise":
                     assert s.config["init_noise"] == s.params["noise"]
                 else:
@@ -46,8 +47,10 @@ def test_fig4_fig5_grids_are_upstreams(fig45_paper):
 def test_paper_scale_is_the_ssn_preset_with_the_swept_keys(fig45_paper):
     _, specs = fig45_paper["fig4"]
     s = next(x for x in specs if x.part == "syn_noise_kp" and x.index == 97)
-    ref = load_config("syn_noise_kp", overrides={
-        "init_noise": 0.8, "seed": {"distr": 4235, "init": 9003, "sim": 7654 + 97}})
+    ref = load_config(
+        "syn_noise_kp",
+        overrides={"init_noise": 0.8, "seed": {"distr": 4235, "init": 9003, "sim": 7654 + 97}},
+    )
     assert s.config == ref.model_dump(mode="json")  # run 97 = level 4, target 4, init 1
     from spikealign.config import validate
     from spikealign.ssn.config import SSNConfig
@@ -70,8 +73,7 @@ def test_quick_scale_shortens_runs_on_the_same_grid():
     assert steps["plast_noise"] == pytest.approx(2.3e8, rel=0.01)
     by = {(s.part, s.index): s.config for s in quick5}
     assert by["plast_noise_sal", 0]["num_epochs"] == 15001
-    assert by["plast_noise_sal", 0]["lr"] == {"bias": 0.01, "weight": 0.01, "symm": 0.02,
-                                              "kp": 0.0}
+    assert by["plast_noise_sal", 0]["lr"] == {"bias": 0.01, "weight": 0.01, "symm": 0.02, "kp": 0.0}
     assert by["plast_noise", 0]["lr"]["symm"] == 0.0
     assert by["plast_noise_kp", 0]["num_epochs"] == 20001  # the KP twin keeps its cycles
     assert by["plast_noise_kp", 0]["lr"]["kp"] == 4e-5
@@ -81,10 +83,17 @@ def test_quick_scale_shortens_runs_on_the_same_grid():
 
 
 def test_presets_parts_overrides_and_errors():
-    parts, specs = build_specs(["fig4", "syn_noise_sal", "tiny"], "paper",
-                               overrides={"val_factor": 7})
-    assert [p.name for p in parts] == ["syn_noise", "syn_noise_sal", "syn_noise_kp", "tiny",
-                                       "tiny_sal", "tiny_kp"]
+    parts, specs = build_specs(
+        ["fig4", "syn_noise_sal", "tiny"], "paper", overrides={"val_factor": 7}
+    )
+    assert [p.name for p in parts] == [
+        "syn_noise",
+        "syn_noise_sal",
+        "syn_noise_kp",
+        "tiny",
+        "tiny_sal",
+        "tiny_kp",
+    ]
     assert len(specs) == 372 and all(s.config["val_factor"] == 7 for s in specs)
     with pytest.raises(ConfigError, match="unknown sweep preset 'fig9'"):
         build_specs(["fig9"])
@@ -131,16 +140,29 @@ def test_fig6_without_the_microcircuit_family_is_a_clear_error(monkeypatch):
 
 def test_slurm_job_script_carries_the_options():
     pytest.importorskip("dask_jobqueue")
-    opts = engine.SlurmOptions(cores=4, memory="8GB", walltime="02:00:00", queue="short",
-                               account="proj42", job_extra=("--qos=normal",))
+    opts = engine.SlurmOptions(
+        cores=4,
+        memory="8GB",
+        walltime="02:00:00",
+        queue="short",
+        account="proj42",
+        job_extra=("--qos=normal",),
+    )
     cluster = engine.slurm_cluster(opts, workers=10)
     try:
         script = cluster.job_script()
     finally:
         cluster.close()
-    for needle in ("#SBATCH -p short", "#SBATCH -A proj42", "#SBATCH --cpus-per-task=4",
-                   "#SBATCH -t 02:00:00", "#SBATCH --qos=normal", "--nworkers 4",
-                   "--nthreads 1", "--lifetime 6900s"):
+    for needle in (
+        "#SBATCH -p short",
+        "#SBATCH -A proj42",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH -t 02:00:00",
+        "#SBATCH --qos=normal",
+        "--nworkers 4",
+        "--nthreads 1",
+        "--lifetime 6900s",
+    ):
         assert needle in script, needle
     assert engine._seconds("1-00:30:00") == 88200 and engine._seconds("45") == 2700
 
@@ -152,7 +174,8 @@ def test_fig8_grid_is_seven_algorithms_on_four_data_sets():
     parts, specs = build_specs(["fig8"], "paper")
     assert len(parts) == 28 and len(specs) == 140
     assert {(s.config["algo"], s.config["dataset"]) for s in specs} == {
-        (a, d) for a in presets.DEEP_ALGOS for d in presets.DEEP_DATASETS}
+        (a, d) for a in presets.DEEP_ALGOS for d in presets.DEEP_DATASETS
+    }
     for s in specs:
         TrainConfig.model_validate(s.config)
         assert s.config["epochs"] == 100 and s.runner == "spikealign.sweep.kinds:run_deep"
@@ -172,11 +195,15 @@ def test_fig8_run_through_the_task_wrapper(tmp_path):
     from spikealign.sweep import layout
     from spikealign.sweep.tasks import execute
 
-    parts, specs = build_specs(["deep_fmnist_fa"], "quick", overrides={
-        "train_limit": 256, "test_limit": 128, "batch_size": 64})
+    parts, specs = build_specs(
+        ["deep_fmnist_fa"],
+        "quick",
+        overrides={"train_limit": 256, "test_limit": 128, "batch_size": 64},
+    )
     out = tmp_path / "sw"
-    layout.update_manifest(out, {parts[0].name: layout.part_entry(parts[0], specs, "quick", {})},
-                           {"command": "test"})
+    layout.update_manifest(
+        out, {parts[0].name: layout.part_entry(parts[0], specs, "quick", {})}, {"command": "test"}
+    )
     res = execute(specs[0].to_dict(), str(out))
     assert res["state"] == "done", res
     metrics = (out / specs[0].rel_dir / "metrics.json").read_text()

@@ -15,10 +15,13 @@ from spikealign.sweep.presets import KP_LR_PLAST, KP_LR_SYN, PRESETS, build_spec
 from test_sweep_figures import fake_sweep
 
 
-@pytest.mark.parametrize("preset,n_runs,levels,keys", [
-    ("fig4_v3", 360, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], ["init_noise"]),
-    ("fig5_v3", 300, [0.0, 0.2, 0.4, 0.6, 0.8], ["ws", "sal"]),
-])
+@pytest.mark.parametrize(
+    "preset,n_runs,levels,keys",
+    [
+        ("fig4_v3", 360, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], ["init_noise"]),
+        ("fig5_v3", 300, [0.0, 0.2, 0.4, 0.6, 0.8], ["ws", "sal"]),
+    ],
+)
 def test_v3_grids_use_the_seed_table_at_every_level(preset, n_runs, levels, keys):
     parts, specs = build_specs([preset], "paper")
     assert len(specs) == n_runs and [p.feedback for p in parts] == ["none", "sal", "kp"]
@@ -90,8 +93,9 @@ def _quantile_by_definition(values, q):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(st.floats(0, 10), st.just(np.inf), st.just(np.nan)), min_size=1,
-                max_size=25))
+@given(
+    st.lists(st.one_of(st.floats(0, 10), st.just(np.inf), st.just(np.nan)), min_size=1, max_size=25)
+)
 def test_quartiles_rank_infinity_above_all_values(values):
     got = quartiles(np.array(values)[:, None])[:, 0]
     want = [_quantile_by_definition(values, q) for q in (0.25, 0.5, 0.75)]
@@ -130,8 +134,7 @@ def test_v3_figure_counts_infinite_dkl_and_draws_the_v3_layout(tmp_path):
     assert np.isinf(data["sal_final_dkl"][2, 4]) and np.isfinite(data["sal_final_dkl"][1, 4])
     assert data["sal_dkl_inf"][-1] == 6 and data["sal_dkl_inf"][0] == 0
     paths = make_figure("4", out, tmp_path / "figs", False)
-    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz",
-                                        "fig4_finals.csv"]
+    assert [p.name for p in paths] == ["fig4.png", "fig4.pdf", "fig4.npz", "fig4_finals.csv"]
     with np.load(paths[2]) as z:
         assert z["sal_final_dkl_inf"].tolist() == [0, 0, 0, 0, 6]
     rows = paths[3].read_text().splitlines()
@@ -153,9 +156,14 @@ def test_a_directory_with_v2_and_v3_sweeps_of_one_figure_is_refused(tmp_path):
     out = tmp_path / "sw"
     fake_sweep(out, "fig4")
     parts, specs = build_specs(["fig4_v3"], "quick")
-    layout.update_manifest(out, {p.name: layout.part_entry(
-        p, [s for s in specs if s.part == p.name], "quick", {}) for p in parts},
-        {"command": "test"})
+    layout.update_manifest(
+        out,
+        {
+            p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], "quick", {})
+            for p in parts
+        },
+        {"command": "test"},
+    )
     with pytest.raises(ValueError, match="several sweeps of figure 4"):
         figure_data(out, "4")
 
@@ -169,19 +177,21 @@ def test_kp_lr_figure_from_a_sweep(tmp_path):
     for s in specs:
         if s.part == best.name and s.params["noise"] == 0.8:
             write_status(out / s.rel_dir, "done")
-            atomic_save_npz(out / s.rel_dir / "results.npz", dkls=np.full(41, 1e-3),
-                            all_asym=np.full(41, 1e-4), val_cycles=np.arange(0, 20001, 500))
+            atomic_save_npz(
+                out / s.rel_dir / "results.npz",
+                dkls=np.full(41, 1e-3),
+                all_asym=np.full(41, 1e-4),
+                val_cycles=np.arange(0, 20001, 500),
+            )
     (out / [s for s in specs if s.part == parts[0].name][0].rel_dir / "status.json").unlink()
     data = kp_lr_data(out)
-    assert np.allclose(data["c0_rates"], KP_LR_SYN) and np.allclose(data["c1_rates"],
-                                                                     KP_LR_PLAST)
+    assert np.allclose(data["c0_rates"], KP_LR_SYN) and np.allclose(data["c1_rates"], KP_LR_PLAST)
     assert int(data["c0_0.8_best"]) == 4
     assert data["c0_0.4_n"][0] == 19 and data["c0_0.4_planned"][0] == 20
     assert "c1_0.8_sal_dkl" in data and "c0_0.8_sal_dkl" not in data
     assert "c1_0.8_sal_asym" in data and "c1_0.4_sal_asym" in data
     paths = make_figure("kp-lr", out, tmp_path / "figs", False)
-    assert [p.name for p in paths] == ["kp-lr.png", "kp-lr.pdf", "kp-lr.npz",
-                                        "kp-lr_vs_sal.csv"]
+    assert [p.name for p in paths] == ["kp-lr.png", "kp-lr.pdf", "kp-lr.npz", "kp-lr_vs_sal.csv"]
     # the answer: rates at or below SAL's median D_KL and asymmetry, and both at once
     rows = {(r["noise"], r["level"]): r for r in kp_vs_sal(data)}
     assert rows[("synaptic noise", 0.8)]["sal"] is None  # no SAL runs for that column
@@ -189,8 +199,7 @@ def test_kp_lr_figure_from_a_sweep(tmp_path):
     sal_d, sal_a = data["c1_0.8_sal_dkl"][1], data["c1_0.8_sal_asym"][1]
     rates = data["c1_rates"]
     want_d = [float(x) for x, v in zip(rates, data["c1_0.8_dkl"][1], strict=True) if v <= sal_d]
-    want_a = [float(x) for x, v in zip(rates, data["c1_0.8_asym"][1], strict=True)
-              if v <= sal_a]
+    want_a = [float(x) for x, v in zip(rates, data["c1_0.8_asym"][1], strict=True) if v <= sal_a]
     assert r["dkl"] == want_d and r["asym"] == want_a
     assert r["both"] == [x for x in want_d if x in want_a]
     csv = paths[3].read_text().splitlines()

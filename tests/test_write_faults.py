@@ -49,8 +49,12 @@ from spikealign import cli, rundir, runlock
 from spikealign.io import atomic_save_npz, atomic_write, atomic_write_json, read_status
 from spikealign.io import write_status as _write_status
 
-REASON = {errno.ENOSPC: os.strerror(errno.ENOSPC), errno.EROFS: os.strerror(errno.EROFS),
-          errno.EDQUOT: os.strerror(errno.EDQUOT), errno.EIO: os.strerror(errno.EIO)}
+REASON = {
+    errno.ENOSPC: os.strerror(errno.ENOSPC),
+    errno.EROFS: os.strerror(errno.EROFS),
+    errno.EDQUOT: os.strerror(errno.EDQUOT),
+    errno.EIO: os.strerror(errno.EIO),
+}
 
 #: fault cases tried, by class (printed at the end of the module)
 TRIED: collections.Counter = collections.Counter()
@@ -65,8 +69,9 @@ def _report_tried(request):
     if TRIED and reporter is not None:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(TRIED.items()))
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(f"\ntest_write_faults: {sum(TRIED.values())} fault cases "
-                                f"tried ({parts})")
+            reporter.write_line(
+                f"\ntest_write_faults: {sum(TRIED.values())} fault cases tried ({parts})"
+            )
 
 
 # -- running the CLI and reading its output --------------------------------------------------
@@ -77,8 +82,11 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     stderr as the command line prints them (pytest would otherwise record them)."""
     out, err = io.StringIO(), io.StringIO()
     code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-            warnings.catch_warnings():
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("always")
         warnings.showwarning = _to_stderr
         try:
@@ -117,8 +125,11 @@ def error_line(result: tuple[int, str, str], where, reason: str) -> str:
 
 def snapshot(root: Path) -> dict[str, str]:
     """SHA-256 of every file under ``root`` (relative names)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def temporaries(root: Path) -> list[str]:
@@ -147,11 +158,16 @@ class Disk:
     def __init__(self, path: Path, size: str):
         self.path = path
         path.mkdir(parents=True)
-        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs",
-                              str(path)], capture_output=True, text=True)
+        res = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
         if res.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here (needs root and the permission to mount): "
-                        f"{res.stderr.strip() or res.returncode}")
+            pytest.skip(
+                f"cannot mount a tmpfs here (needs root and the permission to mount): "
+                f"{res.stderr.strip() or res.returncode}"
+            )
         self.filler = path / "filler"
 
     def fill(self) -> None:
@@ -250,10 +266,28 @@ class Faults:
 
 # -- the commands that write -------------------------------------------------------------------
 
-SSN_TINY = ["--set", "num_epochs=9", "--set", "val_step=4", "--set", "val_factor=3",
-            "--set", "dur=30"]
-BM_TINY = ["--set", "epochs=1", "--set", "data.n_train=40", "--set", "data.n_test=30",
-           "--set", "network.n_hidden=10", "--set", "eval.completion=5"]
+SSN_TINY = [
+    "--set",
+    "num_epochs=9",
+    "--set",
+    "val_step=4",
+    "--set",
+    "val_factor=3",
+    "--set",
+    "dur=30",
+]
+BM_TINY = [
+    "--set",
+    "epochs=1",
+    "--set",
+    "data.n_train=40",
+    "--set",
+    "data.n_test=30",
+    "--set",
+    "network.n_hidden=10",
+    "--set",
+    "eval.completion=5",
+]
 DEEP_TINY = {"batch_size": 16, "test_batch_size": 32, "train_limit": 32, "test_limit": 16}
 DEMO_TINY = {"num_epochs": 9, "val_step": 4, "val_factor": 3, "dur": 30}
 
@@ -267,24 +301,38 @@ def fabricate_sweep(out: Path) -> None:
     parts, specs = build_specs(["tiny"], "quick")
     out.mkdir(parents=True)
     (out / runlock.LOCK_FILE).touch()  # the sweep command's lock file, as it leaves it
-    layout.update_manifest(out, {p.name: layout.part_entry(
-        p, [s for s in specs if s.part == p.name], "quick", {}) for p in parts},
-        {"command": "run", "presets": ["tiny"], "scale": "quick", "argv": None})
+    layout.update_manifest(
+        out,
+        {
+            p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], "quick", {})
+            for p in parts
+        },
+        {"command": "run", "presets": ["tiny"], "scale": "quick", "argv": None},
+    )
     for s in specs:
         run_dir = out / s.rel_dir
         run_dir.mkdir(parents=True)
         n_val = 5
         level = float(s.params.get("noise", 0.0))
-        atomic_save_npz(run_dir / "results.npz", dkls=np.linspace(1.0, 0.1 + level, n_val),
-                        all_asym=np.linspace(0.5, 0.01 + level, n_val),
-                        val_cycles=np.arange(n_val) * 10)
-        atomic_write_json(run_dir / "metrics.json", {"final_dkl": 0.1 + level,
-                                                     "final_asym": 0.01, "runtime_s": 1.0})
+        atomic_save_npz(
+            run_dir / "results.npz",
+            dkls=np.linspace(1.0, 0.1 + level, n_val),
+            all_asym=np.linspace(0.5, 0.01 + level, n_val),
+            val_cycles=np.arange(n_val) * 10,
+        )
+        atomic_write_json(
+            run_dir / "metrics.json",
+            {"final_dkl": 0.1 + level, "final_asym": 0.01, "runtime_s": 1.0},
+        )
         atomic_write_json(run_dir / "spec.json", s.to_dict())
         (run_dir / "config.yaml").write_text(yaml.safe_dump(s.config))
         (run_dir / ".lock").touch()
-        rundir.record_checksums(run_dir, ["results.npz", "metrics.json", "config.yaml"],
-                                config_hash=s.hash, family="ssn")
+        rundir.record_checksums(
+            run_dir,
+            ["results.npz", "metrics.json", "config.yaml"],
+            config_hash=s.hash,
+            family="ssn",
+        )
         _write_status(run_dir, "done")
 
 
@@ -317,34 +365,120 @@ def _finished_demo(out: Path) -> None:
 
 
 COMMANDS = [
-    Command("ssn run", lambda o, i: ["ssn", "run", "syn_noise_sal", "--out", o, "--quiet",
-                                     *SSN_TINY]),
-    Command("ssn demo", lambda o, i: ["ssn", "demo", "--out", o, "--workers", "2", "--quiet"],
-            setup=_demo_setup, make_finished=_finished_demo, locks=False),
-    Command("microcircuit run", lambda o, i: ["microcircuit", "run", i / "mc.yaml", "--out", o,
-                                              "--quiet"]),
-    Command("deep train", lambda o, i: ["deep", "train", "--algo", "bp", "--epochs", "1",
-                                        "--data-dir", i / "data", "--config", i / "deep.yaml",
-                                        "--threads", "1", "--out", o, "--quiet"]),
-    Command("deep symmetrize", lambda o, i: ["deep", "symmetrize", "--sizes", "8,4,2",
-                                             "--epochs", "1", "--len-epoch", "2", "--threads",
-                                             "1", "--out", o, "--quiet"]),
-    Command("bm train", lambda o, i: ["bm", "train", "digits-quick", "--out", o, "--quiet",
-                                      *BM_TINY]),
-    Command("principle stdd", lambda o, i: ["principle", "stdd", "--w-ab", "0.5", "--w-ba",
-                                            "-0.5", "--t-ref", "5", "--out", o / "stdd.csv"],
-            refuses=False, locks=False),
-    Command("principle phase-plane", lambda o, i: ["principle", "phase-plane", "--n", "3",
-                                                   "--t-ref", "5", "--workers", "1", "--out",
-                                                   o / "pp.npz", "--plot", o / "pp.png"],
-            refuses=False, locks=False),
-    Command("figure 12", lambda o, i: ["figure", "12", "--out", o], refuses=False,
-            locks=False),
-    Command("figure 4", lambda o, i: ["figure", "4", i / "sweep", "--out", o], refuses=False,
-            locks=False),
-    Command("sweep run", lambda o, i: ["sweep", "run", "tiny", "--scale", "quick", "--out", o,
-                                       "--no-figures", "--quiet"],
-            refuses=False, make_finished=fabricate_sweep),
+    Command(
+        "ssn run", lambda o, i: ["ssn", "run", "syn_noise_sal", "--out", o, "--quiet", *SSN_TINY]
+    ),
+    Command(
+        "ssn demo",
+        lambda o, i: ["ssn", "demo", "--out", o, "--workers", "2", "--quiet"],
+        setup=_demo_setup,
+        make_finished=_finished_demo,
+        locks=False,
+    ),
+    Command(
+        "microcircuit run",
+        lambda o, i: ["microcircuit", "run", i / "mc.yaml", "--out", o, "--quiet"],
+    ),
+    Command(
+        "deep train",
+        lambda o, i: [
+            "deep",
+            "train",
+            "--algo",
+            "bp",
+            "--epochs",
+            "1",
+            "--data-dir",
+            i / "data",
+            "--config",
+            i / "deep.yaml",
+            "--threads",
+            "1",
+            "--out",
+            o,
+            "--quiet",
+        ],
+    ),
+    Command(
+        "deep symmetrize",
+        lambda o, i: [
+            "deep",
+            "symmetrize",
+            "--sizes",
+            "8,4,2",
+            "--epochs",
+            "1",
+            "--len-epoch",
+            "2",
+            "--threads",
+            "1",
+            "--out",
+            o,
+            "--quiet",
+        ],
+    ),
+    Command(
+        "bm train", lambda o, i: ["bm", "train", "digits-quick", "--out", o, "--quiet", *BM_TINY]
+    ),
+    Command(
+        "principle stdd",
+        lambda o, i: [
+            "principle",
+            "stdd",
+            "--w-ab",
+            "0.5",
+            "--w-ba",
+            "-0.5",
+            "--t-ref",
+            "5",
+            "--out",
+            o / "stdd.csv",
+        ],
+        refuses=False,
+        locks=False,
+    ),
+    Command(
+        "principle phase-plane",
+        lambda o, i: [
+            "principle",
+            "phase-plane",
+            "--n",
+            "3",
+            "--t-ref",
+            "5",
+            "--workers",
+            "1",
+            "--out",
+            o / "pp.npz",
+            "--plot",
+            o / "pp.png",
+        ],
+        refuses=False,
+        locks=False,
+    ),
+    Command("figure 12", lambda o, i: ["figure", "12", "--out", o], refuses=False, locks=False),
+    Command(
+        "figure 4",
+        lambda o, i: ["figure", "4", i / "sweep", "--out", o],
+        refuses=False,
+        locks=False,
+    ),
+    Command(
+        "sweep run",
+        lambda o, i: [
+            "sweep",
+            "run",
+            "tiny",
+            "--scale",
+            "quick",
+            "--out",
+            o,
+            "--no-figures",
+            "--quiet",
+        ],
+        refuses=False,
+        make_finished=fabricate_sweep,
+    ),
 ]
 BY_NAME = {c.name: c for c in COMMANDS}
 
@@ -376,8 +510,16 @@ def make_finished(cmd: Command, out: Path, inputs: Path) -> dict[str, str]:
     return before
 
 
-def check_fault(cmd: Command, done: Path, new: Path, inputs: Path, before: dict, reason: str,
-                cls: str, rewrite_fails: bool = True) -> None:
+def check_fault(
+    cmd: Command,
+    done: Path,
+    new: Path,
+    inputs: Path,
+    before: dict,
+    reason: str,
+    cls: str,
+    rewrite_fails: bool = True,
+) -> None:
     """``cmd`` into a new directory and into its finished one under a fault: one error line
     naming the path and the reason (or the refusal of the finished run); nothing finished
     damaged, no temporary files. ``rewrite_fails=False``: the fault does not reach a rewrite
@@ -408,19 +550,24 @@ def test_full_disk_then_read_only_medium(name, disk, inputs, monkeypatch):
     check_fault(cmd, done, new, inputs, before, REASON[errno.ENOSPC], "real disk full")
     disk.free()
     disk.remount("ro")
-    check_fault(cmd, done, disk.path / "other", inputs, before, REASON[errno.EROFS],
-                "real read-only")
+    check_fault(
+        cmd, done, disk.path / "other", inputs, before, REASON[errno.EROFS], "real read-only"
+    )
     if new.exists():  # what the full disk let the first attempt create (a folder, a lock)
         error_line(run_cli(cmd.argv(new, inputs)), new, REASON[errno.EROFS])
     line = error_line(run_cli(cmd.argv(empty, inputs)), empty, REASON[errno.EROFS])
     if cmd.locks:
-        assert line == f"error: cannot write {empty / runlock.LOCK_FILE}: " \
-                       f"{REASON[errno.EROFS]}"
+        assert line == f"error: cannot write {empty / runlock.LOCK_FILE}: {REASON[errno.EROFS]}"
     assert list(empty.iterdir()) == []
 
 
-FAULTS = [("replace", errno.ENOSPC), ("fsync", errno.EDQUOT), ("mkstemp", errno.EROFS),
-          ("mkdir", errno.EROFS), ("fsync", errno.EIO)]
+FAULTS = [
+    ("replace", errno.ENOSPC),
+    ("fsync", errno.EDQUOT),
+    ("mkstemp", errno.EROFS),
+    ("mkdir", errno.EROFS),
+    ("fsync", errno.EIO),
+]
 #: the commands of the injected faults (the demo's runs are in other processes)
 INJECTED = [n for n in BY_NAME if n != "ssn demo"]
 #: every command with one fault, every fault with two commands (the default run); the other
@@ -440,25 +587,30 @@ def finished_outputs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name,call,err", PAIRS, ids=[_pair_id(p) for p in PAIRS])
-def test_injected_write_fault(name, call, err, tmp_path, inputs, monkeypatch, finished_outputs,
-                              tmp_path_factory):
+def test_injected_write_fault(
+    name, call, err, tmp_path, inputs, monkeypatch, finished_outputs, tmp_path_factory
+):
     """An injected fault (module docstring): the command into a new directory fails with one
     line naming it and the OS's reason; its finished output is refused or kept as it was."""
-    injected_fault(name, call, err, tmp_path, inputs, monkeypatch, finished_outputs,
-                   tmp_path_factory)
+    injected_fault(
+        name, call, err, tmp_path, inputs, monkeypatch, finished_outputs, tmp_path_factory
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name,call,err", OTHER_PAIRS, ids=[_pair_id(p) for p in OTHER_PAIRS])
-def test_injected_write_fault_every_pair(name, call, err, tmp_path, inputs, monkeypatch,
-                                         finished_outputs, tmp_path_factory):
+def test_injected_write_fault_every_pair(
+    name, call, err, tmp_path, inputs, monkeypatch, finished_outputs, tmp_path_factory
+):
     """:func:`test_injected_write_fault` for the rest of the commands x faults product."""
-    injected_fault(name, call, err, tmp_path, inputs, monkeypatch, finished_outputs,
-                   tmp_path_factory)
+    injected_fault(
+        name, call, err, tmp_path, inputs, monkeypatch, finished_outputs, tmp_path_factory
+    )
 
 
-def injected_fault(name, call, err, tmp_path, inputs, monkeypatch, finished_outputs,
-                   tmp_path_factory):
+def injected_fault(
+    name, call, err, tmp_path, inputs, monkeypatch, finished_outputs, tmp_path_factory
+):
     cmd = BY_NAME[name]
     if cmd.setup:
         cmd.setup(monkeypatch)
@@ -474,8 +626,16 @@ def injected_fault(name, call, err, tmp_path, inputs, monkeypatch, finished_outp
     assert_intact(done, before)
     faults = Faults(monkeypatch, root)
     faults.inject(call, err)
-    check_fault(cmd, done, new, inputs, before, REASON[err],
-                f"injected {call} {errno.errorcode[err]}", rewrite_fails=call != "mkdir")
+    check_fault(
+        cmd,
+        done,
+        new,
+        inputs,
+        before,
+        REASON[err],
+        f"injected {call} {errno.errorcode[err]}",
+        rewrite_fails=call != "mkdir",
+    )
     assert faults.hits > 0, "the fault was never hit"
 
 
@@ -501,11 +661,17 @@ def _serve(monkeypatch, body: bytes = b"\x1f\x8b" + b"x" * (1 << 18)):
     registered checksum it matches (so faults after the checksum are reached too)."""
     from spikealign.deep import fetch
 
-    monkeypatch.setattr(fetch.urllib.request, "urlopen",
-                        lambda url, timeout=None: _Response(body))
+    monkeypatch.setattr(fetch.urllib.request, "urlopen", lambda url, timeout=None: _Response(body))
     real = fetch.SOURCES["mnist"]
-    monkeypatch.setitem(fetch.SOURCES, "mnist", fetch.Source(real.base_url, real.folder, (
-        fetch.RemoteFile(real.files[0].name, "md5:" + hashlib.md5(body).hexdigest()),)))
+    monkeypatch.setitem(
+        fetch.SOURCES,
+        "mnist",
+        fetch.Source(
+            real.base_url,
+            real.folder,
+            (fetch.RemoteFile(real.files[0].name, "md5:" + hashlib.md5(body).hexdigest()),),
+        ),
+    )
 
 
 def test_fetch_on_a_full_then_read_only_disk(disk, monkeypatch):
@@ -514,27 +680,37 @@ def test_fetch_on_a_full_then_read_only_disk(disk, monkeypatch):
     cache.mkdir()
     disk.fill()
     TRIED["real disk full"] += 1
-    line = error_line(run_cli(["data", "fetch", "mnist", "--dest", cache, "--quiet"]),
-                      cache / "MNIST" / "raw", REASON[errno.ENOSPC])
+    line = error_line(
+        run_cli(["data", "fetch", "mnist", "--dest", cache, "--quiet"]),
+        cache / "MNIST" / "raw",
+        REASON[errno.ENOSPC],
+    )
     assert line.startswith(f"error: cannot write {cache / 'MNIST' / 'raw'}/")
     assert sorted(p.name for p in cache.rglob("*")) == []  # no folders, no partial files
     disk.free()
     disk.remount("ro")
     TRIED["real read-only"] += 1
-    error_line(run_cli(["data", "fetch", "mnist", "--dest", cache, "--quiet"]),
-               cache / "MNIST" / "raw", REASON[errno.EROFS])
+    error_line(
+        run_cli(["data", "fetch", "mnist", "--dest", cache, "--quiet"]),
+        cache / "MNIST" / "raw",
+        REASON[errno.EROFS],
+    )
 
 
-@pytest.mark.parametrize("call,err", [("replace", errno.ENOSPC), ("fsync", errno.EDQUOT),
-                                      ("mkstemp", errno.EROFS)])
+@pytest.mark.parametrize(
+    "call,err", [("replace", errno.ENOSPC), ("fsync", errno.EDQUOT), ("mkstemp", errno.EROFS)]
+)
 def test_fetch_injected_fault(call, err, tmp_path, monkeypatch):
     _serve(monkeypatch)
     cache = tmp_path / "cache"
     faults = Faults(monkeypatch, tmp_path)
     faults.inject(call, err)
     TRIED[f"injected {call} {errno.errorcode[err]}"] += 1
-    error_line(run_cli(["data", "fetch", "mnist", "--dest", cache, "--quiet"]),
-               cache / "MNIST" / "raw", REASON[err])
+    error_line(
+        run_cli(["data", "fetch", "mnist", "--dest", cache, "--quiet"]),
+        cache / "MNIST" / "raw",
+        REASON[err],
+    )
     assert faults.hits > 0
     assert not cache.exists()  # the folders it created are gone again
 
@@ -556,8 +732,10 @@ def test_atomic_write_keeps_the_old_file(call, err, tmp_path, monkeypatch):
     exc = caught.value
     assert exc.errno == err
     where = path.parent if call == "mkdir" else path
-    assert str(exc) in (f"cannot write {where}: {REASON[err]}",
-                        f"cannot create directory {where}: {REASON[err]}"), str(exc)
+    assert str(exc) in (
+        f"cannot write {where}: {REASON[err]}",
+        f"cannot create directory {where}: {REASON[err]}",
+    ), str(exc)
     again = pickle.loads(pickle.dumps(exc))  # returned by Dask and process pools
     assert type(again) is type(exc) and str(again) == str(exc)
     if call != "mkdir":
@@ -619,8 +797,7 @@ def test_lock_on_a_read_only_medium(disk):
     with pytest.raises(OSError) as caught:
         with runlock.hold(without):
             pass
-    assert str(caught.value) == f"cannot write {without / runlock.LOCK_FILE}: " \
-                                f"{REASON[errno.EROFS]}"
+    assert str(caught.value) == f"cannot write {without / runlock.LOCK_FILE}: {REASON[errno.EROFS]}"
 
 
 def test_lock_on_a_full_disk(disk):
@@ -638,15 +815,24 @@ def test_lock_on_a_full_disk(disk):
         assert seen == [""]  # held, by somebody whose line could not be written
 
 
-@pytest.mark.parametrize("exc,line", [
-    (OSError(errno.ENOSPC, REASON[errno.ENOSPC], "runs/x/results.npz"),
-     "error: cannot write runs/x/results.npz: No space left on device"),
-    (OSError(errno.EROFS, REASON[errno.EROFS], "runs/x"),
-     "error: cannot write runs/x: Read-only file system"),
-    (PermissionError(errno.EACCES, "Permission denied", "runs/x/.lock"),
-     "error: runs/x/.lock: Permission denied"),
-    (OSError(errno.EIO, REASON[errno.EIO]), "error: Input/output error"),
-])
+@pytest.mark.parametrize(
+    "exc,line",
+    [
+        (
+            OSError(errno.ENOSPC, REASON[errno.ENOSPC], "runs/x/results.npz"),
+            "error: cannot write runs/x/results.npz: No space left on device",
+        ),
+        (
+            OSError(errno.EROFS, REASON[errno.EROFS], "runs/x"),
+            "error: cannot write runs/x: Read-only file system",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "runs/x/.lock"),
+            "error: runs/x/.lock: Permission denied",
+        ),
+        (OSError(errno.EIO, REASON[errno.EIO]), "error: Input/output error"),
+    ],
+)
 def test_any_os_error_is_one_line_with_exit_status_1(exc, line, monkeypatch):
     """The safety net of :func:`spikealign.cli.main`: an OSError from code that does not name
     its file itself (a plain ``mkdir``, a library) is one line with what the OS named, exit
@@ -713,8 +899,11 @@ def test_run_whose_last_status_does_not_fit_stays_finished(tmp_path, monkeypatch
     argv = ["ssn", "run", "syn_noise_sal", "--quiet", *SSN_TINY, "--out", tmp_path / "run"]
     out = tmp_path / "run"
     faults = Faults(monkeypatch, out)
-    faults.inject("replace", errno.ENOSPC, only=lambda p: Path(p).name == "status.json"
-                  and (out / rundir.CHECKSUM_FILE).exists())
+    faults.inject(
+        "replace",
+        errno.ENOSPC,
+        only=lambda p: Path(p).name == "status.json" and (out / rundir.CHECKSUM_FILE).exists(),
+    )
     TRIED["mid-run disk full"] += 1
     error_line(run_cli(argv), out / "status.json", REASON[errno.ENOSPC])
     assert faults.hits == 1
@@ -728,8 +917,22 @@ def test_run_whose_last_status_does_not_fit_stays_finished(tmp_path, monkeypatch
 def test_deep_train_stopped_by_a_full_disk_resumes(tmp_path, inputs, monkeypatch):
     """Epoch 2's checkpoint does not fit: epoch 1's stays and the rerun continues from it
     with the same numbers as an undisturbed run."""
-    argv = ["deep", "train", "--algo", "fa", "--epochs", "2", "--data-dir", inputs / "data",
-            "--config", inputs / "deep.yaml", "--threads", "1", "--quiet", "--out"]
+    argv = [
+        "deep",
+        "train",
+        "--algo",
+        "fa",
+        "--epochs",
+        "2",
+        "--data-dir",
+        inputs / "data",
+        "--config",
+        inputs / "deep.yaml",
+        "--threads",
+        "1",
+        "--quiet",
+        "--out",
+    ]
     ok([*argv, tmp_path / "ref"])
     out = tmp_path / "run"
     faults = Faults(monkeypatch, out)
@@ -745,8 +948,11 @@ def test_deep_train_stopped_by_a_full_disk_resumes(tmp_path, inputs, monkeypatch
     got = json.loads((out / "metrics.json").read_text())["epochs"]
     assert len(got) == 2
     for a, b in zip(ref, got, strict=True):
-        assert (a["train_loss"], a["test_loss"], a["align"]) == \
-               (b["train_loss"], b["test_loss"], b["align"])
+        assert (a["train_loss"], a["test_loss"], a["align"]) == (
+            b["train_loss"],
+            b["test_loss"],
+            b["align"],
+        )
 
 
 # -- sweeps: the worker side -------------------------------------------------------------------
@@ -758,8 +964,17 @@ def stub_sweep(out: Path, n: int = 4):
     from spikealign.sweep.presets import TINY
     from spikealign.sweep.spec import RunSpec
 
-    specs = [RunSpec(part="stub", index=i, kind="stub", runner="sweep_stub:run",
-                     config={"value": float(i)}, params={"noise": 0.0}) for i in range(n)]
+    specs = [
+        RunSpec(
+            part="stub",
+            index=i,
+            kind="stub",
+            runner="sweep_stub:run",
+            config={"value": float(i)},
+            params={"noise": 0.0},
+        )
+        for i in range(n)
+    ]
     entry = {**layout.part_entry(TINY[0], specs, "quick", {}), "kind": "stub"}
     layout.update_manifest(out, {"stub": entry}, {"command": "test"})
     return specs
@@ -795,8 +1010,15 @@ def test_worker_records_a_run_failed_by_a_full_disk(tmp_path, monkeypatch):
     assert tasks.run_state(second, kind="stub") == "done"
 
 
-@pytest.mark.parametrize("call,err", [("replace", errno.ENOSPC), ("mkstemp", errno.EROFS),
-                                      ("mkdir", errno.EROFS), ("fsync", errno.EIO)])
+@pytest.mark.parametrize(
+    "call,err",
+    [
+        ("replace", errno.ENOSPC),
+        ("mkstemp", errno.EROFS),
+        ("mkdir", errno.EROFS),
+        ("fsync", errno.EIO),
+    ],
+)
 def test_worker_never_raises_when_nothing_can_be_recorded(call, err, tmp_path, monkeypatch):
     """Every write under the sweep fails: the worker returns ``failed`` naming the file and
     the reason, raises nothing, leaves the finished run untouched, and the run stays to do."""
@@ -834,8 +1056,10 @@ def test_sweep_on_a_full_then_read_only_disk_with_dask_workers(disk):
     done = [out / s.rel_dir for s in specs[:2]]
     before = {d: snapshot(d) for d in done}
     disk.fill()
-    for reason, cls in ((REASON[errno.ENOSPC], "real disk full"),
-                        (REASON[errno.EROFS], "real read-only")):
+    for reason, cls in (
+        (REASON[errno.ENOSPC], "real disk full"),
+        (REASON[errno.EROFS], "real read-only"),
+    ):
         if cls == "real read-only":
             disk.free()
             disk.remount("ro")
@@ -885,8 +1109,9 @@ def test_sweep_figures_that_do_not_fit(tmp_path, monkeypatch):
     faults = Faults(monkeypatch, out / "figures")
     faults.inject("replace", errno.ENOSPC)
     TRIED["sweep figures disk full"] += 1
-    code, stdout, err = run_cli(["sweep", "run", "tiny", "--scale", "quick", "--out", out,
-                                 "--quiet"])
+    code, stdout, err = run_cli(
+        ["sweep", "run", "tiny", "--scale", "quick", "--out", out, "--quiet"]
+    )
     line = error_line((code, stdout, err), out / "figures", REASON[errno.ENOSPC])
     assert code == 1 and line.startswith("error: figure 4 not drawn: cannot write ")
     assert "all runs done" in stdout
@@ -898,8 +1123,9 @@ def test_sweep_figures_that_do_not_fit(tmp_path, monkeypatch):
 def damage(run_dir: Path) -> Path:
     """Change ``results.npz`` so it no longer matches its checksum (still a readable file)."""
     path = run_dir / "results.npz"
-    atomic_save_npz(path, dkls=np.full(5, 9.0), all_asym=np.full(5, 9.0),
-                    val_cycles=np.arange(5) * 10)
+    atomic_save_npz(
+        path, dkls=np.full(5, 9.0), all_asym=np.full(5, 9.0), val_cycles=np.arange(5) * 10
+    )
     return path
 
 
@@ -916,16 +1142,16 @@ def test_sweep_run_names_each_damaged_run_it_reruns(tmp_path, monkeypatch):
     first, second = out / specs[1].rel_dir, out / specs[6].rel_dir
     bad = [damage(first), damage(second)]
     inline_cluster(monkeypatch)
-    argv = ["sweep", "run", "tiny", "--scale", "quick", "--out", out, "--no-figures",
-            "--quiet"]
+    argv = ["sweep", "run", "tiny", "--scale", "quick", "--out", out, "--no-figures", "--quiet"]
     for run_dir, path in zip((first, second), bad, strict=True):
         TRIED["damaged run rerun"] += 1
         code, stdout, err = run_cli([*argv, "--limit", "1"])
         left = run_dir == first  # the second is left failed (damaged) by the first command
         assert code == (1 if left else 0) and "Traceback" not in stdout + err, (stdout, err)
         lines = [ln for ln in err.splitlines() if ln.strip()]
-        assert lines == [f"warning: {run_dir}: damaged result: {path} (checksum mismatch); "
-                         "rerunning"], err
+        assert lines == [
+            f"warning: {run_dir}: damaged result: {path} (checksum mismatch); rerunning"
+        ], err
         assert tasks.run_state(run_dir, kind="ssn") == "done"
     code, stdout, err = run_cli(argv)
     assert code == 0 and err == "", err

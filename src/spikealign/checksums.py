@@ -28,14 +28,20 @@ def file_digest(path) -> str:
     return h.hexdigest()
 
 
-def record_checksums(run_dir, files, *, config_hash: str | None = None,
-                     family: str | None = None) -> dict:
+def record_checksums(
+    run_dir, files, *, config_hash: str | None = None, family: str | None = None
+) -> dict:
     """Write ``checksums.json``: the SHA-256 of each of ``files`` (names relative to
     ``run_dir``, all existing) and the run's config hash. Returns the record."""
     run_dir = Path(run_dir)
-    record = {"format": 1, "algorithm": "sha256", "family": family,
-              "config_hash": config_hash, "finished": time.time(),
-              "files": {str(f): file_digest(run_dir / f) for f in files}}
+    record = {
+        "format": 1,
+        "algorithm": "sha256",
+        "family": family,
+        "config_hash": config_hash,
+        "finished": time.time(),
+        "files": {str(f): file_digest(run_dir / f) for f in files},
+    }
     atomic_write_json(run_dir / CHECKSUM_FILE, record)
     return record
 

@@ -34,8 +34,11 @@ app = typer.Typer(
 SUBCOMMANDS: list[tuple[str, str, str]] = [
     ("ssn", "spikealign.ssn.cli", "Spiking sampling networks: wake-sleep learning with SAL/KP."),
     ("principle", "spikealign.principle.cli", "SAL principle: analytic STDDs and phase planes."),
-    ("microcircuit", "spikealign.microcircuits.cli",
-     "Cortical microcircuits: SAL vs feedback alignment vs backprop (figure 6)."),
+    (
+        "microcircuit",
+        "spikealign.microcircuits.cli",
+        "Cortical microcircuits: SAL vs feedback alignment vs backprop (figure 6).",
+    ),
     ("deep", "spikealign.deep.cli", "Deep networks: weight-transport benchmark (figs 7-9)."),
     ("data", "spikealign.deep.data_cli", "Data sets: checksum-verified downloads, look-ups."),
     ("sweep", "spikealign.sweep.cli", "Paper-scale sweeps on Dask (figures 4, 5, 6)."),
@@ -75,8 +78,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    show_version: bool = typer.Option(False, "--version", callback=_print_version,
-                                      is_eager=True, help="Print the version and exit."),
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
 ) -> None:
     pass
 

@@ -38,8 +38,9 @@ class StrictModel(BaseModel):
     """Base of all config sections: unknown keys, silent type coercion and non-finite floats
     (NaN, +-infinity) are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True,
-                              allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False
+    )
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:
@@ -58,8 +59,11 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 #: integer mantissa with an exponent (``1e-3``, ``1E5``, ``+2e+2``). Plain integers, and what
 #: YAML 1.1 already reads as a number, keep their YAML 1.1 meaning; anything else (``1e3abc``,
 #: ``e5``, ``1e``, ``.e1``) stays a string.
-NUMBER = re.compile(r"""^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
-                          |[0-9]+[eE][-+]?[0-9]+)$""", re.X)
+NUMBER = re.compile(
+    r"""^[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?
+                          |[0-9]+[eE][-+]?[0-9]+)$""",
+    re.X,
+)
 _NUMBER_FIRST = list("-+0123456789.")
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 
@@ -100,15 +104,16 @@ def load_yaml(path: str | Path) -> dict:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})"
-                          ) from None
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     if b"\x00" in raw:
         raise ConfigError(f"{path}: a binary file, not a YAML config")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
-                          f"{exc.start}); a config is a YAML text file") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}); a config is a YAML text file"
+        ) from None
     try:
         data = _parse_yaml(text)
     except yaml.YAMLError as exc:
@@ -142,9 +147,10 @@ def parse_overrides(pairs: list[str] | None, example: str) -> dict:
         for depth, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                where = ".".join(parts[:depth + 1])
-                raise ConfigError(f"--set {key}: {where} was set to a value, not a section, "
-                                  "by an earlier --set")
+                where = ".".join(parts[: depth + 1])
+                raise ConfigError(
+                    f"--set {key}: {where} was set to a value, not a section, by an earlier --set"
+                )
         node[parts[-1]] = value
     return out
 
@@ -155,8 +161,9 @@ def parse_set_value(key: str, raw: str):
     try:
         return _parse_yaml(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {key}: the value {raw!r} is not valid YAML "
-                          f"({yaml_problem(exc)})") from None
+        raise ConfigError(
+            f"--set {key}: the value {raw!r} is not valid YAML ({yaml_problem(exc)})"
+        ) from None
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -203,12 +210,11 @@ def _pick_error(errors: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
     misspelt key (``t_reff``) also makes the real one (``t_ref``) missing, and the misspelling
     is the cause worth naming. In a union field (``float | list[float]``) every member reports
     an error; the one that reaches deepest (``w.1``, the bad list item) says most."""
-    first = next((e for e in errors if e["type"] in ("extra_forbidden", "invalid_key")),
-                 errors[0])
+    first = next((e for e in errors if e["type"] in ("extra_forbidden", "invalid_key")), errors[0])
     base = _key_loc(first)
     if base == tuple(first["loc"]):
         return first
-    same_field = [e for e in errors if _key_loc(e)[:len(base)] == base]
+    same_field = [e for e in errors if _key_loc(e)[: len(base)] == base]
     return max(same_field, key=lambda e: len(_key_loc(e)))
 
 
@@ -231,9 +237,11 @@ def describe_error(model: type[BaseModel], exc: ValidationError) -> str:
         return f"{field}: required key is missing"
     msg = err["msg"]
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if "input" in err and kind not in ("model_type", "dict_type") and not isinstance(
-        err["input"], dict
+        msg = msg[len("Value error, ") :]
+    if (
+        "input" in err
+        and kind not in ("model_type", "dict_type")
+        and not isinstance(err["input"], dict)
     ):
         msg = f"{msg} (got {short_repr(err['input'])})"
     return f"{field}: {msg}"
@@ -242,7 +250,7 @@ def describe_error(model: type[BaseModel], exc: ValidationError) -> str:
 def short_repr(value, limit: int = 60) -> str:
     """``repr(value)``, cut to about ``limit`` characters."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def validate(model: type[M], data: dict, source: str = "config") -> M:

@@ -62,8 +62,7 @@ SVHN_FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
 
 FOLDERS = {
     "mnist": ["MNIST/raw", "MNIST", "mnist", "mnist/raw", "."],
-    "fmnist": ["FashionMNIST/raw", "FashionMNIST", "fashion-mnist", "fashion_mnist", "fmnist",
-               "."],
+    "fmnist": ["FashionMNIST/raw", "FashionMNIST", "fashion-mnist", "fashion_mnist", "fmnist", "."],
     "cifar10": ["cifar-10-batches-py"],
     "svhn": [".", "svhn", "SVHN"],
     "digits": [],
@@ -113,7 +112,7 @@ def read_idx(path) -> np.ndarray:
     zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path}: not an IDX file of unsigned bytes (magic {data[:4].hex()})")
-    dims = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).copy()
     if body.size != int(np.prod(dims)):
         raise ValueError(f"{path}: {body.size} values for shape {dims}")
@@ -124,8 +123,7 @@ def write_idx(path, array: np.ndarray, compress: bool | None = None):
     """Write a uint8 array as an IDX file (gzip if the name ends in ``.gz``); for tests."""
     path = Path(path)
     array = np.ascontiguousarray(array, dtype=np.uint8)
-    head = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I",
-                                                                   *array.shape)
+    head = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     data = head + array.tobytes()
     if compress if compress is not None else path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
@@ -168,8 +166,7 @@ def read_cifar10(folder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     folder = Path(folder)
     train = [_cifar_batch(folder / name) for name in CIFAR_TRAIN]
     tx, ty = _cifar_batch(folder / CIFAR_TEST)
-    return (np.concatenate([t[0] for t in train]), np.concatenate([t[1] for t in train]),
-            tx, ty)
+    return (np.concatenate([t[0] for t in train]), np.concatenate([t[1] for t in train]), tx, ty)
 
 
 def read_svhn_mat(path) -> tuple[np.ndarray, np.ndarray]:
@@ -185,8 +182,10 @@ def read_svhn_mat(path) -> tuple[np.ndarray, np.ndarray]:
 
 def read_svhn(folder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     folder = Path(folder)
-    return (*read_svhn_mat(folder / SVHN_FILES["train"]),
-            *read_svhn_mat(folder / SVHN_FILES["test"]))
+    return (
+        *read_svhn_mat(folder / SVHN_FILES["train"]),
+        *read_svhn_mat(folder / SVHN_FILES["test"]),
+    )
 
 
 # -- finding -------------------------------------------------------------------------------
@@ -245,8 +244,10 @@ def missing_message(name: str, data_dir=None) -> str:
     if name == "digits":
         return "digits: needs scikit-learn (pip install scikit-learn)"
     extra = " or apt-get install dataset-fashion-mnist," if name == "fmnist" else ""
-    return (f"{name}: data not found; put {files} into {folder} (--data-dir DATA_DIR),"
-            f"{extra} or run `spikealign data fetch {name}`")
+    return (
+        f"{name}: data not found; put {files} into {folder} (--data-dir DATA_DIR),"
+        f"{extra} or run `spikealign data fetch {name}`"
+    )
 
 
 def _digits_dir() -> Path:
@@ -254,8 +255,10 @@ def _digits_dir() -> Path:
 
     spec = importlib.util.find_spec("sklearn")
     if spec is None or spec.origin is None:
-        raise DataMissingError("digits: needs scikit-learn (pip install scikit-learn); its "
-                               "8x8 digits ship with it, nothing is downloaded")
+        raise DataMissingError(
+            "digits: needs scikit-learn (pip install scikit-learn); its "
+            "8x8 digits ship with it, nothing is downloaded"
+        )
     return Path(spec.origin).parent / "datasets" / "data"
 
 

@@ -84,26 +84,38 @@ def resume_point(trainable: Trainable, ckpt: Path):
     try:
         with np.load(ckpt) as a:
             if "config_hash" in a.files and str(a["config_hash"]) != trainable.config_hash:
-                raise ConfigError(f"{ckpt.parent} holds a checkpoint of a different config; "
-                                  "use another --out or --overwrite")
+                raise ConfigError(
+                    f"{ckpt.parent} holds a checkpoint of a different config; "
+                    "use another --out or --overwrite"
+                )
             return trainable.state_from_arrays(a)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - a truncated or corrupt file, whatever numpy says
-        rundir.warn(f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {exc}); the run "
-                    "restarts from its beginning")
+        rundir.warn(
+            f"{ckpt}: damaged checkpoint ({type(exc).__name__}: {exc}); the run "
+            "restarts from its beginning"
+        )
         return None
 
 
-def run_resumable(trainable: Trainable, out_dir, *, overwrite: bool = False,
-                  show_progress: bool = True, make_figure: bool = True, label: str = "run",
-                  bar_position: int | None = None) -> dict:
+def run_resumable(
+    trainable: Trainable,
+    out_dir,
+    *,
+    overwrite: bool = False,
+    show_progress: bool = True,
+    make_figure: bool = True,
+    label: str = "run",
+    bar_position: int | None = None,
+) -> dict:
     """Train ``trainable`` into ``out_dir`` (module docstring); returns its metrics."""
     t = trainable
     out_dir = rundir.check_out(out_dir)
     ckpt = out_dir / CHECKPOINT
-    with rundir.claim(out_dir, rundir.LAYOUTS[t.family], overwrite=overwrite,
-                      config_hash=t.config_hash) as rd:
+    with rundir.claim(
+        out_dir, rundir.LAYOUTS[t.family], overwrite=overwrite, config_hash=t.config_hash
+    ) as rd:
         state = None if overwrite else resume_point(t, ckpt)
         if state is None:
             state = t.new_state()
@@ -111,25 +123,38 @@ def run_resumable(trainable: Trainable, out_dir, *, overwrite: bool = False,
         rd.begin(**{t.progress_key: pos, t.total_key: t.total, "resumed": pos > 0})
         rd.extra[t.progress_key] = pos
         atomic_write_text(out_dir / "config.yaml", t.config_yaml)
-        with progress(total=t.total, desc=label, unit=t.unit,
-                      disable=None if show_progress else True, initial=pos,
-                      position=bar_position) as bar:
+        with progress(
+            total=t.total,
+            desc=label,
+            unit=t.unit,
+            disable=None if show_progress else True,
+            initial=pos,
+            position=bar_position,
+        ) as bar:
             while not t.done(state):
                 t.step(state, bar.update)
                 bar.set_postfix(t.postfix(state))
                 if t.checkpoint_due(state) and not t.done(state):
-                    atomic_save_npz(ckpt, compressed=False, config_hash=np.array(t.config_hash),
-                                    **t.state_arrays(state))
+                    atomic_save_npz(
+                        ckpt,
+                        compressed=False,
+                        config_hash=np.array(t.config_hash),
+                        **t.state_arrays(state),
+                    )
                 rd.extra[t.progress_key] = t.position(state)
-                write_status(out_dir, "running", **{t.progress_key: t.position(state),
-                                                    t.total_key: t.total})
+                write_status(
+                    out_dir, "running", **{t.progress_key: t.position(state), t.total_key: t.total}
+                )
         result, metrics = t.results(state)
         atomic_save_npz(out_dir / "results.npz", **result)
         atomic_write_json(out_dir / "metrics.json", metrics)
         files = ["config.yaml", "results.npz", "metrics.json"]
         if make_figure and t.figure is not None:
             files += [p.name for p in t.figure(result, out_dir / "figure")]
-        rd.finish(files, config_hash=t.config_hash,
-                  **{k: metrics[k] for k in t.finish_keys if k in metrics})
+        rd.finish(
+            files,
+            config_hash=t.config_hash,
+            **{k: metrics[k] for k in t.finish_keys if k in metrics},
+        )
         ckpt.unlink(missing_ok=True)
         return metrics

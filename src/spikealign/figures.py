@@ -13,35 +13,83 @@ from pathlib import Path
 
 FIGURES: dict[str, tuple[str, str, bool, str]] = {
     # id: (module, function, needs_source, description)
-    "2": ("spikealign.principle.figures", "figure_2", False,
-          "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)"),
-    "4": ("spikealign.sweep.figures", "figure4", True,
-          "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
-          "(from `spikealign sweep run fig4_v3`, paper v3 layout, or `fig4`, v2 layout)"),
-    "5": ("spikealign.sweep.figures", "figure5", True,
-          "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
-          "(from `spikealign sweep run fig5_v3`, paper v3 layout, or `fig5`, v2 layout)"),
-    "kp-lr": ("spikealign.sweep.kp_lr", "figure_kp_lr", True,
-              "paper v3: final asymmetry and DKL against the Kolen-Pollack decay rate, with "
-              "SAL as reference (from `spikealign sweep run kp_lr_v3 [fig4_v3 fig5_v3]`)"),
-    "6": ("spikealign.sweep.figures", "figure6", True,
-          "Microcircuits: validation loss and weights of SAL, BP and FA over seeds (a sweep "
-          "directory of `spikealign sweep run fig6`, or any directory of microcircuit runs)"),
-    "7": ("spikealign.deep.figures", "fig7", False,
-          "W vs B after SAL, RDD and STDWI on one 50x50 layer pair; angle over time"),
-    "8": ("spikealign.deep.figures", "fig8", True,
-          "deep benchmark: test accuracy per algorithm and data set, FC angles over epochs"),
-    "9": ("spikealign.deep.figures", "fig9", False,
-          "SALNet angle vs simulated time for several SAL learning rates"),
-    "10": ("spikealign.principle.figures", "figure_10", False,
-           "Dale's law: SAL over effective weights of a 2E + 2I system"),
-    "11": ("spikealign.principle.figures", "figure_11", False,
-           "PSP shapes: STDDs, attractor lines and their deviation from the diagonal"),
-    "12": ("spikealign.principle.figures", "figure_12", False,
-           "Proof illustration: delta(t) and Delta(t)"),
-    "bm": ("spikealign.bm.figures", "figure_bm", True,
-           "spiking Boltzmann machine: score and asymmetry without alignment, with SAL and KP "
-           "under synaptic and plasticity noise (from `spikealign bm sweep digits|bars`)"),
+    "2": (
+        "spikealign.principle.figures",
+        "figure_2",
+        False,
+        "SAL principle: STDDs (c), two-neuron SAL (d), phase plane (e)",
+    ),
+    "4": (
+        "spikealign.sweep.figures",
+        "figure4",
+        True,
+        "SSN under synaptic noise: asymmetry and DKL without alignment, with SAL and KP "
+        "(from `spikealign sweep run fig4_v3`, paper v3 layout, or `fig4`, v2 layout)",
+    ),
+    "5": (
+        "spikealign.sweep.figures",
+        "figure5",
+        True,
+        "SSN under plasticity noise: asymmetry and DKL without alignment, with SAL and KP "
+        "(from `spikealign sweep run fig5_v3`, paper v3 layout, or `fig5`, v2 layout)",
+    ),
+    "kp-lr": (
+        "spikealign.sweep.kp_lr",
+        "figure_kp_lr",
+        True,
+        "paper v3: final asymmetry and DKL against the Kolen-Pollack decay rate, with "
+        "SAL as reference (from `spikealign sweep run kp_lr_v3 [fig4_v3 fig5_v3]`)",
+    ),
+    "6": (
+        "spikealign.sweep.figures",
+        "figure6",
+        True,
+        "Microcircuits: validation loss and weights of SAL, BP and FA over seeds (a sweep "
+        "directory of `spikealign sweep run fig6`, or any directory of microcircuit runs)",
+    ),
+    "7": (
+        "spikealign.deep.figures",
+        "fig7",
+        False,
+        "W vs B after SAL, RDD and STDWI on one 50x50 layer pair; angle over time",
+    ),
+    "8": (
+        "spikealign.deep.figures",
+        "fig8",
+        True,
+        "deep benchmark: test accuracy per algorithm and data set, FC angles over epochs",
+    ),
+    "9": (
+        "spikealign.deep.figures",
+        "fig9",
+        False,
+        "SALNet angle vs simulated time for several SAL learning rates",
+    ),
+    "10": (
+        "spikealign.principle.figures",
+        "figure_10",
+        False,
+        "Dale's law: SAL over effective weights of a 2E + 2I system",
+    ),
+    "11": (
+        "spikealign.principle.figures",
+        "figure_11",
+        False,
+        "PSP shapes: STDDs, attractor lines and their deviation from the diagonal",
+    ),
+    "12": (
+        "spikealign.principle.figures",
+        "figure_12",
+        False,
+        "Proof illustration: delta(t) and Delta(t)",
+    ),
+    "bm": (
+        "spikealign.bm.figures",
+        "figure_bm",
+        True,
+        "spiking Boltzmann machine: score and asymmetry without alignment, with SAL and KP "
+        "under synaptic and plasticity noise (from `spikealign bm sweep digits|bars`)",
+    ),
 }
 
 

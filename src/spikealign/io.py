@@ -32,8 +32,9 @@ class OutputExistsError(FileExistsError):
 
 
 #: errors that only a write can cause (the others, e.g. EACCES or EIO, also come from reads)
-WRITE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG")
-                         if hasattr(errno, n))
+WRITE_ERRNOS = frozenset(
+    getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EROFS", "EFBIG") if hasattr(errno, n)
+)
 
 
 class WriteError(OSError):
@@ -121,8 +122,11 @@ def atomic_write(path, write: Callable[[Any], None], mode: str = "wb", suffix: s
             os.unlink(tmp)
         except OSError:  # already gone (or the medium went read-only: nothing more to do)
             pass
-        if isinstance(exc, OSError) and not isinstance(exc, WriteError) \
-                and exc.filename in (None, tmp, str(path)):
+        if (
+            isinstance(exc, OSError)
+            and not isinstance(exc, WriteError)
+            and exc.filename in (None, tmp, str(path))
+        ):
             raise WriteError.of(exc, path) from exc
         raise
 
@@ -216,16 +220,17 @@ def _check_dt(dt_ms) -> float:
 
 def _check_record(spikes, n_neurons) -> np.ndarray:
     """``spikes`` as an int64 ``(n, 2)`` array with times >= 0 and ids in [0, n_neurons)."""
-    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer) \
-            or n_neurons < 1:
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer) or n_neurons < 1:
         raise ValueError(f"n_neurons must be an integer >= 1 (got {n_neurons!r})")
     rec = np.asarray(spikes)
     if rec.ndim != 2 or rec.shape[1] != 2:
-        raise ValueError(f"spikes must be an (n, 2) array of (time, neuron) rows (got shape "
-                         f"{rec.shape})")
+        raise ValueError(
+            f"spikes must be an (n, 2) array of (time, neuron) rows (got shape {rec.shape})"
+        )
     if rec.size and (rec.dtype == bool or not np.issubdtype(rec.dtype, np.integer)):
-        raise ValueError(f"spikes must hold integers: (time step, neuron id) (got dtype "
-                         f"{rec.dtype})")
+        raise ValueError(
+            f"spikes must hold integers: (time step, neuron id) (got dtype {rec.dtype})"
+        )
     rec = rec.astype(np.int64, copy=False)
     if rec.size and rec[:, 0].min() < 0:
         raise ValueError(f"spike times must be >= 0 steps (got {rec[:, 0].min()})")
@@ -235,8 +240,14 @@ def _check_record(spikes, n_neurons) -> np.ndarray:
     return rec
 
 
-def to_neo(spikes, n_neurons: int, dt_ms: float, *, n_steps: int | None = None,
-           t_stop_ms: float | None = None) -> list:
+def to_neo(
+    spikes,
+    n_neurons: int,
+    dt_ms: float,
+    *,
+    n_steps: int | None = None,
+    t_stop_ms: float | None = None,
+) -> list:
     """A spike record as one ``neo.SpikeTrain`` per neuron, in milliseconds.
 
     A spike at step ``t`` lies at ``t * dt_ms`` ms. Every train starts at ``t_start = 0`` ms
@@ -298,8 +309,7 @@ def to_neo(spikes, n_neurons: int, dt_ms: float, *, n_steps: int | None = None,
     if n_steps is not None and t_stop_ms is not None:
         raise ValueError("give n_steps or t_stop_ms, not both")
     if n_steps is not None:
-        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) \
-                or n_steps < 1:
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 1:
             raise ValueError(f"n_steps must be an integer >= 1 (got {n_steps!r})")
         if last is not None and last >= n_steps:
             raise ValueError(f"n_steps={n_steps}: the record has a spike at step {last}")
@@ -310,8 +320,10 @@ def to_neo(spikes, n_neurons: int, dt_ms: float, *, n_steps: int | None = None,
         except (TypeError, ValueError):
             raise ValueError(f"t_stop_ms must be a number (got {t_stop_ms!r})") from None
         if not np.isfinite(t_stop) or t_stop <= (last * dt if last is not None else 0.0):
-            raise ValueError(f"t_stop_ms must be finite and after the last spike, at "
-                             f"{(last or 0) * dt:g} ms (got {t_stop_ms!r})")
+            raise ValueError(
+                f"t_stop_ms must be finite and after the last spike, at "
+                f"{(last or 0) * dt:g} ms (got {t_stop_ms!r})"
+            )
     elif last is not None:
         t_stop = (last + 1) * dt
     else:
@@ -320,10 +332,18 @@ def to_neo(spikes, n_neurons: int, dt_ms: float, *, n_steps: int | None = None,
     order = np.lexsort((rec[:, 0], rec[:, 1]))
     ids, times = rec[order, 1], rec[order, 0]
     bounds = np.searchsorted(ids, np.arange(n_neurons + 1))
-    return [neo.SpikeTrain(times[bounds[i]:bounds[i + 1]] * dt, units="ms", t_start=0.0,
-                           t_stop=t_stop, sampling_rate=(1.0 / dt) / pq.ms,
-                           name=f"neuron {i}", neuron=i)
-            for i in range(n_neurons)]
+    return [
+        neo.SpikeTrain(
+            times[bounds[i] : bounds[i + 1]] * dt,
+            units="ms",
+            t_start=0.0,
+            t_stop=t_stop,
+            sampling_rate=(1.0 / dt) / pq.ms,
+            name=f"neuron {i}",
+            neuron=i,
+        )
+        for i in range(n_neurons)
+    ]
 
 
 def from_neo(trains, dt_ms: float) -> np.ndarray:

@@ -51,7 +51,8 @@ def psp_problem(psp: str, t_ref: int, tau_syn: float) -> tuple[str, str] | None:
         by_t_ref = psp == "cutoff" or (psp == "tail" and t_ref > tau_syn * 20)
         return "t_ref" if by_t_ref else "tau_syn", (
             f"the {psp} PSP would be sampled at {float(taps):.4g} ages; at most {MAX_PSP_TAPS} "
-            f"(2**24) are simulated (got t_ref {t_ref}, tau_syn {tau_syn})")
+            f"(2**24) are simulated (got t_ref {t_ref}, tau_syn {tau_syn})"
+        )
     import numpy as np
 
     try:
@@ -60,6 +61,7 @@ def psp_problem(psp: str, t_ref: int, tau_syn: float) -> tuple[str, str] | None:
     except ArithmeticError:  # tau_syn**2 == 0.0 and the like
         finite = False
     if not finite:
-        return "tau_syn", (f"the {psp} PSP is not finite at t_ref {t_ref}, tau_syn {tau_syn} "
-                           "(tau_syn too small)")
+        return "tau_syn", (
+            f"the {psp} PSP is not finite at t_ref {t_ref}, tau_syn {tau_syn} (tau_syn too small)"
+        )
     return None

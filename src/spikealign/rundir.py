@@ -46,8 +46,7 @@ from .io import STATUS_FILE, OutputExistsError, WriteError, make_dirs, read_stat
 from .io import write_status as _write_status
 
 #: files of spikealign's bookkeeping that any run directory may hold (sweeps add the last three)
-BOOKKEEPING = (STATUS_FILE, CHECKSUM_FILE, runlock.LOCK_FILE, "spec.json", "log.txt",
-               "error.txt")
+BOOKKEEPING = (STATUS_FILE, CHECKSUM_FILE, runlock.LOCK_FILE, "spec.json", "log.txt", "error.txt")
 STATES = ("missing", "running", "done", "damaged", "failed", "interrupted")
 
 
@@ -76,20 +75,35 @@ class Layout:
     def owns(self, name: str) -> bool:
         """Whether a top-level entry ``name`` may have been written by this family."""
         top = {n.split("/")[0] for n in self.results + self.optional + self.resume}
-        return (name in top or name in self.dirs or name in BOOKKEEPING or _is_temporary(name)
-                or not self.results)
+        return (
+            name in top
+            or name in self.dirs
+            or name in BOOKKEEPING
+            or _is_temporary(name)
+            or not self.results
+        )
 
 
 LAYOUTS = {
-    "ssn": Layout("ssn", ("results.npz", "metrics.json"),
-                  ("config.yaml", "figure.png", "figure.pdf"), ("checkpoint.npz",)),
-    "microcircuit": Layout("microcircuit", ("result.npz", "metrics.json"),
-                           ("config.yaml", "run.png")),
-    "deep": Layout("deep", ("final_model.pt", "metrics.json"), ("config.yaml",),
-                   dirs=("checkpoints",)),  # checkpoints/ stays after the run
+    "ssn": Layout(
+        "ssn",
+        ("results.npz", "metrics.json"),
+        ("config.yaml", "figure.png", "figure.pdf"),
+        ("checkpoint.npz",),
+    ),
+    "microcircuit": Layout(
+        "microcircuit", ("result.npz", "metrics.json"), ("config.yaml", "run.png")
+    ),
+    "deep": Layout(
+        "deep", ("final_model.pt", "metrics.json"), ("config.yaml",), dirs=("checkpoints",)
+    ),  # checkpoints/ stays after the run
     "symmetrize": Layout("symmetrize", ("metrics.json",), ("config.yaml",)),
-    "bm": Layout("bm", ("results.npz", "metrics.json"),
-                 ("config.yaml", "figure.png", "figure.pdf"), ("checkpoint.npz",)),
+    "bm": Layout(
+        "bm",
+        ("results.npz", "metrics.json"),
+        ("config.yaml", "figure.png", "figure.pdf"),
+        ("checkpoint.npz",),
+    ),
     "bm_baselines": Layout("bm_baselines", ("baselines.json",), ("config.yaml",)),
 }
 #: runs of other kinds (sweep runners outside spikealign): any files, checked by suffix
@@ -156,8 +170,10 @@ def _refuse_foreign(run_dir: Path, layout: Layout) -> None:
     other = foreign_entries(run_dir, layout)
     if other:
         shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
-        raise OutDirError(f"{run_dir} holds files spikealign did not create ({shown}); choose "
-                          "a new or empty directory for --out")
+        raise OutDirError(
+            f"{run_dir} holds files spikealign did not create ({shown}); choose "
+            "a new or empty directory for --out"
+        )
 
 
 # -- states ---------------------------------------------------------------------------------
@@ -190,8 +206,11 @@ def result_files(run_dir, layout: Layout = GENERIC) -> list[str]:
     run_dir = Path(run_dir)
     if layout.results:
         return [n for n in layout.results + layout.optional if (run_dir / n).is_file()]
-    return sorted(p.name for p in run_dir.iterdir() if p.is_file()
-                  and p.name not in BOOKKEEPING and not _is_temporary(p.name))
+    return sorted(
+        p.name
+        for p in run_dir.iterdir()
+        if p.is_file() and p.name not in BOOKKEEPING and not _is_temporary(p.name)
+    )
 
 
 def _legacy(run_dir: Path, layout: Layout, status: dict | None) -> tuple[str, list[str]]:
@@ -201,12 +220,12 @@ def _legacy(run_dir: Path, layout: Layout, status: dict | None) -> tuple[str, li
     complete = all((run_dir / n).is_file() for n in layout.results) and bool(present)
     resumable = any((run_dir / n).exists() for n in layout.resume)
     if state == "done" or (state is None and complete and not resumable):
-        problems = [f"{run_dir / n} (missing)" for n in layout.results[:1]
-                    if not (run_dir / n).is_file()]
+        problems = [
+            f"{run_dir / n} (missing)" for n in layout.results[:1] if not (run_dir / n).is_file()
+        ]
         if not present:
             problems.append(f"{run_dir} (no result files)")
-        problems += [f"{run_dir / n} ({why})" for n in present
-                     if (why := unreadable(run_dir / n))]
+        problems += [f"{run_dir / n} ({why})" for n in present if (why := unreadable(run_dir / n))]
         return ("damaged" if problems else "done"), problems
     if state == "failed":
         return "failed", []
@@ -266,13 +285,22 @@ class Run:
 
     def finished_message(self, config_hash: str | None = None) -> str:
         other = config_hash is not None and self.info.config_hash not in (None, config_hash)
-        return (f"{self.dir} holds a finished run{' of another config' if other else ''}; "
-                "choose another --out or pass --overwrite")
+        return (
+            f"{self.dir} holds a finished run{' of another config' if other else ''}; "
+            "choose another --out or pass --overwrite"
+        )
 
 
 @contextlib.contextmanager
-def claim(run_dir, layout: Layout, *, overwrite: bool = False, refuse_done: bool = True,
-          wait: bool = False, config_hash: str | None = None):
+def claim(
+    run_dir,
+    layout: Layout,
+    *,
+    overwrite: bool = False,
+    refuse_done: bool = True,
+    wait: bool = False,
+    config_hash: str | None = None,
+):
     """Own ``run_dir`` for a run (module docstring); yields a :class:`Run`.
 
     Raises :class:`OutDirError` (a file, under a file, foreign files),
@@ -294,8 +322,9 @@ def claim(run_dir, layout: Layout, *, overwrite: bool = False, refuse_done: bool
             if run.started and not run.finished and not run.recorded:
                 state = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
                 try:
-                    _write_status(run_dir, state, error=f"{type(exc).__name__}: {exc}"[:500],
-                                  **run.extra)
+                    _write_status(
+                        run_dir, state, error=f"{type(exc).__name__}: {exc}"[:500], **run.extra
+                    )
                 except OSError:  # e.g. the disk that stopped the run is still full
                     pass
             raise

@@ -66,8 +66,10 @@ def _describe(text: str) -> str:
 
 
 def busy_message(run_dir, owner: str) -> str:
-    return (f"{run_dir} is in use by another process ({_describe(owner)}); wait for it to end "
-            "or choose another --out")
+    return (
+        f"{run_dir} is in use by another process ({_describe(owner)}); wait for it to end "
+        "or choose another --out"
+    )
 
 
 def _lock(fd: int, run_dir, wait: bool) -> None:
@@ -115,8 +117,12 @@ def hold(run_dir, *, wait: bool = False):
         except OSError as exc:  # e.g. NFS refusing an exclusive lock on a read-only descriptor
             raise WriteError.of(exc, path, "lock") from exc
         if writable:
-            _best_effort(lambda: (os.ftruncate(fd, 0), os.pwrite(
-                fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)))
+            _best_effort(
+                lambda: (
+                    os.ftruncate(fd, 0),
+                    os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0),
+                )
+            )
         with _guard:
             _held[key] = 1
         try:

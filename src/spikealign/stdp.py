@@ -112,8 +112,9 @@ class Window:
         out = np.empty((4, n, n))
         for k, p in enumerate(self._params()):
             if p.ndim == 2 and p.shape[0] != n:
-                raise ValueError(f"stdp window: per-synapse matrices are {p.shape}, "
-                                 f"network has {n}")
+                raise ValueError(
+                    f"stdp window: per-synapse matrices are {p.shape}, network has {n}"
+                )
             out[k] = p
         return out
 
@@ -156,10 +157,11 @@ class Window:
     def trace_decay(self) -> float:
         """Per-step decay ``exp(-1 / tau)`` of the recursive trace of a scalar exponential
         window with ``tau_plus == tau_minus`` (``trace(t) = decay * trace(t-1) + s(t)``)."""
-        if self.kind != "exp" or self.per_synapse or float(self.tau_plus) != float(
-                self.tau_minus):
-            raise ValueError("stdp window: a recursive trace needs a scalar exp window with "
-                             "tau_plus == tau_minus")
+        if self.kind != "exp" or self.per_synapse or float(self.tau_plus) != float(self.tau_minus):
+            raise ValueError(
+                "stdp window: a recursive trace needs a scalar exp window with "
+                "tau_plus == tau_minus"
+            )
         return math.exp(-1.0 / float(self.tau_plus))
 
     def with_amplitudes(self, a_plus, a_minus) -> Window:
@@ -234,10 +236,12 @@ def _pair_stdp_kernel(times, ids, n, code, pars, n_last, S):  # pragma: no cover
                 # oldest first, as the reference iterates history[q][-n_last:]
                 idx = (count[q] - m + r) % n_last
                 d = t - ring[q, idx]
-                S[p, q] += window_value(code, pars[0, p, q], pars[1, p, q], pars[2, p, q],
-                                        pars[3, p, q], d)
-                S[q, p] += window_value(code, pars[0, q, p], pars[1, q, p], pars[2, q, p],
-                                        pars[3, q, p], -d)
+                S[p, q] += window_value(
+                    code, pars[0, p, q], pars[1, p, q], pars[2, p, q], pars[3, p, q], d
+                )
+                S[q, p] += window_value(
+                    code, pars[0, q, p], pars[1, q, p], pars[2, q, p], pars[3, q, p], -d
+                )
         ring[p, count[p] % n_last] = t
         count[p] += 1
 
@@ -254,9 +258,15 @@ def pair_stdp(spikes, n_neurons: int, window: Window, n_last: int = 1) -> np.nda
     spikes = _check_spikes(spikes, n_neurons)
     S = np.zeros((n_neurons, n_neurons))
     if len(spikes):
-        _pair_stdp_kernel(np.ascontiguousarray(spikes[:, 0], dtype=float),
-                          np.ascontiguousarray(spikes[:, 1], dtype=np.int64), n_neurons,
-                          window.code, window.matrices(n_neurons), int(n_last), S)
+        _pair_stdp_kernel(
+            np.ascontiguousarray(spikes[:, 0], dtype=float),
+            np.ascontiguousarray(spikes[:, 1], dtype=np.int64),
+            n_neurons,
+            window.code,
+            window.matrices(n_neurons),
+            int(n_last),
+            S,
+        )
     return S
 
 
@@ -279,8 +289,9 @@ def truncated_normal(rng: np.random.Generator, sigma: float, size, bound: float 
     return vals
 
 
-def forward_backward(forward: np.ndarray, backward: np.ndarray,
-                     layout: str = "clean") -> np.ndarray:
+def forward_backward(
+    forward: np.ndarray, backward: np.ndarray, layout: str = "clean"
+) -> np.ndarray:
     """Combine per-synapse matrices: strict upper triangle (``i < j``, "forward" synapses) from
     ``forward``, strict lower triangle from ``backward``, diagonal from ``forward``.
 
@@ -343,10 +354,12 @@ def _nn_stdp_kernel(times, ids, n, code, pars, inclusive, S):  # pragma: no cove
             if prev != none and (s < prev or (s == prev and not inclusive)):
                 continue
             d = float(t - s)
-            S[p, q] += window_value(code, pars[0, p, q], pars[1, p, q], pars[2, p, q],
-                                    pars[3, p, q], d)
-            S[q, p] += window_value(code, pars[0, q, p], pars[1, q, p], pars[2, q, p],
-                                    pars[3, q, p], -d)
+            S[p, q] += window_value(
+                code, pars[0, p, q], pars[1, p, q], pars[2, p, q], pars[3, p, q], d
+            )
+            S[q, p] += window_value(
+                code, pars[0, q, p], pars[1, q, p], pars[2, q, p], pars[3, q, p], -d
+            )
         before_last[p] = last[p]
         last[p] = t
 
@@ -368,7 +381,13 @@ def nn_stdp(spikes, n_neurons: int, window: Window, *, inclusive: bool = False) 
     spikes = _check_spikes(spikes, n_neurons)
     S = np.zeros((n_neurons, n_neurons))
     if len(spikes):
-        _nn_stdp_kernel(np.ascontiguousarray(spikes[:, 0], dtype=np.int64),
-                        np.ascontiguousarray(spikes[:, 1], dtype=np.int64), n_neurons,
-                        window.code, window.matrices(n_neurons), bool(inclusive), S)
+        _nn_stdp_kernel(
+            np.ascontiguousarray(spikes[:, 0], dtype=np.int64),
+            np.ascontiguousarray(spikes[:, 1], dtype=np.int64),
+            n_neurons,
+            window.code,
+            window.matrices(n_neurons),
+            bool(inclusive),
+            S,
+        )
     return S

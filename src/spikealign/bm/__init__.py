@@ -9,5 +9,13 @@ from .config import BMConfig, load_config, presets
 from .model import BoltzmannMachine, make_mask, pair_asymmetry
 from .train import Trainer, train
 
-__all__ = ["BMConfig", "BoltzmannMachine", "Trainer", "load_config", "make_mask",
-           "pair_asymmetry", "presets", "train"]
+__all__ = [
+    "BMConfig",
+    "BoltzmannMachine",
+    "Trainer",
+    "load_config",
+    "make_mask",
+    "pair_asymmetry",
+    "presets",
+    "train",
+]

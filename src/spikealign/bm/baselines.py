@@ -41,8 +41,7 @@ RBM_LR_C = (0.1, 1.0, 10.0)
 CRBM_LR = (0.02, 0.05, 0.1)
 CRBM_EPOCHS = 60
 CRBM_BATCH = 20
-NAMES = ("logistic_regression", "knn", "mlp", "bernoulli_rbm_lr", "boltzmann_cd1",
-         "boltzmann_pcd")
+NAMES = ("logistic_regression", "knn", "mlp", "bernoulli_rbm_lr", "boltzmann_cd1", "boltzmann_pcd")
 
 
 def _sigmoid(x):
@@ -70,15 +69,26 @@ class ClassRBM:
     c: np.ndarray
 
     @classmethod
-    def init(cls, n_visible: int, n_label: int, n_hidden: int, rng, x_train=None,
-             weight_std: float = 0.05) -> ClassRBM:
+    def init(
+        cls,
+        n_visible: int,
+        n_label: int,
+        n_hidden: int,
+        rng,
+        x_train=None,
+        weight_std: float = 0.05,
+    ) -> ClassRBM:
         a = np.zeros(n_visible)
         if x_train is not None:  # visible biases at the log-odds of the pixel means
             p = np.clip(np.mean(x_train, axis=0), 0.02, 0.98)
             a = np.log(p / (1 - p))
-        return cls(rng.normal(0, weight_std, (n_hidden, n_visible)),
-                    rng.normal(0, weight_std, (n_hidden, n_label)), a,
-                    np.full(n_label, np.log(1.0 / (n_label - 1))), np.zeros(n_hidden))
+        return cls(
+            rng.normal(0, weight_std, (n_hidden, n_visible)),
+            rng.normal(0, weight_std, (n_hidden, n_label)),
+            a,
+            np.full(n_label, np.log(1.0 / (n_label - 1))),
+            np.zeros(n_hidden),
+        )
 
     def hidden_probs(self, v, y):
         return _sigmoid(self.c + v @ self.W.T + y @ self.U.T)
@@ -115,9 +125,20 @@ class ClassRBM:
         self.c += lr * (h0.mean(0) - hn.mean(0))
 
 
-def train_class_rbm(x_train, y_train, x_val, y_val, n_hidden: int, rng, *, method: str,
-                    lr: float, epochs: int = CRBM_EPOCHS, batch: int = CRBM_BATCH,
-                    n_label: int = 10):
+def train_class_rbm(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    n_hidden: int,
+    rng,
+    *,
+    method: str,
+    lr: float,
+    epochs: int = CRBM_EPOCHS,
+    batch: int = CRBM_BATCH,
+    n_label: int = 10,
+):
     """Train a :class:`ClassRBM` by CD-1 or PCD; returns the model of the epoch with the best
     validation accuracy and that accuracy and epoch."""
     if method not in ("cd1", "pcd"):
@@ -131,7 +152,7 @@ def train_class_rbm(x_train, y_train, x_val, y_val, n_hidden: int, rng, *, metho
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x))
         for start in range(0, len(x), batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             v0, y0 = x[idx], y[idx]
             if method == "cd1":
                 vn, yn = model.gibbs(v0, y0, rng)
@@ -141,8 +162,11 @@ def train_class_rbm(x_train, y_train, x_val, y_val, n_hidden: int, rng, *, metho
             model.update(v0, y0, vn, yn, lr)
         acc = float(np.mean(model.predict(np.asarray(x_val, dtype=float)) == y_val))
         if acc > best[0]:
-            best = (acc, epoch, ClassRBM(*(np.copy(p) for p in (model.W, model.U, model.a,
-                                                                 model.d, model.c))))
+            best = (
+                acc,
+                epoch,
+                ClassRBM(*(np.copy(p) for p in (model.W, model.U, model.a, model.d, model.c))),
+            )
     return best[2], best[0], best[1]
 
 
@@ -165,8 +189,9 @@ def run_baselines(data, n_hidden: int, seed: int, names=NAMES, echo=None) -> dic
         raise ValueError(f"baselines: the {data.name} task has no labels to classify")
     unknown = sorted(set(names) - set(NAMES))
     if unknown:
-        raise ValueError(f"baselines: unknown baseline(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(NAMES)}")
+        raise ValueError(
+            f"baselines: unknown baseline(s) {', '.join(unknown)}; allowed: {', '.join(NAMES)}"
+        )
     xtr, ytr = data.x_train.astype(float), data.y_train
     xva, yva = data.x_val.astype(float), data.y_val
     xte, yte = data.x_test.astype(float), data.y_test
@@ -182,17 +207,31 @@ def run_baselines(data, n_hidden: int, seed: int, names=NAMES, echo=None) -> dic
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             if name == "logistic_regression":
-                res = [(acc(m, xva, yva), {"C": C}, m) for C in LR_C
-                       for m in [LogisticRegression(C=C, max_iter=2000).fit(xtr, ytr)]]
+                res = [
+                    (acc(m, xva, yva), {"C": C}, m)
+                    for C in LR_C
+                    for m in [LogisticRegression(C=C, max_iter=2000).fit(xtr, ytr)]
+                ]
             elif name == "knn":
-                res = [(acc(m, xva, yva), {"k": k}, m) for k in KNN_K
-                       for m in [KNeighborsClassifier(k).fit(xtr, ytr)]]
+                res = [
+                    (acc(m, xva, yva), {"k": k}, m)
+                    for k in KNN_K
+                    for m in [KNeighborsClassifier(k).fit(xtr, ytr)]
+                ]
             elif name == "mlp":
-                res = [(acc(m, xva, yva), {"alpha": a, "hidden": n_hidden}, m)
-                       for a in MLP_ALPHA
-                       for m in [MLPClassifier((n_hidden,), alpha=a, max_iter=1000,
-                                               early_stopping=False,
-                                               random_state=seed).fit(xtr, ytr)]]
+                res = [
+                    (acc(m, xva, yva), {"alpha": a, "hidden": n_hidden}, m)
+                    for a in MLP_ALPHA
+                    for m in [
+                        MLPClassifier(
+                            (n_hidden,),
+                            alpha=a,
+                            max_iter=1000,
+                            early_stopping=False,
+                            random_state=seed,
+                        ).fit(xtr, ytr)
+                    ]
+                ]
             elif name == "bernoulli_rbm_lr":
                 res = _rbm_lr(xtr, ytr, xva, yva, n_hidden, seed)
             else:
@@ -200,14 +239,17 @@ def run_baselines(data, n_hidden: int, seed: int, names=NAMES, echo=None) -> dic
                 res = []
                 for lr in CRBM_LR:
                     rng = np.random.default_rng([seed, 31, int(lr * 1e4)])
-                    m, a, ep = train_class_rbm(xtr, ytr, xva, yva, n_hidden, rng,
-                                               method=method, lr=lr)
+                    m, a, ep = train_class_rbm(
+                        xtr, ytr, xva, yva, n_hidden, rng, method=method, lr=lr
+                    )
                     res.append((a, {"lr": lr, "epoch": ep, "hidden": n_hidden}, m))
             best = _pick(res)
-            out[name] = {"validation_accuracy": best[0],
-                         "test_accuracy": acc(best[2], xte, yte),
-                         "hyperparameters": best[1],
-                         "seconds": time.perf_counter() - t0}
+            out[name] = {
+                "validation_accuracy": best[0],
+                "test_accuracy": acc(best[2], xte, yte),
+                "hyperparameters": best[1],
+                "seconds": time.perf_counter() - t0,
+            }
         if echo:
             echo(f"{name:<22} validation {best[0]:.3f}  ({best[1]})")
     return out
@@ -219,11 +261,11 @@ def _rbm_lr(xtr, ytr, xva, yva, n_hidden, seed):
     from sklearn.pipeline import Pipeline
 
     res = []
-    rbm = BernoulliRBM(n_components=n_hidden, learning_rate=0.05, n_iter=30, batch_size=20,
-                       random_state=seed).fit(xtr)
+    rbm = BernoulliRBM(
+        n_components=n_hidden, learning_rate=0.05, n_iter=30, batch_size=20, random_state=seed
+    ).fit(xtr)
     for C in RBM_LR_C:
         lr = LogisticRegression(C=C, max_iter=2000).fit(rbm.transform(xtr), ytr)
         model = Pipeline([("rbm", rbm), ("lr", lr)])
-        res.append((float(np.mean(model.predict(xva) == yva)), {"C": C, "hidden": n_hidden},
-                    model))
+        res.append((float(np.mean(model.predict(xva) == yva)), {"C": C, "hidden": n_hidden}, model))
     return res

@@ -43,8 +43,9 @@ def train_cmd(
         parts.append(f"test accuracy {m['test_accuracy']:.3f}")
     if m["dkl_sampled"] is not None:
         parts.append(f"D_KL sampled {m['dkl_sampled']:.4g}, exact {m['dkl_exact']:.4g}")
-    parts.append(f"asymmetry {m['asymmetry']:.4g}, feedback {m['feedback']}, "
-                 f"{m['runtime_s']:.1f} s")
+    parts.append(
+        f"asymmetry {m['asymmetry']:.4g}, feedback {m['feedback']}, {m['runtime_s']:.1f} s"
+    )
     typer.echo(" ".join(parts))
 
 
@@ -57,12 +58,13 @@ def presets_cmd():
     for name in presets():
         cfg = load_config(name)
         first = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()[0].lstrip("# ")
-        typer.echo(f"{name:<16} task={cfg.task:<7} hidden={cfg.network.n_hidden:<4} "
-                   f"epochs={cfg.epochs:<4} feedback={cfg.feedback:<5} {first}")
+        typer.echo(
+            f"{name:<16} task={cfg.task:<7} hidden={cfg.network.n_hidden:<4} "
+            f"epochs={cfg.epochs:<4} feedback={cfg.feedback:<5} {first}"
+        )
     for name, exp in EXPERIMENTS.items():
         n = len(exp.cells()) * len(exp.seeds) + len(exp.baseline_seeds)
-        typer.echo(f"sweep {name:<16} {n} runs: {exp.description} "
-                   f"(spikealign sweep run {name})")
+        typer.echo(f"sweep {name:<16} {n} runs: {exp.description} (spikealign sweep run {name})")
 
 
 @app.command("check")
@@ -81,13 +83,12 @@ def check_cmd(
 
 @app.command("sweep")
 def sweep_cmd(
-    name: str = typer.Argument(..., help="Experiment: digits, digits-long, bars, sleep, fmnist "
-                                         "(spikealign bm presets)."),
+    name: str = typer.Argument(
+        ..., help="Experiment: digits, digits-long, bars, sleep, fmnist (spikealign bm presets)."
+    ),
     out: Path = typer.Option(..., "--out", help="Sweep directory."),
-    scale: str = typer.Option("paper", "--scale", help="paper or quick (same grid, short "
-                                                       "runs)."),
-    workers: int | None = typer.Option(None, "--workers", help="Worker processes [usable "
-                                                               "cores]."),
+    scale: str = typer.Option("paper", "--scale", help="paper or quick (same grid, short runs)."),
+    workers: int | None = typer.Option(None, "--workers", help="Worker processes [usable cores]."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ):
     """Alias of `spikealign sweep run bm_NAME` (the Dask sweep engine: resumable, a run is
@@ -95,20 +96,41 @@ def sweep_cmd(
     from ..sweep.cli import run_cmd
     from .sweep import preset_name
 
-    run_cmd(presets=[preset_name(name)], out=out, scale=scale, scheduler=None, cluster="local",
-            workers=workers, cores=8, memory="16GB", walltime="04:00:00", queue=None,
-            account=None, interface=None, local_directory=None, job_extra=None, set_=None,
-            limit=None, levels=None, figures=True, quiet=quiet)
+    run_cmd(
+        presets=[preset_name(name)],
+        out=out,
+        scale=scale,
+        scheduler=None,
+        cluster="local",
+        workers=workers,
+        cores=8,
+        memory="16GB",
+        walltime="04:00:00",
+        queue=None,
+        account=None,
+        interface=None,
+        local_directory=None,
+        job_extra=None,
+        set_=None,
+        limit=None,
+        levels=None,
+        figures=True,
+        quiet=quiet,
+    )
 
 
 @app.command("baselines")
 def baselines_cmd(
-    config: str = typer.Argument(..., metavar="TASK",
-                                 help="digits, fmnist, or a bm config / preset whose data "
-                                      "section and hidden-layer size are used."),
+    config: str = typer.Argument(
+        ...,
+        metavar="TASK",
+        help="digits, fmnist, or a bm config / preset whose data "
+        "section and hidden-layer size are used.",
+    ),
     out: Path = typer.Option(..., "--out", help="Run directory (baselines.json)."),
-    seed: int = typer.Option(0, "--seed", min=0, max=2**31 - 1, help="Seed of the stochastic "
-                                                                     "baselines."),
+    seed: int = typer.Option(
+        0, "--seed", min=0, max=2**31 - 1, help="Seed of the stochastic baselines."
+    ),
     set_: list[str] = typer.Option(None, "--set", help="Override a key of the config."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace finished results."),
 ):
@@ -120,8 +142,12 @@ def baselines_cmd(
 
     preset = {"digits": "digits", "fmnist": "fmnist-14"}.get(config, config)
     cfg = load_config(preset, overrides=parse_overrides(set_))
-    spec = {"task": cfg.task, "data": cfg.data.model_dump(mode="json"),
-            "n_hidden": cfg.network.n_hidden, "seed": seed}
+    spec = {
+        "task": cfg.task,
+        "data": cfg.data.model_dump(mode="json"),
+        "n_hidden": cfg.network.n_hidden,
+        "seed": seed,
+    }
     run_baselines(spec, out, overwrite=overwrite, echo=None)
     import json
 

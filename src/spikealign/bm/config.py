@@ -171,8 +171,10 @@ class BMConfig(StrictModel):
     @model_validator(mode="after")
     def _cross_checks(self):
         if self.task == "bars" and self.network.n_hidden > 11:
-            raise ValueError("network.n_hidden: the bars task enumerates all states exactly; "
-                             f"allowed: <= 11 hidden units (got {self.network.n_hidden})")
+            raise ValueError(
+                "network.n_hidden: the bars task enumerates all states exactly; "
+                f"allowed: <= 11 hidden units (got {self.network.n_hidden})"
+            )
         return self
 
     # -- derived ------------------------------------------------------------------------------
@@ -202,8 +204,10 @@ def load_config(name_or_path: str | Path, overrides: dict | None = None) -> BMCo
     if not path.suffix and not path.exists():
         candidate = PRESET_DIR / f"{name_or_path}.yaml"
         if not candidate.is_file():
-            raise ConfigError(f"{name_or_path}: neither a config file nor a preset; presets: "
-                              + ", ".join(presets()))
+            raise ConfigError(
+                f"{name_or_path}: neither a config file nor a preset; presets: "
+                + ", ".join(presets())
+            )
         path = candidate
     data = load_yaml(path)
     if overrides:

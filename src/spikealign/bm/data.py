@@ -61,8 +61,11 @@ class Dataset:
 
     def part(self, which: str) -> tuple[np.ndarray, np.ndarray | None]:
         """``(x, y)`` of ``"train"``, ``"validation"`` or ``"test"``."""
-        parts = {"train": (self.x_train, self.y_train), "validation": (self.x_val, self.y_val),
-                 "test": (self.x_test, self.y_test)}
+        parts = {
+            "train": (self.x_train, self.y_train),
+            "validation": (self.x_val, self.y_val),
+            "test": (self.x_test, self.y_test),
+        }
         if which not in parts:
             raise ValueError(f"part must be train, validation or test (got {which!r})")
         return parts[which]
@@ -103,10 +106,10 @@ def pool(images: np.ndarray, size: int) -> np.ndarray:
     edges_r = np.linspace(0, h, size + 1).round().astype(int)
     edges_c = np.linspace(0, w, size + 1).round().astype(int)
     x = images.astype(float)
-    rows = np.stack([x[:, a:b].mean(1)
-                     for a, b in zip(edges_r[:-1], edges_r[1:], strict=True)], 1)
-    return np.stack([rows[:, :, a:b].mean(2)
-                     for a, b in zip(edges_c[:-1], edges_c[1:], strict=True)], 2)
+    rows = np.stack([x[:, a:b].mean(1) for a, b in zip(edges_r[:-1], edges_r[1:], strict=True)], 1)
+    return np.stack(
+        [rows[:, :, a:b].mean(2) for a, b in zip(edges_c[:-1], edges_c[1:], strict=True)], 2
+    )
 
 
 def _idx(name: str, size: int, threshold: float):
@@ -115,14 +118,20 @@ def _idx(name: str, size: int, threshold: float):
     try:
         xtr, ytr, xte, yte = load_arrays(name)
     except (DataMissingError, ValueError) as exc:
-        raise ConfigError(f"task: {name} is not installed here ({exc}); see "
-                          "`spikealign data --help`") from None
+        raise ConfigError(
+            f"task: {name} is not installed here ({exc}); see `spikealign data --help`"
+        ) from None
 
     def prep(x):
         return (pool(np.asarray(x)[:, 0] / 255.0, size) >= threshold).reshape(len(x), -1)
 
-    return (prep(xtr).astype(np.uint8), np.asarray(ytr, dtype=np.int64),
-            prep(xte).astype(np.uint8), np.asarray(yte, dtype=np.int64), (size, size))
+    return (
+        prep(xtr).astype(np.uint8),
+        np.asarray(ytr, dtype=np.int64),
+        prep(xte).astype(np.uint8),
+        np.asarray(yte, dtype=np.int64),
+        (size, size),
+    )
 
 
 def split_validation(x, y, n_validation: int):
@@ -131,15 +140,23 @@ def split_validation(x, y, n_validation: int):
     The remaining training images keep their original order."""
     n = len(x)
     if not 1 <= n_validation < n:
-        raise ConfigError(f"data.n_validation: must be in [1, {n - 1}] for this task (got "
-                          f"{n_validation})")
+        raise ConfigError(
+            f"data.n_validation: must be in [1, {n - 1}] for this task (got {n_validation})"
+        )
     held = np.zeros(n, dtype=bool)
-    held[np.random.default_rng(VALIDATION_SEED).permutation(n)[n - n_validation:]] = True
+    held[np.random.default_rng(VALIDATION_SEED).permutation(n)[n - n_validation :]] = True
     return x[~held], y[~held], x[held], y[held]
 
 
-def load_task(task: str, *, threshold: float = 0.5, size: int = 14, n_train: int | None = None,
-              n_test: int | None = None, n_validation: int | None = None) -> Dataset:
+def load_task(
+    task: str,
+    *,
+    threshold: float = 0.5,
+    size: int = 14,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    n_validation: int | None = None,
+) -> Dataset:
     """The data set of ``task`` (module docstring)."""
     if task == "bars":
         x = bars_and_stripes(3)

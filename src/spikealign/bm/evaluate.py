@@ -36,7 +36,7 @@ def completion_mask(shape: tuple[int, int]) -> np.ndarray:
     """Visible units hidden from the network: the lower half of the image."""
     h, w = shape
     m = np.zeros((h, w), dtype=bool)
-    m[h // 2:] = True
+    m[h // 2 :] = True
     return m.ravel()
 
 
@@ -59,12 +59,12 @@ def visible_marginal_exact(W, b, n_visible: int) -> np.ndarray:
     if n > MAX_EXACT_DIM:
         raise ValueError(f"exact marginal: at most {MAX_EXACT_DIM} units (got {n})")
     p, _ = exact_distribution(W, b)
-    return p.reshape(2**n_visible, 2**(n - n_visible)).sum(axis=1)
+    return p.reshape(2**n_visible, 2 ** (n - n_visible)).sum(axis=1)
 
 
 def visible_marginal_sampled(hist, n: int, n_visible: int) -> np.ndarray:
     """Sampled visible marginal from a ``2^n`` state histogram (visible units first)."""
-    h = np.asarray(hist, dtype=float).reshape(2**n_visible, 2**(n - n_visible)).sum(axis=1)
+    h = np.asarray(hist, dtype=float).reshape(2**n_visible, 2 ** (n - n_visible)).sum(axis=1)
     return h / h.sum()
 
 
@@ -89,8 +89,9 @@ def score(res: dict) -> float:
     return -np.inf
 
 
-def evaluate(net: BoltzmannMachine, data: Dataset, cfg, *, epoch: int, final: bool,
-             part: str = "validation") -> dict:
+def evaluate(
+    net: BoltzmannMachine, data: Dataset, cfg, *, epoch: int, final: bool, part: str = "validation"
+) -> dict:
     """The scores of one evaluation on the ``part`` images (``"validation"`` or ``"test"``;
     NaN where not applicable); all of them when ``final``, else the first
     ``eval.n_validation``. The random draws come from ``Generator([seed.sim, s, epoch])``
@@ -100,8 +101,13 @@ def evaluate(net: BoltzmannMachine, data: Dataset, cfg, *, epoch: int, final: bo
     rng = np.random.default_rng([cfg.seed.sim, PART_STREAM[part], epoch])
     ev = cfg.eval
     x, y = data.part(part)
-    res = {"accuracy": np.nan, "completion": np.nan, "dkl_sampled": np.nan,
-           "dkl_exact": np.nan, "n_eval": 0}
+    res = {
+        "accuracy": np.nan,
+        "completion": np.nan,
+        "dkl_sampled": np.nan,
+        "dkl_exact": np.nan,
+        "n_eval": 0,
+    }
     if net.n_label:
         n = len(x) if final or ev.n_validation is None else min(ev.n_validation, len(x))
         pred, _ = classify(net, x[:n], ev.steps, rng)

@@ -88,8 +88,11 @@ class ExperimentRuns:
 
 def _load_run(d: Path):
     with np.load(d / "results.npz") as a:
-        res = {k: a[k] for k in ("asym", "val_accuracy", "dkl_exact", "dkl_sampled",
-                                 "eval_epochs") if k in a.files}
+        res = {
+            k: a[k]
+            for k in ("asym", "val_accuracy", "dkl_exact", "dkl_sampled", "eval_epochs")
+            if k in a.files
+        }
     return read_json(d / "metrics.json"), res
 
 
@@ -178,8 +181,10 @@ def collect_folder(source: Path) -> list[ExperimentRuns]:
     if len(tasks) > 1:
         major = max(tasks, key=lambda t: len(tasks[t]))
         odd = [f"{d.name} ({t})" for t, ds in tasks.items() if t != major for d in ds]
-        raise ValueError(f"figure bm: {source} mixes tasks; {', '.join(odd)} "
-                         f"{'is' if len(odd) == 1 else 'are'} not {major} like the others")
+        raise ValueError(
+            f"figure bm: {source} mixes tasks; {', '.join(odd)} "
+            f"{'is' if len(odd) == 1 else 'are'} not {major} like the others"
+        )
     for d, m, res in found:
         key = (_condition_of(m), m.get("feedback", "none"))
         cell = exp.cells.setdefault(key, Cell(*key))
@@ -198,8 +203,7 @@ def score_key(task: str) -> str:
 
 
 def _score_values(cell: Cell, key: str) -> np.ndarray:
-    return np.array([np.nan if m.get(key) is None else m[key] for m in cell.metrics],
-                    dtype=float)
+    return np.array([np.nan if m.get(key) is None else m[key] for m in cell.metrics], dtype=float)
 
 
 def _by_seed(cell: Cell, values) -> dict:
@@ -227,9 +231,18 @@ def comparisons(exp: ExperimentRuns) -> list[dict]:
             with np.errstate(divide="ignore", invalid="ignore"):
                 a, b = np.log10(a), np.log10(b)
         t = paired_test(a, b)
-        rows.append({"comparison": what, "metric": ("log10 " if log else "") + metric,
-                     "n": t.n, "diff": t.diff.mean, "low": t.diff.low, "high": t.diff.high,
-                     "p": t.p_t, "p_wilcoxon": t.p_wilcoxon})
+        rows.append(
+            {
+                "comparison": what,
+                "metric": ("log10 " if log else "") + metric,
+                "n": t.n,
+                "diff": t.diff.mean,
+                "low": t.diff.low,
+                "high": t.diff.high,
+                "p": t.p_t,
+                "p_wilcoxon": t.p_wilcoxon,
+            }
+        )
 
     clean = exp.cells.get(("clean", "none"))
     for cond in [c for c in CONDITION_ORDER if c != "clean"]:
@@ -260,35 +273,52 @@ def table(exp: ExperimentRuns) -> list[str]:
 
     key = score_key(exp.task)
     label = "final D_KL (exact)" if key == "dkl_exact" else "test accuracy"
-    rows = [f"| condition | feedback | runs | {label} [95 % CI] | validation [95 % CI] | "
-            "final asymmetry [95 % CI] |", "|---|---|---|---|---|---|"]
+    rows = [
+        f"| condition | feedback | runs | {label} [95 % CI] | validation [95 % CI] | "
+        "final asymmetry [95 % CI] |",
+        "|---|---|---|---|---|---|",
+    ]
     for (cond, fb), cell in _ordered(exp.cells):
         s = mean_ci(_score_values(cell, key))
-        v = mean_ci(_score_values(cell, "validation_accuracy" if key != "dkl_exact"
-                                  else "dkl_sampled"))
+        v = mean_ci(
+            _score_values(cell, "validation_accuracy" if key != "dkl_exact" else "dkl_sampled")
+        )
         a = mean_ci(_score_values(cell, "asymmetry"))
         n = f"{len(cell.metrics)}/{exp.planned.get((cond, fb), len(cell.metrics))}"
-        rows.append(f"| {cond} | {fb} | {n} | {_fmt(s.mean, 4)} [{_fmt(s.low, 4)}, "
-                    f"{_fmt(s.high, 4)}] | {_fmt(v.mean, 4)} [{_fmt(v.low, 4)}, "
-                    f"{_fmt(v.high, 4)}] | {_fmt(a.mean)} [{_fmt(a.low)}, {_fmt(a.high)}] |")
+        rows.append(
+            f"| {cond} | {fb} | {n} | {_fmt(s.mean, 4)} [{_fmt(s.low, 4)}, "
+            f"{_fmt(s.high, 4)}] | {_fmt(v.mean, 4)} [{_fmt(v.low, 4)}, "
+            f"{_fmt(v.high, 4)}] | {_fmt(a.mean)} [{_fmt(a.low)}, {_fmt(a.high)}] |"
+        )
     base = baseline_summary(exp)
     if base:
-        rows += ["", "| baseline | seeds | test accuracy [95 % CI] | validation |",
-                 "|---|---|---|---|"]
+        rows += [
+            "",
+            "| baseline | seeds | test accuracy [95 % CI] | validation |",
+            "|---|---|---|---|",
+        ]
         for name, (t, v) in base.items():
-            rows.append(f"| {name} | {t.n} | {_fmt(t.mean, 4)} [{_fmt(t.low, 4)}, "
-                        f"{_fmt(t.high, 4)}] | {_fmt(v.mean, 4)} |")
+            rows.append(
+                f"| {name} | {t.n} | {_fmt(t.mean, 4)} [{_fmt(t.low, 4)}, "
+                f"{_fmt(t.high, 4)}] | {_fmt(v.mean, 4)} |"
+            )
     comp = comparisons(exp)
     if comp:
-        rows += ["", "Paired by seed; p: paired t-test, Holm-corrected over the "
-                 f"{len(comp)} comparisons (p_W: Wilcoxon signed-rank, uncorrected).", "",
-                 "| comparison | metric | n | mean difference [95 % CI] | p | p (Holm) | p_W |",
-                 "|---|---|---|---|---|---|---|"]
+        rows += [
+            "",
+            "Paired by seed; p: paired t-test, Holm-corrected over the "
+            f"{len(comp)} comparisons (p_W: Wilcoxon signed-rank, uncorrected).",
+            "",
+            "| comparison | metric | n | mean difference [95 % CI] | p | p (Holm) | p_W |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in comp:
-            rows.append(f"| {r['comparison']} | {r['metric']} | {r['n']} | "
-                        f"{_fmt(r['diff'])} [{_fmt(r['low'])}, {_fmt(r['high'])}] | "
-                        f"{_fmt(r['p'], 2)} | {_fmt(r['p_holm'], 2)} | "
-                        f"{_fmt(r['p_wilcoxon'], 2)} |")
+            rows.append(
+                f"| {r['comparison']} | {r['metric']} | {r['n']} | "
+                f"{_fmt(r['diff'])} [{_fmt(r['low'])}, {_fmt(r['high'])}] | "
+                f"{_fmt(r['p'], 2)} | {_fmt(r['p_holm'], 2)} | "
+                f"{_fmt(r['p_wilcoxon'], 2)} |"
+            )
     return rows
 
 
@@ -297,16 +327,24 @@ def baseline_summary(exp: ExperimentRuns) -> dict:
     from ..stats import mean_ci
 
     names = sorted({k for b in exp.baselines for k in b})
-    return {n: (mean_ci([b[n]["test_accuracy"] for b in exp.baselines if n in b]),
-                mean_ci([b[n]["validation_accuracy"] for b in exp.baselines if n in b]))
-            for n in names}
+    return {
+        n: (
+            mean_ci([b[n]["test_accuracy"] for b in exp.baselines if n in b]),
+            mean_ci([b[n]["validation_accuracy"] for b in exp.baselines if n in b]),
+        )
+        for n in names
+    }
 
 
 def _ordered(cells: dict):
     def rank(item):
         (c, f), _ = item
-        return (CONDITION_ORDER.index(c) if c in CONDITION_ORDER else 9,
-                FEEDBACK_ORDER.index(f) if f in FEEDBACK_ORDER else 9, c, f)
+        return (
+            CONDITION_ORDER.index(c) if c in CONDITION_ORDER else 9,
+            FEEDBACK_ORDER.index(f) if f in FEEDBACK_ORDER else 9,
+            c,
+            f,
+        )
 
     return sorted(((k, v) for k, v in cells.items() if v.metrics), key=rank)
 
@@ -324,8 +362,7 @@ def figure_bm(source: Path, out: Path, quick: bool = False) -> list[Path]:
         raise ValueError(f"figure bm: {source} is not a directory of bm runs")
     out = rundir.check_out(out)
     source = Path(source)
-    exps = (collect_sweep(source) if (source / MANIFEST).is_file()
-            else collect_folder(source))
+    exps = collect_sweep(source) if (source / MANIFEST).is_file() else collect_folder(source)
     left = [e for x in exps for e in x.left_out]
     for d, why in left:
         warnings.warn(f"figure bm: {d} left out: {why}", stacklevel=2)
@@ -357,15 +394,27 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
         else:
             ci = mean_ci(vals)
             mid, lo, hi = ci.mean, ci.low, ci.high
-        ax[0].errorbar([x], [mid], yerr=[[mid - lo], [hi - mid]] if np.isfinite(lo) else None,
-                       fmt="o", color=color, capsize=4)
+        ax[0].errorbar(
+            [x],
+            [mid],
+            yerr=[[mid - lo], [hi - mid]] if np.isfinite(lo) else None,
+            fmt="o",
+            color=color,
+            capsize=4,
+        )
         ax[0].plot(np.full(len(vals), x) + 0.18, vals, ".", color=color, alpha=0.35, ms=4)
         lows += [np.nanmin(vals), lo]
         highs += [np.nanmax(vals), hi]
         a = _score_values(cell, "asymmetry")
         ca = mean_ci(a)
-        ax[1].errorbar([x], [ca.mean], yerr=[[ca.mean - ca.low], [ca.high - ca.mean]]
-                       if np.isfinite(ca.low) else None, fmt="o", color=color, capsize=4)
+        ax[1].errorbar(
+            [x],
+            [ca.mean],
+            yerr=[[ca.mean - ca.low], [ca.high - ca.mean]] if np.isfinite(ca.low) else None,
+            fmt="o",
+            color=color,
+            capsize=4,
+        )
         ax[1].plot(np.full(len(a), x) + 0.18, a, ".", color=color, alpha=0.35, ms=4)
         xt.append(x)
         xl.append(f"{cond}\n{fb}")
@@ -390,8 +439,14 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
         if not np.isfinite(t.mean):
             continue
         ax[0].axhline(t.mean, color="0.5", lw=0.8, ls=(0, (1 + k % 3, 2)))
-        ax[0].annotate(name.replace("_", " "), (len(cells) - 0.5, t.mean), fontsize=6,
-                       color="0.35", va="bottom", ha="right")
+        ax[0].annotate(
+            name.replace("_", " "),
+            (len(cells) - 0.5, t.mean),
+            fontsize=6,
+            color="0.35",
+            va="bottom",
+            ha="right",
+        )
         lows.append(t.mean)
         highs.append(t.mean)
         plotted[f"baseline_{name}_test"] = np.array([t.mean, t.low, t.high])
@@ -411,9 +466,11 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
             pad = max(0.005, 0.08 * (hi - lo))
             ax[0].set_ylim(lo - pad, hi + pad)
         ax[0].set_ylabel("test accuracy (mean, 95 % CI)")
-        ax[0].yaxis.set_major_locator(_plt().MultipleLocator(0.01)
-                                      if finite_hi and max(finite_hi) - min(finite_lo) < 0.12
-                                      else _plt().AutoLocator())
+        ax[0].yaxis.set_major_locator(
+            _plt().MultipleLocator(0.01)
+            if finite_hi and max(finite_hi) - min(finite_lo) < 0.12
+            else _plt().AutoLocator()
+        )
         ax[0].grid(axis="y", lw=0.3, alpha=0.5)
         ax[2].set_ylabel("validation accuracy, mean over seeds")
     ax[1].set_yscale("symlog", linthresh=1e-4)
@@ -425,8 +482,11 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
     ax[3].set_ylabel("Var(W_ij - W_ji), mean over seeds")
     n_runs = sum(len(c.metrics) for _, c in cells)
     planned = sum(exp.planned.values())
-    fig.suptitle(f"spiking Boltzmann machine: {exp.name} ({exp.task}; {n_runs}/{planned} runs; "
-                 f"points: single seeds)", fontsize=10)
+    fig.suptitle(
+        f"spiking Boltzmann machine: {exp.name} ({exp.task}; {n_runs}/{planned} runs; "
+        f"points: single seeds)",
+        fontsize=10,
+    )
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{exp.name}.png", out / f"{exp.name}.pdf"]

@@ -83,8 +83,9 @@ def pair_asymmetry(W, mask) -> float:
     return float(np.var(W[i, j] - W[j, i]))
 
 
-def initial_parameters(mask, rng: np.random.Generator, weight_std: float,
-                       synaptic_noise: float, bias_std: float = 0.0):
+def initial_parameters(
+    mask, rng: np.random.Generator, weight_std: float, synaptic_noise: float, bias_std: float = 0.0
+):
     """``W0 = mask * (copy_triu(N(0, weight_std)) + N(0, synaptic_noise)[N x N])``, then
     ``b0 = N(0, bias_std)[N]`` (draws in this order, as the SSN's ``train_bm.py``). The added
     full matrix is the asymmetric "synaptic noise": the two directions of a pair start apart."""
@@ -129,14 +130,26 @@ class BoltzmannMachine:
         if self.clamping not in CLAMPINGS:
             raise ValueError(f"clamping must be one of {CLAMPINGS} (got {self.clamping!r})")
         if self.clamping == "forced" and not engine_has_clamp():
-            raise ValueError("clamping: forced needs a simulator with forced states "
-                             "(phase_statistics(clamp=...)); use clamping: bias")
+            raise ValueError(
+                "clamping: forced needs a simulator with forced states "
+                "(phase_statistics(clamp=...)); use clamping: bias"
+            )
         self.W = np.where(self.mask, self.W, 0.0)
 
     @classmethod
-    def rbm(cls, n_visible: int, n_hidden: int, n_label: int = 0, *,
-            rng: np.random.Generator, weight_std: float = 0.05, synaptic_noise: float = 0.0,
-            bias_std: float = 0.0, connectivity: str = "rbm", **kw) -> BoltzmannMachine:
+    def rbm(
+        cls,
+        n_visible: int,
+        n_hidden: int,
+        n_label: int = 0,
+        *,
+        rng: np.random.Generator,
+        weight_std: float = 0.05,
+        synaptic_noise: float = 0.0,
+        bias_std: float = 0.0,
+        connectivity: str = "rbm",
+        **kw,
+    ) -> BoltzmannMachine:
         """A network with random initial parameters (:func:`initial_parameters`)."""
         mask = make_mask(n_visible + n_label, n_hidden, connectivity)
         W, b = initial_parameters(mask, rng, weight_std, synaptic_noise, bias_std)
@@ -182,7 +195,7 @@ class BoltzmannMachine:
                 raise ValueError(f"visible must have {self.n_visible} values (got {v.shape})")
             c[self.visible] = (v > 0.5).astype(np.int8)
             if visible_free is not None:
-                c[:self.n_visible][np.asarray(visible_free, dtype=bool)] = -1
+                c[: self.n_visible][np.asarray(visible_free, dtype=bool)] = -1
         if label is not None:
             if self.n_label == 0:
                 raise ValueError("this network has no label units")
@@ -195,9 +208,18 @@ class BoltzmannMachine:
             c[self.label] = onehot
         return c
 
-    def phase(self, n_steps: int, rng: np.random.Generator, clamp=None, *, windows=(),
-              n_last_stdp: int = 1, sample_every: int = 0, record: bool = False,
-              coactivation: bool = False):
+    def phase(
+        self,
+        n_steps: int,
+        rng: np.random.Generator,
+        clamp=None,
+        *,
+        windows=(),
+        n_last_stdp: int = 1,
+        sample_every: int = 0,
+        record: bool = False,
+        coactivation: bool = False,
+    ):
         """Simulate one phase from rest with ``clamp`` (:meth:`clamp_vector`; None: free);
         returns :class:`spikealign.sim.PhaseStats` (``coactivation``: with the exact on-step
         counts ``co`` and ``on``, :func:`spikealign.sim.phase_statistics`)."""
@@ -211,10 +233,20 @@ class BoltzmannMachine:
                 b = b.copy()
                 b[clamp == 1] = self.clamp_bias
                 b[clamp == 0] = -self.clamp_bias
-        return phase_statistics(self.W, b, int(n_steps), self.params, rng, windows=windows,
-                                n_last_stdp=n_last_stdp, sample_every=sample_every,
-                                record=record, engine=self.engine, coactivation=coactivation,
-                                **kw)
+        return phase_statistics(
+            self.W,
+            b,
+            int(n_steps),
+            self.params,
+            rng,
+            windows=windows,
+            n_last_stdp=n_last_stdp,
+            sample_every=sample_every,
+            record=record,
+            engine=self.engine,
+            coactivation=coactivation,
+            **kw,
+        )
 
     def coactivation(self, n_steps: int, rng: np.random.Generator, clamp=None):
         """``(C, m)``: the time averages over one phase of ``n_steps`` steps from rest with
@@ -236,16 +268,22 @@ class BoltzmannMachine:
         np.fill_diagonal(C, m)
         return C, m
 
-    def sample(self, n_steps: int, rng: np.random.Generator, *, visible=None, label=None,
-               sample_every: int | None = None) -> np.ndarray:
+    def sample(
+        self,
+        n_steps: int,
+        rng: np.random.Generator,
+        *,
+        visible=None,
+        label=None,
+        sample_every: int | None = None,
+    ) -> np.ndarray:
         """Histogram of the binary states (``2^N`` counts, neuron 0 most significant) read
         every ``sample_every`` steps (default ``t_ref // 2``) of a phase with the given units
         clamped. Only for small networks (N <= 20)."""
         if self.n > 20:
             raise ValueError(f"sample: state histograms need N <= 20 units (got {self.n})")
         se = sample_every or max(1, self.params.t_ref // 2)
-        return self.phase(n_steps, rng, self.clamp_vector(visible, label),
-                          sample_every=se).states
+        return self.phase(n_steps, rng, self.clamp_vector(visible, label), sample_every=se).states
 
     def on_fractions(self, n_steps: int, rng: np.random.Generator, clamp=None) -> np.ndarray:
         """Fraction of time each unit is on, ``counts t_ref / n_steps``."""

@@ -33,7 +33,7 @@ LAYOUT = rundir.LAYOUTS["bm"]
 RESULT_FIELDS = {
     "asym": "(epochs + 1,) pair asymmetry Var(W_ij - W_ji) over reciprocal pairs, initial first",
     "asym_active": "(epochs + 1,) the same over the pairs of active units (bm.train.active_pairs:"
-                   " no visible unit whose pixel is on in < 2 % of the training images)",
+    " no visible unit whose pixel is on in < 2 % of the training images)",
     "eval_epochs": "(n_eval,) epochs after which a validation evaluation ran",
     "val_accuracy": "(n_eval,) validation accuracy (NaN without labels)",
     "n_eval": "(n_eval,) validation images used by each evaluation",
@@ -64,9 +64,14 @@ def results_arrays(trainer: Trainer, state: TrainState) -> dict:
     out["test_accuracy"] = np.float64(state.test_accuracy)
     out["test_completion"] = np.float64(state.test_completion)
     out["selected_epoch"] = np.int64(trainer.selected(state)[2])
-    out.update(initial_weights=s.W0, initial_biases=s.b0, final_weights=state.W,
-               final_biases=state.b, mask=s.mask,
-               layout=np.array([s.n_visible, s.n_label, trainer.cfg.network.n_hidden]))
+    out.update(
+        initial_weights=s.W0,
+        initial_biases=s.b0,
+        final_weights=state.W,
+        final_biases=state.b,
+        mask=s.mask,
+        layout=np.array([s.n_visible, s.n_label, trainer.cfg.network.n_hidden]),
+    )
     return out
 
 
@@ -110,8 +115,9 @@ def summary(cfg: BMConfig, state: TrainState, engine: str, trainer: Trainer) -> 
     }
 
 
-def trainable(cfg: BMConfig, engine: str = "fast", label: str = "bm",
-              trainer: Trainer | None = None) -> Trainable:
+def trainable(
+    cfg: BMConfig, engine: str = "fast", label: str = "bm", trainer: Trainer | None = None
+) -> Trainable:
     """The bm training run as :func:`spikealign.familyrun.run_resumable` runs it: progress in
     minibatches, a checkpoint every ``checkpoint_every`` epochs."""
     trainer = trainer or Trainer(cfg, engine)  # loads the data before anything is written
@@ -134,37 +140,66 @@ def trainable(cfg: BMConfig, engine: str = "fast", label: str = "bm",
         return run_figure(result, stem, title=label)
 
     return Trainable(
-        family="bm", config_yaml=dump_yaml(cfg), config_hash=config_hash(cfg),
-        total=cfg.epochs * nb, unit="batch", progress_key="epoch", total_key="epochs",
-        new_state=trainer.initial_state, state_from_arrays=TrainState.from_arrays,
-        state_arrays=lambda st: st.to_arrays(), position=lambda st: st.epoch * nb,
-        done=trainer.done, step=lambda st, on: trainer.epoch(st, on_batch=on),
-        checkpoint_due=lambda st: st.epoch % cfg.checkpoint_every == 0, postfix=postfix,
-        results=results, figure=figure,
-        finish_keys=("validation_accuracy", "test_accuracy", "asymmetry", "runtime_s"))
+        family="bm",
+        config_yaml=dump_yaml(cfg),
+        config_hash=config_hash(cfg),
+        total=cfg.epochs * nb,
+        unit="batch",
+        progress_key="epoch",
+        total_key="epochs",
+        new_state=trainer.initial_state,
+        state_from_arrays=TrainState.from_arrays,
+        state_arrays=lambda st: st.to_arrays(),
+        position=lambda st: st.epoch * nb,
+        done=trainer.done,
+        step=lambda st, on: trainer.epoch(st, on_batch=on),
+        checkpoint_due=lambda st: st.epoch % cfg.checkpoint_every == 0,
+        postfix=postfix,
+        results=results,
+        figure=figure,
+        finish_keys=("validation_accuracy", "test_accuracy", "asymmetry", "runtime_s"),
+    )
 
 
-def run(cfg: BMConfig, out_dir, *, engine: str = "fast", overwrite: bool = False,
-        show_progress: bool = True, make_figure: bool = True, label: str = "bm",
-        bar_position: int | None = None, trainer: Trainer | None = None) -> dict:
+def run(
+    cfg: BMConfig,
+    out_dir,
+    *,
+    engine: str = "fast",
+    overwrite: bool = False,
+    show_progress: bool = True,
+    make_figure: bool = True,
+    label: str = "bm",
+    bar_position: int | None = None,
+    trainer: Trainer | None = None,
+) -> dict:
     """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary
     (the shared run-directory rules, :mod:`spikealign.familyrun`)."""
     out_dir = rundir.check_out(out_dir)
-    return run_resumable(trainable(cfg, engine, label, trainer), out_dir, overwrite=overwrite,
-                         show_progress=show_progress, make_figure=make_figure, label=label,
-                         bar_position=bar_position)
+    return run_resumable(
+        trainable(cfg, engine, label, trainer),
+        out_dir,
+        overwrite=overwrite,
+        show_progress=show_progress,
+        make_figure=make_figure,
+        label=label,
+        bar_position=bar_position,
+    )
 
 
 def baselines_table(results: dict) -> list[str]:
     rows = [f"{'baseline':<22}{'validation':>11}{'test':>8}  hyperparameters"]
     for name, r in results.items():
-        rows.append(f"{name:<22}{r['validation_accuracy']:>11.3f}{r['test_accuracy']:>8.3f}"
-                    f"  {r.get('hyperparameters', {})}")
+        rows.append(
+            f"{name:<22}{r['validation_accuracy']:>11.3f}{r['test_accuracy']:>8.3f}"
+            f"  {r.get('hyperparameters', {})}"
+        )
     return rows
 
 
-def run_baselines(config: dict, out_dir, *, overwrite: bool = False,
-                  show_progress: bool = True, echo=None) -> dict:
+def run_baselines(
+    config: dict, out_dir, *, overwrite: bool = False, show_progress: bool = True, echo=None
+) -> dict:
     """The baselines of :mod:`spikealign.bm.baselines` for ``config`` (``task``, ``data``,
     ``n_hidden``, ``seed``) into the run directory ``out_dir``: ``baselines.json``
     (``{name: {"validation_accuracy", "test_accuracy", "hyperparameters", "seconds"}}``)
@@ -177,15 +212,21 @@ def run_baselines(config: dict, out_dir, *, overwrite: bool = False,
 
     out_dir = rundir.check_out(out_dir)
     d = config["data"]
-    data = load_task(config["task"], threshold=d["threshold"], size=d["size"],
-                     n_train=d.get("n_train"), n_test=d.get("n_test"),
-                     n_validation=d.get("n_validation"))  # one line if missing: before writing
+    data = load_task(
+        config["task"],
+        threshold=d["threshold"],
+        size=d["size"],
+        n_train=d.get("n_train"),
+        n_test=d.get("n_test"),
+        n_validation=d.get("n_validation"),
+    )  # one line if missing: before writing
     if data.n_classes == 0:
         raise ConfigError(f"baselines: the {config['task']} task has no labels to classify")
     text = yaml_text(config, sort_keys=False)
     h = hashlib.sha256(text.encode()).hexdigest()[:16]
-    with rundir.claim(out_dir, rundir.LAYOUTS["bm_baselines"], overwrite=overwrite,
-                      config_hash=h) as rd:
+    with rundir.claim(
+        out_dir, rundir.LAYOUTS["bm_baselines"], overwrite=overwrite, config_hash=h
+    ) as rd:
         rd.begin()
         atomic_write_text(out_dir / "config.yaml", text)
         res = compute(data, int(config["n_hidden"]), int(config["seed"]), echo=echo)

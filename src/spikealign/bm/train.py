@@ -57,8 +57,7 @@ from .model import BoltzmannMachine, initial_parameters, make_mask, pair_asymmet
 def sim_params(cfg: BMConfig) -> SimParams:
     """Neuron parameters; ``min_isi`` defaults to ``t_ref`` (config docstring)."""
     sp = cfg.sim
-    return SimParams(t_ref=sp.t_ref, tau_syn=sp.tau_syn, psp=sp.psp,
-                     min_isi=sp.min_isi or sp.t_ref)
+    return SimParams(t_ref=sp.t_ref, tau_syn=sp.tau_syn, psp=sp.psp, min_isi=sp.min_isi or sp.t_ref)
 
 
 def noisy_amplitudes(rng: np.random.Generator, sigma: float, n: int) -> np.ndarray:
@@ -69,8 +68,9 @@ def noisy_amplitudes(rng: np.random.Generator, sigma: float, n: int) -> np.ndarr
     return 1.0 + forward_backward(fwd, bwd)
 
 
-def make_rules(n: int, tau: float, ws_noise: float, sal_noise: float,
-               rng: np.random.Generator) -> tuple[Window, Window]:
+def make_rules(
+    n: int, tau: float, ws_noise: float, sal_noise: float, rng: np.random.Generator
+) -> tuple[Window, Window]:
     """Coactivation (triangular, ``a = 1 + eta``) and SAL (``-a'`` causal, ``+a'`` anti-causal)
     windows with per-synapse amplitudes ("plasticity noise")."""
     a_ws = noisy_amplitudes(rng, ws_noise, n)
@@ -93,9 +93,18 @@ class Setup:
 
 
 def make_setup(cfg: BMConfig, data: Dataset | None = None) -> Setup:
-    d = data if data is not None else load_task(
-        cfg.task, threshold=cfg.data.threshold, size=cfg.data.size, n_train=cfg.data.n_train,
-        n_test=cfg.data.n_test, n_validation=cfg.data.n_validation)
+    d = (
+        data
+        if data is not None
+        else load_task(
+            cfg.task,
+            threshold=cfg.data.threshold,
+            size=cfg.data.size,
+            n_train=cfg.data.n_train,
+            n_test=cfg.data.n_test,
+            n_validation=cfg.data.n_validation,
+        )
+    )
     n_label = d.n_classes
     n_data = d.n_visible + n_label
     mask = make_mask(n_data, cfg.network.n_hidden, cfg.network.connectivity)
@@ -104,9 +113,9 @@ def make_setup(cfg: BMConfig, data: Dataset | None = None) -> Setup:
     W0, b0 = initial_parameters(mask, rng, cfg.init.weight, cfg.init.synaptic_noise)
     if cfg.init.visible_bias == "data":
         p = np.clip(d.x_train.mean(0), 0.02, 0.98)
-        b0[:d.n_visible] = np.log(p / (1 - p))
+        b0[: d.n_visible] = np.log(p / (1 - p))
         if n_label:
-            b0[d.n_visible:n_data] = np.log(1.0 / (n_label - 1))
+            b0[d.n_visible : n_data] = np.log(1.0 / (n_label - 1))
     ws, sal = make_rules(n, cfg.stdp_tau, cfg.stdp.noise, cfg.sal_noise, rng)
     return Setup(d, mask, W0, b0, ws, sal, d.n_visible, n_label)
 
@@ -122,12 +131,27 @@ def active_pairs(setup: Setup) -> np.ndarray:
     hidden units always count). ``asym_active`` is the pair asymmetry over these pairs."""
     n = setup.mask.shape[0]
     ok = np.ones(n, dtype=bool)
-    ok[:setup.n_visible] = setup.data.x_train.mean(axis=0) >= ACTIVE_PIXEL
+    ok[: setup.n_visible] = setup.data.x_train.mean(axis=0) >= ACTIVE_PIXEL
     return ok[:, None] & ok[None, :]
 
 
-def apply_update(W, b, mask, C_wake, C_sleep, m_wake, m_sleep, S_sal, *, lr_w, lr_b,
-                 lr_kp=0.0, lr_symm=0.0, max_w=np.inf, max_b=np.inf):
+def apply_update(
+    W,
+    b,
+    mask,
+    C_wake,
+    C_sleep,
+    m_wake,
+    m_sleep,
+    S_sal,
+    *,
+    lr_w,
+    lr_b,
+    lr_kp=0.0,
+    lr_symm=0.0,
+    max_w=np.inf,
+    max_b=np.inf,
+):
     """Steps 3-6 of an update (module docstring); ``S_sal`` already divided by the sleep
     length and multiplied by ``t_ref``. Returns new ``(W, b)``."""
     W = W + lr_w * (C_wake - C_sleep)
@@ -187,21 +211,36 @@ class TrainState:
     chains: list | None = None
     chain_arrays: list | None = None
 
-    LISTS = ("asym", "asym_active", "eval_epochs", "val_accuracy", "val_completion", "dkl_sampled",
-             "dkl_exact", "n_eval")
+    LISTS = (
+        "asym",
+        "asym_active",
+        "eval_epochs",
+        "val_accuracy",
+        "val_completion",
+        "dkl_sampled",
+        "dkl_exact",
+        "n_eval",
+    )
     SCALARS = ("best_epoch", "best_score", "test_accuracy", "test_completion", "elapsed_s")
 
     def to_arrays(self) -> dict:
-        out: dict[str, Any] = {"W": self.W, "b": self.b, "epoch": np.int64(self.epoch),
-               "rng_state": np.array(json.dumps(self.rng.bit_generator.state))}
+        out: dict[str, Any] = {
+            "W": self.W,
+            "b": self.b,
+            "epoch": np.int64(self.epoch),
+            "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
+        }
         for k in self.SCALARS:
             out[k] = np.float64(getattr(self, k))
         if self.best_W is not None:
             out["best_W"], out["best_b"] = self.best_W, self.best_b
         for k in self.LISTS:
             out[k] = np.array(getattr(self, k), dtype=float)
-        saved = ([c.state_arrays() for c in self.chains] if self.chains is not None
-                 else self.chain_arrays or [])
+        saved = (
+            [c.state_arrays() for c in self.chains]
+            if self.chains is not None
+            else self.chain_arrays or []
+        )
         for i, arrays in enumerate(saved):
             for key, v in arrays.items():
                 out[f"chain{i}_{key}"] = v
@@ -217,14 +256,24 @@ class TrainState:
         chains: list[dict[str, np.ndarray]] = []
         while f"chain{len(chains)}_time" in a:
             pre = f"chain{len(chains)}_"
-            chains.append({k[len(pre):]: np.array(a[k]) for k in a if k.startswith(pre)})
+            chains.append({k[len(pre) :]: np.array(a[k]) for k in a if k.startswith(pre)})
         scalars: dict[str, Any] = {k: float(a[k]) for k in cls.SCALARS}
         scalars["best_epoch"] = int(scalars["best_epoch"])
         best: dict[str, Any] = (
             {"best_W": np.array(a["best_W"]), "best_b": np.array(a["best_b"])}
-            if "best_W" in a.files else {})
-        return cls(W=np.array(a["W"]), b=np.array(a["b"]), epoch=int(a["epoch"]), rng=rng,
-                   chain_arrays=chains or None, **lists, **scalars, **best)
+            if "best_W" in a.files
+            else {}
+        )
+        return cls(
+            W=np.array(a["W"]),
+            b=np.array(a["b"]),
+            epoch=int(a["epoch"]),
+            rng=rng,
+            chain_arrays=chains or None,
+            **lists,
+            **scalars,
+            **best,
+        )
 
 
 class Trainer:
@@ -234,8 +283,7 @@ class Trainer:
         if engine not in ("fast", "reference"):
             raise ValueError(f"engine must be 'fast' or 'reference' (got {engine!r})")
         if cfg.sleep_chain == "persistent" and engine != "fast":
-            raise ValueError("sleep_chain: persistent runs on the fast (event-driven) engine "
-                             "only")
+            raise ValueError("sleep_chain: persistent runs on the fast (event-driven) engine only")
         self.cfg = cfg
         self.engine = engine
         self.setup = setup if setup is not None else make_setup(cfg)
@@ -254,14 +302,23 @@ class Trainer:
         s = self.setup
         W = state.W if W is None else W
         b = state.b if b is None else b
-        return BoltzmannMachine(W, b, s.n_visible, s.n_label, s.mask, self.params,
-                                clamping=self.cfg.clamping, clamp_bias=self.cfg.clamp_bias,
-                                engine=self.engine)
+        return BoltzmannMachine(
+            W,
+            b,
+            s.n_visible,
+            s.n_label,
+            s.mask,
+            self.params,
+            clamping=self.cfg.clamping,
+            clamp_bias=self.cfg.clamp_bias,
+            engine=self.engine,
+        )
 
     def initial_state(self) -> TrainState:
         s = self.setup
-        st = TrainState(W=s.W0.copy(), b=s.b0.copy(), epoch=0,
-                        rng=np.random.default_rng(self.cfg.seed.sim))
+        st = TrainState(
+            W=s.W0.copy(), b=s.b0.copy(), epoch=0, rng=np.random.default_rng(self.cfg.seed.sim)
+        )
         st.asym.append(pair_asymmetry(st.W, s.mask))
         st.asym_active.append(pair_asymmetry(st.W, s.mask & self.active_pairs))
         return st
@@ -273,20 +330,36 @@ class Trainer:
         out = []
         for k in range(len(xs)):
             clamp = net.clamp_vector(xs[k], None if ys is None else ys[k])
-            out.append(net.phase(cfg.wake_steps, rng, clamp, windows=self.wake_windows,
-                                 n_last_stdp=cfg.stdp.num_last_spikes,
-                                 coactivation=self.exact))
+            out.append(
+                net.phase(
+                    cfg.wake_steps,
+                    rng,
+                    clamp,
+                    windows=self.wake_windows,
+                    n_last_stdp=cfg.stdp.num_last_spikes,
+                    coactivation=self.exact,
+                )
+            )
         return out
 
     def sleep(self, net: BoltzmannMachine, rng, state: TrainState | None = None):
         cfg = self.cfg
         if cfg.sleep_chain == "persistent" and state is not None:
-            return [chain.run(cfg.sleep_steps, windows=self.sleep_windows,
-                              coactivation=self.exact)
-                    for chain in self.chains(state)]
-        return [net.phase(cfg.sleep_steps, rng, None, windows=self.sleep_windows,
-                          n_last_stdp=cfg.stdp.num_last_spikes, coactivation=self.exact)
-                for _ in range(cfg.sleep_phases)]
+            return [
+                chain.run(cfg.sleep_steps, windows=self.sleep_windows, coactivation=self.exact)
+                for chain in self.chains(state)
+            ]
+        return [
+            net.phase(
+                cfg.sleep_steps,
+                rng,
+                None,
+                windows=self.sleep_windows,
+                n_last_stdp=cfg.stdp.num_last_spikes,
+                coactivation=self.exact,
+            )
+            for _ in range(cfg.sleep_phases)
+        ]
 
     def chains(self, state: TrainState) -> list:
         """The persistent sleep chains of ``state`` under its present weights (built from
@@ -294,12 +367,16 @@ class Trainer:
         k = self.cfg.stdp.num_last_spikes
         if state.chains is None:
             if state.chain_arrays:
-                state.chains = [Chain.restore(state.W, state.b, self.params, state.rng, a,
-                                              n_last_stdp=k) for a in state.chain_arrays]
+                state.chains = [
+                    Chain.restore(state.W, state.b, self.params, state.rng, a, n_last_stdp=k)
+                    for a in state.chain_arrays
+                ]
                 state.chain_arrays = None
             else:
-                state.chains = [Chain(state.W, state.b, self.params, state.rng, n_last_stdp=k)
-                                for _ in range(self.cfg.sleep_phases)]
+                state.chains = [
+                    Chain(state.W, state.b, self.params, state.rng, n_last_stdp=k)
+                    for _ in range(self.cfg.sleep_phases)
+                ]
         for chain in state.chains:
             chain.set_network(state.W, state.b)
         return state.chains
@@ -314,12 +391,27 @@ class Trainer:
         else:
             C_w, m_w = moments(wake_stats, cfg.wake_steps, self.t_ref)
             C_s, m_s = moments(sleep_stats, cfg.sleep_steps, self.t_ref)
-        S_sal = (moments(sleep_stats, cfg.sleep_steps, self.t_ref, window=self.sal_window)[0]
-                 if cfg.lr.symm > 0 else None)
+        S_sal = (
+            moments(sleep_stats, cfg.sleep_steps, self.t_ref, window=self.sal_window)[0]
+            if cfg.lr.symm > 0
+            else None
+        )
         state.W, state.b = apply_update(
-            state.W, state.b, self.setup.mask, C_w, C_s, m_w, m_s, S_sal, lr_w=cfg.lr.weight,
-            lr_b=cfg.lr.bias, lr_kp=cfg.lr.kp, lr_symm=cfg.lr.symm, max_w=cfg.max_w,
-            max_b=cfg.max_b)
+            state.W,
+            state.b,
+            self.setup.mask,
+            C_w,
+            C_s,
+            m_w,
+            m_s,
+            S_sal,
+            lr_w=cfg.lr.weight,
+            lr_b=cfg.lr.bias,
+            lr_kp=cfg.lr.kp,
+            lr_symm=cfg.lr.symm,
+            max_w=cfg.max_w,
+            max_b=cfg.max_b,
+        )
 
     def minibatch(self, state: TrainState, idx) -> None:
         d = self.setup.data
@@ -341,7 +433,7 @@ class Trainer:
         order = state.rng.permutation(n)
         bs = self.cfg.batch_size
         for start in range(0, n, bs):
-            self.minibatch(state, order[start:start + bs])
+            self.minibatch(state, order[start : start + bs])
             if on_batch:
                 on_batch(1)
         state.epoch += 1
@@ -358,8 +450,14 @@ class Trainer:
         ``eval.n_validation``); with ``eval.select: best`` it keeps the best parameters."""
         from .evaluate import evaluate, score
 
-        res = evaluate(self.network(state), self.setup.data, self.cfg, epoch=state.epoch,
-                       final=self.done(state), part="validation")
+        res = evaluate(
+            self.network(state),
+            self.setup.data,
+            self.cfg,
+            epoch=state.epoch,
+            final=self.done(state),
+            part="validation",
+        )
         state.eval_epochs.append(state.epoch)
         state.val_accuracy.append(res["accuracy"])
         state.val_completion.append(res["completion"])
@@ -383,8 +481,14 @@ class Trainer:
         from .evaluate import evaluate
 
         W, b, _ = self.selected(state)
-        res = evaluate(self.network(state, W, b), self.setup.data, self.cfg,
-                       epoch=state.epoch, final=True, part="test")
+        res = evaluate(
+            self.network(state, W, b),
+            self.setup.data,
+            self.cfg,
+            epoch=state.epoch,
+            final=True,
+            part="test",
+        )
         state.test_accuracy = res["accuracy"]
         state.test_completion = res["completion"]
 

@@ -18,8 +18,7 @@ import importlib.util
 
 INSTALL_HINT = "spikealign deep needs torch: pip install -e '.[deep]' (installs torch==2.13.0)"
 
-ALGOS = ("bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd", "dfa", "usf", "brsf", "frsf",
-         "stdwi")
+ALGOS = ("bp", "fa", "bp_fa", "kp", "scfa", "sal", "rdd", "dfa", "usf", "brsf", "frsf", "stdwi")
 DATASETS = ("mnist", "fmnist", "cifar10", "svhn", "digits")
 MODELS = ("convnet", "mlp", "lenet5")
 
@@ -42,10 +41,16 @@ def require_torch():
 
 
 #: lazily imported public names -> their module (torch is imported on first use)
-_LAZY = {"train_run": "train", "TrainConfig": "train", "convert": "conversion",
-         "alignment": "conversion", "param_groups": "conversion",
-         "UnconvertibleError": "conversion",
-         "Aligner": "aligner", "build_model": "models"}
+_LAZY = {
+    "train_run": "train",
+    "TrainConfig": "train",
+    "convert": "conversion",
+    "alignment": "conversion",
+    "param_groups": "conversion",
+    "UnconvertibleError": "conversion",
+    "Aligner": "aligner",
+    "build_model": "models",
+}
 
 
 def __getattr__(name):

@@ -56,5 +56,9 @@ def asym_var(w, b) -> float:
 
 def alignment(w, b) -> dict[str, float]:
     """All four measures as a dict ``{angle, corr, sign, var}``."""
-    return {"angle": angle(w, b), "corr": corrcoef(w, b), "sign": sign_agreement(w, b),
-            "var": asym_var(w, b)}
+    return {
+        "angle": angle(w, b),
+        "corr": corrcoef(w, b),
+        "sign": sign_agreement(w, b),
+        "var": asym_var(w, b),
+    }

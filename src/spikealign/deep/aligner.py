@@ -36,8 +36,14 @@ from ..progress import progress as make_bar
 from .conversion import alignment, linear_chain
 
 ALIGNER_ALGOS = ("sal", "rdd", "stdwi")
-SAL_DEFAULTS = {"n_iterations": 5, "t_ref": 10, "len_epoch": 200, "sal_lr": 0.04,
-                "batch_size": 32, "buffer_length": 2}
+SAL_DEFAULTS = {
+    "n_iterations": 5,
+    "t_ref": 10,
+    "len_epoch": 200,
+    "sal_lr": 0.04,
+    "batch_size": 32,
+    "buffer_length": 2,
+}
 RDD_DEFAULTS = {"rdd_time": 90.0, "update_every": 10_000}
 STDWI_DEFAULTS = {"duration_ms": 2000.0}
 
@@ -45,20 +51,32 @@ STDWI_DEFAULTS = {"duration_ms": 2000.0}
 class Aligner:
     """Spiking alignment of the feedback matrices of a chain of converted linear layers."""
 
-    def __init__(self, model, algo: str = "sal", *, chain: list[str] | None = None,
-                 every: int | None = None, seed: int = 0,
-                 generator: torch.Generator | None = None,
-                 rng: np.random.Generator | None = None, progress: bool = True, **options):
+    def __init__(
+        self,
+        model,
+        algo: str = "sal",
+        *,
+        chain: list[str] | None = None,
+        every: int | None = None,
+        seed: int = 0,
+        generator: torch.Generator | None = None,
+        rng: np.random.Generator | None = None,
+        progress: bool = True,
+        **options,
+    ):
         if algo not in ALIGNER_ALGOS:
-            raise ValueError(f"Aligner: algo must be one of {', '.join(ALIGNER_ALGOS)} "
-                             f"(got {algo!r})")
+            raise ValueError(
+                f"Aligner: algo must be one of {', '.join(ALIGNER_ALGOS)} (got {algo!r})"
+            )
         if every is not None and every < 1:
             raise ValueError(f"Aligner: every must be >= 1 (got {every})")
         defaults = {"sal": SAL_DEFAULTS, "rdd": RDD_DEFAULTS, "stdwi": STDWI_DEFAULTS}[algo]
         unknown = sorted(set(options) - set(defaults))
         if unknown:
-            raise ValueError(f"Aligner({algo}): unknown option {', '.join(unknown)} "
-                             f"(allowed: {', '.join(defaults)})")
+            raise ValueError(
+                f"Aligner({algo}): unknown option {', '.join(unknown)} "
+                f"(allowed: {', '.join(defaults)})"
+            )
         self.algo, self.every, self.show = algo, every, progress
         self.options = {**defaults, **options}
         self.model = model
@@ -73,10 +91,16 @@ class Aligner:
             from .salnet import SALNet
 
             o = self.options
-            self.salnet = SALNet(self.sizes, t_ref=o["t_ref"], sal_lr=o["sal_lr"],
-                                 batch_size=o["batch_size"], buffer_length=o["buffer_length"],
-                                 generator=generator if generator is not None
-                                 else torch.Generator().manual_seed(seed))
+            self.salnet = SALNet(
+                self.sizes,
+                t_ref=o["t_ref"],
+                sal_lr=o["sal_lr"],
+                batch_size=o["batch_size"],
+                buffer_length=o["buffer_length"],
+                generator=generator
+                if generator is not None
+                else torch.Generator().manual_seed(seed),
+            )
         elif algo == "rdd":
             from .rdd import RDDNet
 
@@ -97,9 +121,13 @@ class Aligner:
         """One alignment phase; returns :func:`alignment` of the chain's layers after it."""
         show = self.show if progress is None else progress
         t0 = time.perf_counter()
-        bar = make_bar(self.total_steps(), f"{self.algo.upper()} phase",
-                       "layer" if self.algo == "stdwi" else "step", disable=not show,
-                       leave=False)
+        bar = make_bar(
+            self.total_steps(),
+            f"{self.algo.upper()} phase",
+            "layer" if self.algo == "stdwi" else "step",
+            disable=not show,
+            leave=False,
+        )
         try:
             getattr(self, f"_{self.algo}")(bar)
         finally:
@@ -161,8 +189,12 @@ class Aligner:
 
     # -- checkpoints ---------------------------------------------------------------------
     def state_dict(self) -> dict:
-        st = {"algo": self.algo, "names": self.names, "n_steps": self.n_steps,
-              "rng": self.rng.bit_generator.state}
+        st = {
+            "algo": self.algo,
+            "names": self.names,
+            "n_steps": self.n_steps,
+            "rng": self.rng.bit_generator.state,
+        }
         if self.salnet is not None:
             st["salnet"] = self.salnet.state_dict()
         if self.rddnet is not None:
@@ -171,8 +203,9 @@ class Aligner:
 
     def load_state_dict(self, st: dict):
         if st["algo"] != self.algo or list(st["names"]) != self.names:
-            raise ValueError("Aligner.load_state_dict: state of another aligner "
-                             f"({st['algo']} on {st['names']})")
+            raise ValueError(
+                f"Aligner.load_state_dict: state of another aligner ({st['algo']} on {st['names']})"
+            )
         self.n_steps = int(st["n_steps"])
         self.rng.bit_generator.state = st["rng"]
         if self.salnet is not None:

@@ -32,18 +32,26 @@ def _choice(value: str, allowed, name: str) -> str:
 def train(
     algo: Annotated[str, typer.Option(help=f"One of {', '.join(ALGOS)}.")],
     dataset: Annotated[str, typer.Option(help=f"One of {', '.join(DATASETS)}.")] = "fmnist",
-    model: Annotated[str, typer.Option(help=f"One of {', '.join(MODELS)} or module:function "
-                                       "(function(in_channels, input_shape, n_classes) -> "
-                                       "nn.Module).")] = "convnet",
+    model: Annotated[
+        str,
+        typer.Option(
+            help=f"One of {', '.join(MODELS)} or module:function "
+            "(function(in_channels, input_shape, n_classes) -> "
+            "nn.Module)."
+        ),
+    ] = "convnet",
     epochs: Annotated[int | None, typer.Option(help="Epochs (default 100).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random stream.")] = 0,
-    out: Annotated[Path | None, typer.Option(help="Run directory (default "
-                                             "runs/deep/[MODEL_]ALGO_DATASET_sSEED).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run directory (default runs/deep/[MODEL_]ALGO_DATASET_sSEED)."),
+    ] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Folder with the data set files.")] = None,
     threads: Annotated[int | None, typer.Option(help="torch.set_num_threads.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML with more TrainConfig fields.")] = None,
-    double_softmax: Annotated[bool, typer.Option(
-        help="Reproduce upstream: cross-entropy of the softmax output.")] = False,
+    double_softmax: Annotated[
+        bool, typer.Option(help="Reproduce upstream: cross-entropy of the softmax output.")
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace a finished run.")] = False,
     no_resume: Annotated[bool, typer.Option(help="Start over instead of resuming.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
@@ -59,8 +67,10 @@ def train(
 
     # every check before the run directory is made: options, config, data
     if data_dir is not None and not data_dir.is_dir():
-        raise ConfigError(f"--data-dir: {data_dir}: "
-                          f"{'not a directory' if data_dir.exists() else 'no such directory'}")
+        raise ConfigError(
+            f"--data-dir: {data_dir}: "
+            f"{'not a directory' if data_dir.exists() else 'no such directory'}"
+        )
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads: must be >= 1 (got {threads})")
     fields = load_yaml(config) if config is not None else {}
@@ -75,14 +85,21 @@ def train(
     find_dataset(cfg.dataset, data_dir)  # missing files: one line saying where to put them
     from .train import checked_model
 
-    try:      # one batch through the model before anything is written
+    try:  # one batch through the model before anything is written
         checked_model(cfg)
     except ConfigError as exc:
         raise ConfigError(f"--{exc}") from None
     prefix = "" if cfg.model == "convnet" else cfg.model.replace(":", "-").replace("/", "-") + "_"
     out = out or Path("runs/deep") / f"{prefix}{algo}_{dataset}_s{seed}"
-    m = train_run(cfg, out, data_dir=data_dir, progress=not quiet, threads=threads,
-                  resume=not no_resume, overwrite=overwrite)
+    m = train_run(
+        cfg,
+        out,
+        data_dir=data_dir,
+        progress=not quiet,
+        threads=threads,
+        resume=not no_resume,
+        overwrite=overwrite,
+    )
     if m["epochs"]:
         last = m["epochs"][-1]
         angles = ", ".join(f"{a['angle']:.1f}" for a in last["align"])
@@ -118,8 +135,20 @@ def symmetrize(
         raise ConfigError(f"--sizes: at least two layer sizes >= 1 expected (got {sizes!r})")
     if threads is not None and threads < 1:
         raise ConfigError(f"--threads: must be >= 1 (got {threads})")
-    m = symmetrize_run({"sizes": size_list, "epochs": epochs, "len_epoch": len_epoch,
-                        "sal_lr": lr, "batch_size": batch_size, "t_ref": t_ref, "seed": seed},
-                       out, progress=not quiet, overwrite=overwrite, threads=threads)
+    m = symmetrize_run(
+        {
+            "sizes": size_list,
+            "epochs": epochs,
+            "len_epoch": len_epoch,
+            "sal_lr": lr,
+            "batch_size": batch_size,
+            "t_ref": t_ref,
+            "seed": seed,
+        },
+        out,
+        progress=not quiet,
+        overwrite=overwrite,
+        threads=threads,
+    )
     angles = ", ".join(f"{a['angle']:.1f}" for a in m["align"][-1])
     typer.echo(f"{out}: angles {angles} deg after {m['steps'][-1]} steps")

@@ -61,7 +61,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -85,12 +85,20 @@ from .layers import (
 CONVERT_ALGOS = ("bp", "fa", "dfa", "usf", "brsf", "frsf", "kp", "sal", "rdd", "stdwi")
 SYNONYMS = {"scfa": "frsf"}
 #: algo -> (linear layer mode, conv layer mode)
-MODES = {"bp": ("bp", "bp"), "fa": ("fa", "fa"), "dfa": ("dfa", "fa"), "usf": ("usf", "usf"),
-         "brsf": ("brsf", "brsf"), "frsf": ("scfa", "scfa"), "kp": ("kp", "kp"),
-         "sal": ("fa", "fa"), "rdd": ("fa", "fa"), "stdwi": ("fa", "fa")}
+MODES = {
+    "bp": ("bp", "bp"),
+    "fa": ("fa", "fa"),
+    "dfa": ("dfa", "fa"),
+    "usf": ("usf", "usf"),
+    "brsf": ("brsf", "brsf"),
+    "frsf": ("scfa", "scfa"),
+    "kp": ("kp", "kp"),
+    "sal": ("fa", "fa"),
+    "rdd": ("fa", "fa"),
+    "stdwi": ("fa", "fa"),
+}
 #: layers kept exact on purpose: their backward transports no weight matrix
-KEEP_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.Embedding,
-              nn.PReLU)
+KEEP_TYPES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm, nn.Embedding, nn.PReLU)
 FEEDBACK_TYPES = (LinearFA, LinearBP, Conv2dFA, Conv2dBP)
 LINEAR_TYPES = (nn.Linear, *LINEAR_CLASSES.values())
 CONV_TYPES = (nn.Conv2d, *CONV_CLASSES.values())
@@ -116,7 +124,8 @@ def default_generator(seed: int | None = None) -> torch.Generator:
     import numpy as np
 
     key = np.random.SeedSequence([0 if seed is None else int(seed), 14]).generate_state(
-        1, dtype=np.uint64)[0]
+        1, dtype=np.uint64
+    )[0]
     return torch.Generator().manual_seed(int(key >> 1))
 
 
@@ -155,11 +164,13 @@ def _classify(m: nn.Module) -> tuple[str | None, str | None]:
         if pname == "bias" and getattr(m, "bias", None) is None:
             continue
         if not isinstance(m._parameters.get(pname), nn.Parameter):
-            return None, (f"{pname} is not a plain Parameter (hook-based weight_norm or "
-                          "spectral_norm?)")
-    if kind == "conv" and (getattr(m, "padding_mode", "zeros") != "zeros"
-                           or _numeric_padding(m) is None):  # type: ignore[arg-type]
-        return None, None
+            return None, (
+                f"{pname} is not a plain Parameter (hook-based weight_norm or spectral_norm?)"
+            )
+    if kind == "conv":
+        conv = cast(nn.Conv2d, m)
+        if getattr(conv, "padding_mode", "zeros") != "zeros" or _numeric_padding(conv) is None:
+            return None, None
     return kind, None
 
 
@@ -188,7 +199,7 @@ def _plan(model: nn.Module, algo, layers) -> tuple[dict, dict]:
     plan: dict[str, tuple[Any, Any, str]] = {}
     report: dict[str, Any] = {"converted": {}, "skipped": [], "kept": [], "unconvertible": []}
     seen = set()
-    inside: list[str] = []          # refused layers: their own submodules are theirs
+    inside: list[str] = []  # refused layers: their own submodules are theirs
     for name, m in model.named_modules():
         if id(m) in seen or any(name.startswith(p) for p in inside):
             continue
@@ -224,9 +235,11 @@ def _fb_shape(m, a, kind, n_outputs):
 def _refuse_unconvertible(report: dict, strict: bool, stacklevel: int) -> None:
     if not report["unconvertible"]:
         return
-    msg = (f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
-           "nn.Linear and nn.Conv2d layers (zero padding, symmetric if 'same') with plain "
-           "Parameters are converted")
+    msg = (
+        f"convert: cannot convert {', '.join(report['unconvertible'])}: only "
+        "nn.Linear and nn.Conv2d layers (zero padding, symmetric if 'same') with plain "
+        "Parameters are converted"
+    )
     if strict:
         raise UnconvertibleError(msg + "; pass strict=False to keep them exact")
     warnings.warn(msg + "; kept exact (strict=False)", stacklevel=stacklevel)
@@ -241,9 +254,17 @@ def _dfa_hook_context(hook):
     return None
 
 
-def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None,
-             seed: int | None = None, layers=None, strict: bool = True,
-             feedback: dict | None = None, n_outputs: int | None = None) -> nn.Module:
+def convert_(
+    model: nn.Module,
+    algo,
+    *,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+    layers=None,
+    strict: bool = True,
+    feedback: dict | None = None,
+    n_outputs: int | None = None,
+) -> nn.Module:
     """:func:`convert` in place (no copy); returns ``model``."""
     if generator is None:
         generator = default_generator(seed)
@@ -255,8 +276,11 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
     if dfa_names:
         planned = {id(m) for m, _, _ in plan.values()}
         # DFA layers of an earlier conversion that stay: the new ones join their context
-        staying = [m for m in model.modules() if isinstance(m, LinearDFA)
-                   and id(m) not in planned and m._dfa is not None]
+        staying = [
+            m
+            for m in model.modules()
+            if isinstance(m, LinearDFA) and id(m) not in planned and m._dfa is not None
+        ]
         context = staying[0]._dfa if staying else DFAContext()
         given = [feedback[n] for n in dfa_names if n in feedback]
         if n_outputs is None:
@@ -266,8 +290,10 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
         if n_outputs is not None and (isinstance(n_outputs, bool) or int(n_outputs) < 1):
             raise ValueError(f"convert: n_outputs must be a positive integer (got {n_outputs!r})")
         if context.n_outputs is not None and n_outputs != context.n_outputs:
-            raise ValueError(f"convert: n_outputs={n_outputs}, but the model's other DFA layers "
-                             f"have {context.n_outputs} rows")
+            raise ValueError(
+                f"convert: n_outputs={n_outputs}, but the model's other DFA layers "
+                f"have {context.n_outputs} rows"
+            )
         context.n_outputs = None if n_outputs is None else int(n_outputs)
     new = {}
     for name, (m, a, kind) in plan.items():
@@ -285,15 +311,16 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
             if name in feedback:
                 fb = torch.as_tensor(feedback.pop(name))
                 if tuple(fb.shape) != shape:
-                    raise ValueError(f"convert: feedback[{name!r}] has shape "
-                                     f"{tuple(fb.shape)}, expected {shape}")
+                    raise ValueError(
+                        f"convert: feedback[{name!r}] has shape {tuple(fb.shape)}, expected {shape}"
+                    )
             else:
                 fb = torch.empty(shape, dtype=m.weight.dtype)
                 _uniform_(fb, shape[1] if mode == "dfa" else fans(m.weight)[0], generator)
         if mode == "dfa":
             kw["context"] = context
         if kind == "conv" and isinstance(m.padding, str):
-            m.padding = _numeric_padding(m)               # "valid" / symmetric "same"
+            m.padding = _numeric_padding(m)  # "valid" / symmetric "same"
         layer = cls.from_layer(m, fb, **kw)
         if fb is not None and hasattr(layer, "fb_weight") and layer.fb_weight is not None:
             layer.fb_weight.data = layer.fb_weight.data.to(m.weight.device)
@@ -302,25 +329,27 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
         new[id(m)] = layer
         report["converted"][name] = a
     if feedback:
-        raise ValueError(f"convert: feedback given for layers not converted: "
-                         f"{', '.join(sorted(feedback))}")
+        raise ValueError(
+            f"convert: feedback given for layers not converted: {', '.join(sorted(feedback))}"
+        )
     for parent in model.modules():
         for child_name, child in list(parent._modules.items()):
             if child is not None and id(child) in new:
                 parent._modules[child_name] = new[id(child)]
-    model = new.get(id(model), model)                   # the model is itself one layer
+    model = new.get(id(model), model)  # the model is itself one layer
     dfa_layers = [m for m in model.modules() if isinstance(m, LinearDFA)]
     in_use = {id(m._dfa) for m in dfa_layers if m._dfa is not None}
     fresh = context is not None and not any(
-        _dfa_hook_context(h) is context for h in model._forward_hooks.values())
+        _dfa_hook_context(h) is context for h in model._forward_hooks.values()
+    )
     for hooks in (model._forward_hooks, model._forward_pre_hooks):
-        for key, hook in list(hooks.items()):     # the hooks of DFA layers converted away
+        for key, hook in list(hooks.items()):  # the hooks of DFA layers converted away
             ctx = _dfa_hook_context(hook)
             if ctx is not None and id(ctx) not in in_use:
                 del hooks[key]
     if context is not None:
         context.layers = [m for m in dfa_layers if m._dfa is context]
-        context.order = None                  # recorded again by the next forward pass
+        context.order = None  # recorded again by the next forward pass
         if fresh:
             model.register_forward_pre_hook(DFABegin(context))
             model.register_forward_hook(context)
@@ -328,30 +357,50 @@ def convert_(model: nn.Module, algo, *, generator: torch.Generator | None = None
     return model
 
 
-def convert(model: nn.Module, algo, *, generator: torch.Generator | None = None,
-            seed: int | None = None, layers: list[str] | Callable | None = None,
-            strict: bool = True, feedback: dict | None = None,
-            n_outputs: int | None = None) -> nn.Module:
+def convert(
+    model: nn.Module,
+    algo,
+    *,
+    generator: torch.Generator | None = None,
+    seed: int | None = None,
+    layers: list[str] | Callable | None = None,
+    strict: bool = True,
+    feedback: dict | None = None,
+    n_outputs: int | None = None,
+) -> nn.Module:
     """A deep copy of ``model`` whose Linear / Conv2d layers learn with ``algo`` (module
     docstring); ``model`` itself is not modified. The copy has ``conversion_report``:
     ``{"converted": {name: algo}, "skipped": [...], "kept": [...], "unconvertible": [...]}``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"convert: model must be a torch.nn.Module (got {type(model).__name__})")
-    _, report = _plan(model, algo, layers)          # refuse before copying
+    _, report = _plan(model, algo, layers)  # refuse before copying
     if strict:
         _refuse_unconvertible(report, strict, stacklevel=3)
     try:
         twin = copy.deepcopy(model)
     except RuntimeError as exc:
         # the hook-based torch.nn.utils.weight_norm keeps a computed weight torch cannot copy
-        hooked = [n for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)
-                  and "weight" not in m._parameters]
+        hooked = [
+            n
+            for n, m in model.named_modules()
+            if isinstance(m, nn.Linear | nn.Conv2d) and "weight" not in m._parameters
+        ]
         what = ", ".join(hooked) if hooked else "the model"
-        raise UnconvertibleError(f"convert: cannot copy {what}: {str(exc).splitlines()[0]} "
-                                 "(remove torch.nn.utils.weight_norm first)") from None
-    return convert_(twin, algo, generator=generator, seed=seed, layers=layers,
-                    strict=strict, feedback=feedback, n_outputs=n_outputs)
+        raise UnconvertibleError(
+            f"convert: cannot copy {what}: {str(exc).splitlines()[0]} "
+            "(remove torch.nn.utils.weight_norm first)"
+        ) from None
+    return convert_(
+        twin,
+        algo,
+        generator=generator,
+        seed=seed,
+        layers=layers,
+        strict=strict,
+        feedback=feedback,
+        n_outputs=n_outputs,
+    )
 
 
 def converted_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -379,12 +428,15 @@ def linear_chain(model: nn.Module, names: list[str] | None = None) -> list[tuple
     if names is None:
         chain = [(n, m) for n, m in converted_layers(model).items() if free(m)]
         if not chain:
-            other = [label(n, m) for n, m in converted_layers(model).items()
-                     if hasattr(m, "in_features")]
-            why = (f"; {', '.join(other)} have no free feedback matrix" if other else "")
-            raise ValueError("chain: the model has no converted linear layer with a free "
-                             "feedback matrix (convert it with algo 'sal', 'rdd', 'stdwi', "
-                             f"'fa' or 'kp' first){why}")
+            other = [
+                label(n, m) for n, m in converted_layers(model).items() if hasattr(m, "in_features")
+            ]
+            why = f"; {', '.join(other)} have no free feedback matrix" if other else ""
+            raise ValueError(
+                "chain: the model has no converted linear layer with a free "
+                "feedback matrix (convert it with algo 'sal', 'rdd', 'stdwi', "
+                f"'fa' or 'kp' first){why}"
+            )
     else:
         missing = [n for n in names if n not in layers]
         if missing:
@@ -392,12 +444,16 @@ def linear_chain(model: nn.Module, names: list[str] | None = None) -> list[tuple
         chain = [(n, layers[n]) for n in names]
         bad = [label(n, m) for n, m in chain if not free(m)]
         if bad:
-            raise ValueError(f"chain: {', '.join(bad)} are not converted linear layers with a "
-                             "free feedback matrix (convert with fa, sal, rdd, stdwi or kp)")
+            raise ValueError(
+                f"chain: {', '.join(bad)} are not converted linear layers with a "
+                "free feedback matrix (convert with fa, sal, rdd, stdwi or kp)"
+            )
     for (n0, a), (n1, b) in zip(chain, chain[1:], strict=False):
         if b.in_features != a.out_features:
-            raise ValueError(f"chain: {n1} takes {b.in_features} inputs but {n0} gives "
-                             f"{a.out_features}; pass the chain explicitly")
+            raise ValueError(
+                f"chain: {n1} takes {b.in_features} inputs but {n0} gives "
+                f"{a.out_features}; pass the chain explicitly"
+            )
     return chain
 
 
@@ -417,8 +473,9 @@ def alignment(model: nn.Module) -> dict[str, dict[str, float]]:
         try:
             b = layer.effective_feedback()
         except FeedbackUndefined:
-            out[name] = dict.fromkeys(("angle", "corr", "sign", "var", "sign_agreement"),
-                                      float("nan"))
+            out[name] = dict.fromkeys(
+                ("angle", "corr", "sign", "var", "sign_agreement"), float("nan")
+            )
             continue
         a = _align.alignment(w, b)
         a["sign_agreement"] = a["sign"]
@@ -448,7 +505,9 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     b = _unique_trainable((m.fb_weight for m in kp), taken)
     rest = _unique_trainable(model.parameters(), taken)
     if kp:
-        return [{"params": w, "weight_decay": weight_decay},
-                {"params": b, "weight_decay": weight_decay},
-                {"params": rest, "weight_decay": 0.0}]
+        return [
+            {"params": w, "weight_decay": weight_decay},
+            {"params": b, "weight_decay": weight_decay},
+            {"params": rest, "weight_decay": 0.0},
+        ]
     return [{"params": rest, "weight_decay": 0.0}]

@@ -51,8 +51,15 @@ ALGO_LAYERS = {
     "frsf": (True, "scfa"),
 }
 #: FC layer kind -> :func:`spikealign.deep.conversion.convert` algo
-KIND_ALGO = {"bp": "bp", "fa": "fa", "kp": "kp", "scfa": "frsf", "dfa": "dfa", "usf": "usf",
-             "brsf": "brsf"}
+KIND_ALGO = {
+    "bp": "bp",
+    "fa": "fa",
+    "kp": "kp",
+    "scfa": "frsf",
+    "dfa": "dfa",
+    "usf": "usf",
+    "brsf": "brsf",
+}
 
 
 def feature_size(insize: int) -> int:
@@ -65,8 +72,10 @@ def feature_size(insize: int) -> int:
 def fc_layer_sizes(input_shape: tuple[int, int]) -> list[int]:
     """``[F, 384, 192, 10]`` for an input of spatial shape ``input_shape``."""
     if min(feature_size(s) for s in input_shape) < 1:
-        raise ValueError(f"the conv net needs inputs of at least 16x16 pixels (got "
-                         f"{input_shape[0]}x{input_shape[1]}); use --model mlp or lenet5")
+        raise ValueError(
+            f"the conv net needs inputs of at least 16x16 pixels (got "
+            f"{input_shape[0]}x{input_shape[1]}); use --model mlp or lenet5"
+        )
     return [N_CHANNELS * math.prod(feature_size(s) for s in input_shape), *FC_SIZES]
 
 
@@ -81,8 +90,13 @@ class ConvNet(nn.Module):
     (DFA's ``D``: (10, in), U(+-1/sqrt(in))); brSF layers draw their seeds afterwards.
     """
 
-    def __init__(self, algo: str, in_channels: int, input_shape: tuple[int, int],
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        algo: str,
+        in_channels: int,
+        input_shape: tuple[int, int],
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         if algo not in ALGO_LAYERS:
             raise ValueError(f"algo must be one of {', '.join(ALGO_LAYERS)} (got {algo!r})")
@@ -157,8 +171,12 @@ def fc_pairs(layers, effective: bool = False) -> list[tuple[torch.Tensor, torch.
     return out
 
 
-def loss_fn(logits: torch.Tensor, targets: torch.Tensor, double_softmax: bool = False,
-            reduction: str = "mean") -> torch.Tensor:
+def loss_fn(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    double_softmax: bool = False,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Cross-entropy of the logits; ``double_softmax`` feeds their softmax instead (upstream)."""
     if double_softmax:
         logits = torch.softmax(logits, dim=-1)

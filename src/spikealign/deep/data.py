@@ -50,8 +50,9 @@ def augment(x_uint8, spec: DatasetSpec, generator, train: bool):
         dx = torch.randint(0, 2 * p + 1, (b,), generator=generator)
         rows = (dy[:, None] + torch.arange(h))[:, None, :, None]
         cols = (dx[:, None] + torch.arange(w))[:, None, None, :]
-        x = xp[torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None],
-               rows, cols]
+        x = xp[
+            torch.arange(b)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols
+        ]
     if train and spec.hflip:
         flip = torch.rand(b, generator=generator) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -84,8 +85,7 @@ class BatchLoader:
         import torch
 
         n = len(self.y)
-        order = (torch.randperm(n, generator=self.generator) if self.train
-                 else torch.arange(n))
+        order = torch.randperm(n, generator=self.generator) if self.train else torch.arange(n)
         for k in range(len(self)):
-            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            idx = order[k * self.batch_size : (k + 1) * self.batch_size]
             yield (augment(self.x[idx], self.spec, self.generator, self.train), self.y[idx])

@@ -48,8 +48,8 @@ class FetchError(ValueError):
 
 @dataclass(frozen=True)
 class RemoteFile:
-    name: str          # file name in the target folder
-    checksum: str      # "md5:<hex>" or "sha256:<hex>"
+    name: str  # file name in the target folder
+    checksum: str  # "md5:<hex>" or "sha256:<hex>"
 
 
 @dataclass(frozen=True)
@@ -59,35 +59,69 @@ class Source:
     base_url: str
     folder: str
     files: tuple[RemoteFile, ...]
-    extract: tuple[str, ...] = field(default=())   # archive names to unpack after download
+    extract: tuple[str, ...] = field(default=())  # archive names to unpack after download
 
     def with_base_url(self, base_url: str) -> Source:
         return Source(base_url, self.folder, self.files, self.extract)
 
 
-_IDX = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+_IDX = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 #: the published files and their checksums (the ones torchvision verifies)
 SOURCES: dict[str, Source] = {
     "mnist": Source(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/", "MNIST/raw",
-        tuple(RemoteFile(n, "md5:" + h) for n, h in zip(_IDX, (
-            "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"), strict=True))),
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "MNIST/raw",
+        tuple(
+            RemoteFile(n, "md5:" + h)
+            for n, h in zip(
+                _IDX,
+                (
+                    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    "d53e105ee54ea40749a09fcbcd1e9432",
+                    "9fb629c4189551a2d022fa330f9573f3",
+                    "ec29112dd5afa0611ce80d1b7f02629c",
+                ),
+                strict=True,
+            )
+        ),
+    ),
     "fmnist": Source(
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "FashionMNIST/raw",
-        tuple(RemoteFile(n, "md5:" + h) for n, h in zip(_IDX, (
-            "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"), strict=True))),
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "FashionMNIST/raw",
+        tuple(
+            RemoteFile(n, "md5:" + h)
+            for n, h in zip(
+                _IDX,
+                (
+                    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    "25c81989df183df01b3e8a0aad5dffbe",
+                    "bef4ecab320f06d8554ea6380940ec79",
+                    "bb300cfdad3c16e7a12a480ee83cd310",
+                ),
+                strict=True,
+            )
+        ),
+    ),
     "cifar10": Source(
-        "https://www.cs.toronto.edu/~kriz/", ".",
+        "https://www.cs.toronto.edu/~kriz/",
+        ".",
         (RemoteFile("cifar-10-python.tar.gz", "md5:c58f30108f718f92721af3b95e74349a"),),
-        extract=("cifar-10-python.tar.gz",)),
+        extract=("cifar-10-python.tar.gz",),
+    ),
     "svhn": Source(
-        "http://ufldl.stanford.edu/housenumbers/", ".",
-        (RemoteFile("train_32x32.mat", "md5:e26dedcc434d2e4c54c9b2d4a06d8373"),
-         RemoteFile("test_32x32.mat", "md5:eb5a983be6a315427106f1b164d9cef3"))),
+        "http://ufldl.stanford.edu/housenumbers/",
+        ".",
+        (
+            RemoteFile("train_32x32.mat", "md5:e26dedcc434d2e4c54c9b2d4a06d8373"),
+            RemoteFile("test_32x32.mat", "md5:eb5a983be6a315427106f1b164d9cef3"),
+        ),
+    ),
 }
 
 CHUNK = 1 << 20
@@ -108,8 +142,9 @@ def file_checksum_ok(path: Path, checksum: str) -> bool:
     return h.hexdigest() == want
 
 
-def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
-             progress: bool = False) -> Path:
+def download(
+    url: str, target: Path, checksum: str, timeout: float = 60.0, progress: bool = False
+) -> Path:
     """Download ``url`` to ``target`` atomically, verifying ``checksum`` (module docstring)."""
     target = Path(target)
     h, want = _hasher(checksum)
@@ -134,15 +169,18 @@ def download(url: str, target: Path, checksum: str, timeout: float = 60.0,
         except WriteError:
             raise
         except (OSError, http.client.HTTPException) as exc:  # connection lost, timeout, ...
-            raise FetchError(f"{url}: download failed ({_reason(exc)}); nothing was saved"
-                             ) from None
+            raise FetchError(
+                f"{url}: download failed ({_reason(exc)}); nothing was saved"
+            ) from None
         finally:
             if bar is not None:
                 bar.close()
         got = h.hexdigest()
         if got != want:  # raised before the rename: nothing is saved
-            raise ChecksumError(f"{url}: checksum mismatch (expected {checksum}, got "
-                                f"{checksum.partition(':')[0]}:{got}); nothing was saved")
+            raise ChecksumError(
+                f"{url}: checksum mismatch (expected {checksum}, got "
+                f"{checksum.partition(':')[0]}:{got}); nothing was saved"
+            )
 
     atomic_write(target, stream, "wb", suffix=".part")
     return target
@@ -157,11 +195,11 @@ def _open_url(url: str, timeout: float):
     try:
         return urllib.request.urlopen(url, timeout=timeout)
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise FetchError(f"{url}: download failed ({_reason(exc)}); nothing was saved"
-                         ) from None
+        raise FetchError(f"{url}: download failed ({_reason(exc)}); nothing was saved") from None
     except ValueError as exc:  # not a URL urllib can open (--mirror)
-        raise FetchError(f"{url}: not a URL that can be downloaded ({exc}); nothing was "
-                         "saved") from None
+        raise FetchError(
+            f"{url}: not a URL that can be downloaded ({exc}); nothing was saved"
+        ) from None
 
 
 def _missing_dirs(folder: Path) -> list[Path]:
@@ -198,14 +236,23 @@ def _extract(archive: Path, dest: Path):
                 shutil.rmtree(final) if final.is_dir() else final.unlink()
             os.replace(item, final)
     except OSError as exc:  # a full disk or read-only medium while unpacking
-        raise (WriteError.of(exc, exc.filename) if exc.filename
-               else WriteError.of(exc, dest, "unpack into")) from exc
+        raise (
+            WriteError.of(exc, exc.filename)
+            if exc.filename
+            else WriteError.of(exc, dest, "unpack into")
+        ) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def fetch(name: str, dest: Path | None = None, *, mirror: str | None = None,
-          source: Source | None = None, progress: bool = False) -> Path:
+def fetch(
+    name: str,
+    dest: Path | None = None,
+    *,
+    mirror: str | None = None,
+    source: Source | None = None,
+    progress: bool = False,
+) -> Path:
     """Fetch data set ``name`` into ``dest`` (default: :func:`cache_dir`); returns the folder.
 
     ``source`` replaces the registered :data:`SOURCES` entry (tests use a local server);
@@ -213,11 +260,14 @@ def fetch(name: str, dest: Path | None = None, *, mirror: str | None = None,
     """
     if source is None:
         if name == "digits":
-            raise ValueError("data fetch: digits ships with scikit-learn (pip install "
-                             "scikit-learn); there is nothing to fetch")
+            raise ValueError(
+                "data fetch: digits ships with scikit-learn (pip install "
+                "scikit-learn); there is nothing to fetch"
+            )
         if name not in SOURCES:
-            raise ValueError(f"data fetch: unknown data set {name!r}; available: "
-                             f"{', '.join(SOURCES)}")
+            raise ValueError(
+                f"data fetch: unknown data set {name!r}; available: {', '.join(SOURCES)}"
+            )
         source = SOURCES[name]
     if mirror:
         source = source.with_base_url(mirror)
@@ -229,8 +279,10 @@ def fetch(name: str, dest: Path | None = None, *, mirror: str | None = None,
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # e.g. the destination is a file
-            raise FetchError(f"{folder}: cannot create the data folder "
-                             f"({exc.strerror or exc}); nothing was saved") from None
+            raise FetchError(
+                f"{folder}: cannot create the data folder "
+                f"({exc.strerror or exc}); nothing was saved"
+            ) from None
         for f in source.files:
             target = folder / f.name
             if target.is_file() and file_checksum_ok(target, f.checksum):

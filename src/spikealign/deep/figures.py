@@ -63,12 +63,13 @@ def fig7_data(seconds: int = 100, n: int = 50) -> dict:
 
     rng = np.random.default_rng(43)
     bound = np.sqrt(3.0 / n)
-    W = rng.uniform(-bound, bound, size=(n, n))      # (out, in)
-    B = rng.uniform(-bound, bound, size=(n, n))      # (in, out)
+    W = rng.uniform(-bound, bound, size=(n, n))  # (out, in)
+    B = rng.uniform(-bound, bound, size=(n, n))  # (in, out)
     res = {"W": W, "B0": B.T}
 
-    sal = SALNet([n, n], t_ref=10, sal_lr=0.05, batch_size=8,
-                 generator=torch.Generator().manual_seed(43))
+    sal = SALNet(
+        [n, n], t_ref=10, sal_lr=0.05, batch_size=8, generator=torch.Generator().manual_seed(43)
+    )
     sal.W[1] = torch.tensor(W, dtype=torch.float32)
     sal.B[0] = torch.tensor(B, dtype=torch.float32)
     steps = int(1000.0 / (0.1 * 8))
@@ -106,8 +107,9 @@ def fig7(source=None, out: Path = Path("figures"), quick: bool = False) -> list[
     d = fig7_data(20 if quick else 100)
     fig, axes = plt.subplots(2, 2, figsize=(9 * CM * 1.6, 8 * CM * 1.6))
     W = d["W"].ravel()
-    for ax, key, label in zip(axes.ravel()[:3], ("sal", "rdd", "stdwi"), ("SAL", "RDD", "STDWI"),
-                              strict=True):
+    for ax, key, label in zip(
+        axes.ravel()[:3], ("sal", "rdd", "stdwi"), ("SAL", "RDD", "STDWI"), strict=True
+    ):
         b = d[f"{key}_B"].ravel()
         ax.scatter(W, b, s=6, alpha=0.3, edgecolors="none", c=COLORS[label], label=label)
         lim = 1.1 * max(np.abs(W).max(), np.abs(b).max())
@@ -146,8 +148,9 @@ def collect_runs(source: Path) -> dict:
         else:
             runs.setdefault((m["dataset"], m["algo"]), []).append(m)
     if unfinished:
-        warnings.warn(f"figure 8: left out {unfinished} unfinished run(s) below {source}",
-                      stacklevel=2)
+        warnings.warn(
+            f"figure 8: left out {unfinished} unfinished run(s) below {source}", stacklevel=2
+        )
     return runs
 
 
@@ -172,8 +175,14 @@ def fig8(source: Path, out: Path = Path("figures"), quick: bool = False) -> list
     width = 0.8 / len(algos)
     x = np.arange(len(datasets))
     for j, al in enumerate(algos):
-        ax.bar(x + (j - (len(algos) - 1) / 2) * width, acc_mean[:, j], width, yerr=acc_std[:, j],
-               label=al, capsize=2)
+        ax.bar(
+            x + (j - (len(algos) - 1) / 2) * width,
+            acc_mean[:, j],
+            width,
+            yerr=acc_std[:, j],
+            label=al,
+            capsize=2,
+        )
     ax.set_xticks(x, datasets)
     ax.set_ylabel("test accuracy [%]")
     lo = np.nanmin(acc_mean - np.nan_to_num(acc_std))
@@ -188,9 +197,13 @@ def fig8(source: Path, out: Path = Path("figures"), quick: bool = False) -> list
             if not ms:
                 continue
             n_ep = min(len(m["epochs"]) for m in ms)
-            a = np.array([[m["init"]["align"][layer]["angle"]]
-                          + [e["align"][layer]["angle"] for e in m["epochs"][:n_ep]]
-                          for m in ms])
+            a = np.array(
+                [
+                    [m["init"]["align"][layer]["angle"]]
+                    + [e["align"][layer]["angle"] for e in m["epochs"][:n_ep]]
+                    for m in ms
+                ]
+            )
             curves[f"{al}_fc{layer + 1}"] = a
             ax.plot(np.arange(n_ep + 1), a.mean(0), label=al)
         ax.set(xlabel="epoch", title=f"fc{layer + 1} ({ds0})", ylim=(0, 95))
@@ -198,8 +211,16 @@ def fig8(source: Path, out: Path = Path("figures"), quick: bool = False) -> list
             ax.set_ylabel(r"$\angle(W, B)$ [deg]")
         ax.grid(True)
     fig.tight_layout()
-    return _save(fig, Path(out), "fig8", datasets=np.array(datasets), algos=np.array(algos),
-                 acc_mean=acc_mean, acc_std=acc_std, **curves)
+    return _save(
+        fig,
+        Path(out),
+        "fig8",
+        datasets=np.array(datasets),
+        algos=np.array(algos),
+        acc_mean=acc_mean,
+        acc_std=acc_std,
+        **curves,
+    )
 
 
 # -- figure 9 ------------------------------------------------------------------------------

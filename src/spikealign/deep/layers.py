@@ -137,7 +137,7 @@ class _LinearFeedback(torch.autograd.Function):
         x2 = x.reshape(-1, x.shape[-1])
         grad_x = grad_w = grad_b = grad_fb = None
         if ctx.needs_input_grad[0]:
-            if ctx.mode == "dfa":               # D is read now: drawn after the forward
+            if ctx.mode == "dfa":  # D is read now: drawn after the forward
                 layer = ctx.dfa
                 e = layer._dfa.error(len(g2))
                 D = layer.fb_weight.detach()
@@ -182,13 +182,19 @@ class LinearFA(nn.Module):
 
     mode = "fa"
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        self.fb_weight = nn.Parameter(torch.empty(out_features, in_features),
-                                      requires_grad=self.mode == "kp")
+        self.fb_weight = nn.Parameter(
+            torch.empty(out_features, in_features), requires_grad=self.mode == "kp"
+        )
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self.reset_parameters(generator)
 
@@ -225,8 +231,10 @@ class LinearFA(nn.Module):
         return effective(self.mode, self.weight, self.fb_weight).detach()
 
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, " \
-               f"bias={self.bias is not None}, rule={self.mode}"
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, rule={self.mode}"
+        )
 
 
 class LinearKP(LinearFA):
@@ -253,9 +261,12 @@ class _USFMixin:
 
     def _set_feedback(self, fb, **kw):
         self.fb_weight = None
-        self.register_buffer("fb_scale", torch.tensor(usf_scale(self.weight),
-                                                      dtype=self.weight.dtype,
-                                                      device=self.weight.device))
+        self.register_buffer(
+            "fb_scale",
+            torch.tensor(
+                usf_scale(self.weight), dtype=self.weight.dtype, device=self.weight.device
+            ),
+        )
 
     def reset_parameters(self, generator: torch.Generator | None = None):
         fan_in = fans(self.weight)[0]
@@ -268,9 +279,11 @@ class _USFMixin:
         key = prefix + "fb_scale"
         if key not in state_dict and prefix + "weight" in state_dict:
             # saved before the scale followed the weights: the scale it was trained with
-            warnings.warn(f"uSF layer {prefix[:-1] or '(model)'}: state dict without fb_scale; "
-                          "using the scale of older versions, sqrt(2/(fan_in+fan_out))",
-                          stacklevel=2)
+            warnings.warn(
+                f"uSF layer {prefix[:-1] or '(model)'}: state dict without fb_scale; "
+                "using the scale of older versions, sqrt(2/(fan_in+fan_out))",
+                stacklevel=2,
+            )
             state_dict[key] = torch.tensor(xavier_std(self.weight), dtype=self.weight.dtype)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
@@ -316,7 +329,7 @@ class DFAContext:
     def __init__(self, n_outputs: int | None = None):
         self.e = None
         self.n_outputs = n_outputs
-        self.layers: list = []          # the DFA layers using this context
+        self.layers: list = []  # the DFA layers using this context
         self.order: list | None = None  # DFA layers in the call order of the last forward
         self._recording: list = []
 
@@ -335,9 +348,11 @@ class DFAContext:
         if self.n_outputs is None:
             self.materialize(width)
         elif width != self.n_outputs:
-            raise ValueError(f"dfa: the model's output has {width} features but D has "
-                             f"{self.n_outputs} rows (n_outputs={self.n_outputs}); convert "
-                             f"with n_outputs={width}")
+            raise ValueError(
+                f"dfa: the model's output has {width} features but D has "
+                f"{self.n_outputs} rows (n_outputs={self.n_outputs}); convert "
+                f"with n_outputs={width}"
+            )
         if output.requires_grad:
             self.e = None
             output.register_hook(self._store)
@@ -354,12 +369,16 @@ class DFAContext:
 
     def error(self, n_rows: int) -> torch.Tensor:
         if self.e is None:
-            raise RuntimeError("dfa: no output error captured; DFA needs the backward pass to "
-                               "start from the converted model's output (a tensor)")
+            raise RuntimeError(
+                "dfa: no output error captured; DFA needs the backward pass to "
+                "start from the converted model's output (a tensor)"
+            )
         if self.e.shape[0] != n_rows:
-            raise RuntimeError(f"dfa: output error has {self.e.shape[0]} rows, the layer "
-                               f"{n_rows}; DFA needs one output row per layer row (a chain "
-                               "of layers ending in the model output)")
+            raise RuntimeError(
+                f"dfa: output error has {self.e.shape[0]} rows, the layer "
+                f"{n_rows}; DFA needs one output row per layer row (a chain "
+                "of layers ending in the model output)"
+            )
         return self.e
 
 
@@ -385,23 +404,28 @@ class LinearDFA(LinearFA):
         (until then ``fb_weight`` has 0 rows)."""
         if fb is None:
             fb = torch.empty(0, self.in_features, dtype=self.weight.dtype)
-        self.fb_weight = nn.Parameter(fb.detach().to(self.weight.dtype).clone(),
-                                      requires_grad=False)
+        self.fb_weight = nn.Parameter(
+            fb.detach().to(self.weight.dtype).clone(), requires_grad=False
+        )
         self._d_seed = int(seed)
         self._dfa = context
 
     def _draw_d(self, n_outputs: int):
         if self.fb_weight.shape[0] == 0:
             g = torch.Generator().manual_seed(self._d_seed)
-            d = _uniform_(torch.empty(n_outputs, self.in_features, dtype=self.weight.dtype),
-                          self.in_features, g)
-            self.fb_weight.data = d.to(self.weight.device)   # the same Parameter object
+            d = _uniform_(
+                torch.empty(n_outputs, self.in_features, dtype=self.weight.dtype),
+                self.in_features,
+                g,
+            )
+            self.fb_weight.data = d.to(self.weight.device)  # the same Parameter object
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         d = state_dict.get(prefix + "fb_weight")
         if d is not None and self.fb_weight.shape[0] == 0 and d.shape[0] > 0:
-            self.fb_weight.data = torch.empty(d.shape, dtype=self.fb_weight.dtype,
-                                              device=self.fb_weight.device)
+            self.fb_weight.data = torch.empty(
+                d.shape, dtype=self.fb_weight.dtype, device=self.fb_weight.device
+            )
             if self._dfa is not None and self._dfa.n_outputs is None:
                 self._dfa.n_outputs = int(d.shape[0])
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
@@ -410,8 +434,7 @@ class LinearDFA(LinearFA):
         if self._dfa is None:
             raise RuntimeError("LinearDFA: no DFAContext (build it with deep.convert)")
         self._dfa.seen(self)
-        return _LinearFeedback.apply(x, self.weight, self.bias, self.fb_weight, self.mode,
-                                     self)
+        return _LinearFeedback.apply(x, self.weight, self.bias, self.fb_weight, self.mode, self)
 
     def effective_feedback(self) -> torch.Tensor:
         """Weight-shaped equivalent feedback: ``pinv(D_next) D`` with ``D_next`` of the DFA
@@ -419,29 +442,37 @@ class LinearDFA(LinearFA):
         D = self.fb_weight.detach()
         ctx = self._dfa
         if D.shape[0] == 0:
-            raise RuntimeError("dfa: D is not drawn yet: its rows are the model's outputs, "
-                               "known after the first forward pass (or convert with "
-                               "n_outputs=)")
+            raise RuntimeError(
+                "dfa: D is not drawn yet: its rows are the model's outputs, "
+                "known after the first forward pass (or convert with "
+                "n_outputs=)"
+            )
         order = ctx.order if ctx is not None else None
         if order is None:
             if ctx is not None and len(ctx.layers) == 1 and D.shape == self.weight.shape:
-                return D                                  # the only DFA layer is the last
-            raise RuntimeError("dfa: effective feedback unknown until the model has run "
-                               "forward once (it depends on the call order of the DFA layers)")
+                return D  # the only DFA layer is the last
+            raise RuntimeError(
+                "dfa: effective feedback unknown until the model has run "
+                "forward once (it depends on the call order of the DFA layers)"
+            )
         idx = next((i for i, m in enumerate(order) if m is self), None)
         if idx is None:
-            raise FeedbackUndefined("dfa: no effective feedback: the layer was not called in "
-                                    "the last forward pass")
+            raise FeedbackUndefined(
+                "dfa: no effective feedback: the layer was not called in the last forward pass"
+            )
         if idx + 1 < len(order):
             nxt = order[idx + 1].fb_weight.detach()
             if nxt.shape[1] == self.out_features:
                 return (torch.linalg.pinv(nxt.double()) @ D.double()).to(D.dtype)
-            raise FeedbackUndefined("dfa: no effective feedback: the DFA layer called after "
-                                    "this one does not take its output")
+            raise FeedbackUndefined(
+                "dfa: no effective feedback: the DFA layer called after "
+                "this one does not take its output"
+            )
         if D.shape == self.weight.shape:
             return D
-        raise FeedbackUndefined("dfa: no effective feedback: the last DFA layer called does "
-                                "not give the model's output")
+        raise FeedbackUndefined(
+            "dfa: no effective feedback: the last DFA layer called does not give the model's output"
+        )
 
 
 class LinearBP(nn.Linear):
@@ -449,8 +480,13 @@ class LinearBP(nn.Linear):
 
     mode = "bp"
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         self._generator = generator
         super().__init__(in_features, out_features, bias=bias)
 
@@ -473,13 +509,15 @@ class LinearBP(nn.Linear):
         return self.weight.detach()
 
 
-def make_linear(kind: str, in_features: int, out_features: int,
-                generator: torch.Generator | None = None) -> nn.Module:
+def make_linear(
+    kind: str, in_features: int, out_features: int, generator: torch.Generator | None = None
+) -> nn.Module:
     """FC layer of kind ``bp`` | ``fa`` | ``kp`` | ``scfa``."""
     classes = {"bp": LinearBP, "fa": LinearFA, "kp": LinearKP, "scfa": LinearSCFA}
     if kind not in classes:
-        raise ValueError(f"linear layer kind must be one of {', '.join(LINEAR_KINDS)} "
-                         f"(got {kind!r})")
+        raise ValueError(
+            f"linear layer kind must be one of {', '.join(LINEAR_KINDS)} (got {kind!r})"
+        )
     return classes[kind](in_features, out_features, generator=generator)
 
 
@@ -488,8 +526,9 @@ def make_linear(kind: str, in_features: int, out_features: int,
 
 class _Conv2dFAFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, fb_weight, stride, padding, dilation, groups,
-                mode: str = "fa"):
+    def forward(
+        ctx, x, weight, bias, fb_weight, stride, padding, dilation, groups, mode: str = "fa"
+    ):
         ctx.save_for_backward(x, weight, fb_weight)
         ctx.conf = (stride, padding, dilation, groups)
         ctx.mode = mode
@@ -527,9 +566,18 @@ class Conv2dFA(nn.Module):
 
     mode = "fa"
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 dilation=1, groups: int = 1, bias: bool = True,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError("Conv2dFA: channels must be divisible by groups")
@@ -574,16 +622,27 @@ class Conv2dFA(nn.Module):
                 self.fb_weight.abs_()
 
     def forward(self, x):
-        return _Conv2dFAFunction.apply(x, self.weight, self.bias, self.fb_weight, self.stride,
-                                       self.padding, self.dilation, self.groups, self.mode)
+        return _Conv2dFAFunction.apply(
+            x,
+            self.weight,
+            self.bias,
+            self.fb_weight,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.mode,
+        )
 
     def effective_feedback(self) -> torch.Tensor:
         """The kernel the input gradient is computed with (shape of ``weight``)."""
         return effective(self.mode, self.weight, self.fb_weight).detach()
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, " \
-               f"stride={self.stride}, bias={self.bias is not None}, rule={self.mode}"
+        return (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}, bias={self.bias is not None}, rule={self.mode}"
+        )
 
 
 class Conv2dKP(Conv2dFA):
@@ -604,8 +663,17 @@ class Conv2dUSF(_USFMixin, Conv2dFA):
     mode = "usf"
 
     def forward(self, x):
-        return _Conv2dFAFunction.apply(x, self.weight, self.bias, self.fb_scale, self.stride,
-                                       self.padding, self.dilation, self.groups, self.mode)
+        return _Conv2dFAFunction.apply(
+            x,
+            self.weight,
+            self.bias,
+            self.fb_scale,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.groups,
+            self.mode,
+        )
 
 
 class Conv2dBRSF(_BRSFMixin, Conv2dFA):
@@ -659,14 +727,32 @@ class Conv2dBP(nn.Conv2d):
         return self.weight.detach()
 
 
-def make_conv(fa: bool, in_channels: int, out_channels: int, kernel_size: int,
-              generator: torch.Generator | None = None) -> nn.Module:
+def make_conv(
+    fa: bool,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
     """Conv layer without bias (as upstream): FA (:class:`Conv2dFA`) or exact BP."""
     cls = Conv2dFA if fa else Conv2dBP
     return cls(in_channels, out_channels, kernel_size, bias=False, generator=generator)
 
 
-LINEAR_CLASSES = {"bp": LinearBP, "fa": LinearFA, "kp": LinearKP, "scfa": LinearSCFA,
-                  "usf": LinearUSF, "brsf": LinearBRSF, "dfa": LinearDFA}
-CONV_CLASSES = {"bp": Conv2dBP, "fa": Conv2dFA, "kp": Conv2dKP, "scfa": Conv2dSCFA,
-                "usf": Conv2dUSF, "brsf": Conv2dBRSF}
+LINEAR_CLASSES = {
+    "bp": LinearBP,
+    "fa": LinearFA,
+    "kp": LinearKP,
+    "scfa": LinearSCFA,
+    "usf": LinearUSF,
+    "brsf": LinearBRSF,
+    "dfa": LinearDFA,
+}
+CONV_CLASSES = {
+    "bp": Conv2dBP,
+    "fa": Conv2dFA,
+    "kp": Conv2dKP,
+    "scfa": Conv2dSCFA,
+    "usf": Conv2dUSF,
+    "brsf": Conv2dBRSF,
+}

@@ -50,16 +50,25 @@ def mlp(in_channels: int, input_shape, n_classes: int, hidden=(256, 256)) -> nn.
 
 
 def lenet5(in_channels: int, input_shape, n_classes: int) -> nn.Module:
-    pooled = [s // 2 for s in input_shape]                 # after conv1 (padding 2) + pool
+    pooled = [s // 2 for s in input_shape]  # after conv1 (padding 2) + pool
     pad2 = 0 if min(pooled) >= 10 else 2
     feat = [(p + 2 * pad2 - 4) // 2 for p in pooled]
     if min(feat) < 1:
         raise ValueError(f"lenet5 needs inputs of at least 4x4 pixels (got {input_shape})")
     return nn.Sequential(
-        nn.Conv2d(in_channels, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5, padding=pad2), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-        nn.Linear(16 * feat[0] * feat[1], 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, n_classes))
+        nn.Conv2d(in_channels, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5, padding=pad2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * feat[0] * feat[1], 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, n_classes),
+    )
 
 
 MODELS = {"mlp": mlp, "lenet5": lenet5}
@@ -80,17 +89,20 @@ def resolve(spec: str):
     if spec in MODELS:
         return MODELS[spec]
     if ":" not in spec:
-        raise ValueError(f"model: {spec!r} is not one of convnet, {', '.join(MODELS)} nor "
-                         "package.module:function")
+        raise ValueError(
+            f"model: {spec!r} is not one of convnet, {', '.join(MODELS)} nor "
+            "package.module:function"
+        )
     mod, _, fn = spec.partition(":")
     if not _DOTTED.fullmatch(mod):
         what = "no module name" if not mod else f"{mod!r} is not a module name"
-        raise ValueError(f"model: {spec!r}: {what} before ':' (expected "
-                         "package.module:function, importable from PYTHONPATH)")
+        raise ValueError(
+            f"model: {spec!r}: {what} before ':' (expected "
+            "package.module:function, importable from PYTHONPATH)"
+        )
     if not re.fullmatch(r"[A-Za-z_]\w*", fn):
         what = "no function name" if not fn else f"{fn!r} is not a function name"
-        raise ValueError(f"model: {spec!r}: {what} after ':' (expected "
-                         "package.module:function)")
+        raise ValueError(f"model: {spec!r}: {what} after ':' (expected package.module:function)")
     try:
         module = importlib.import_module(mod)
     except Exception as exc:  # noqa: BLE001 - any failure of the user's module is theirs
@@ -115,14 +127,17 @@ def probe(model: nn.Module, spec: str, in_channels: int, input_shape, n_classes:
         with torch.no_grad():
             out = model(x)
     except Exception as exc:  # noqa: BLE001 - the user's forward pass, whatever it raises
-        raise ValueError(f"model: {spec} fails on a batch of shape {tuple(x.shape)}: "
-                         f"{_first_line(exc)}") from None
+        raise ValueError(
+            f"model: {spec} fails on a batch of shape {tuple(x.shape)}: {_first_line(exc)}"
+        ) from None
     finally:
         model.train(was_training)
     got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
     if got != (2, n_classes):
-        raise ValueError(f"model: {spec} gives outputs of shape {got} for a batch of shape "
-                         f"{tuple(x.shape)}; expected (2, {n_classes}): one logit per class")
+        raise ValueError(
+            f"model: {spec} gives outputs of shape {got} for a batch of shape "
+            f"{tuple(x.shape)}; expected (2, {n_classes}): one logit per class"
+        )
 
 
 def plan_for(algo: str) -> str | dict:
@@ -132,8 +147,9 @@ def plan_for(algo: str) -> str | dict:
     return "frsf" if algo == "scfa" else algo
 
 
-def build_model(spec: str, algo: str, in_channels: int, input_shape, n_classes: int,
-                generator: torch.Generator) -> nn.Module:
+def build_model(
+    spec: str, algo: str, in_channels: int, input_shape, n_classes: int, generator: torch.Generator
+) -> nn.Module:
     """Model ``spec`` (module docstring) converted for training algo ``algo`` and checked on one
     batch (:func:`probe`); every failure is a one-line ``ValueError`` naming ``model``."""
     builder = resolve(spec)
@@ -150,10 +166,11 @@ def build_model(spec: str, algo: str, in_channels: int, input_shape, n_classes: 
     try:
         inspect.signature(builder).bind(in_channels, shape, n_classes)
     except TypeError as exc:
-        raise ValueError(f"model: {spec} must take (in_channels, input_shape, n_classes) "
-                         f"({exc})") from None
+        raise ValueError(
+            f"model: {spec} must take (in_channels, input_shape, n_classes) ({exc})"
+        ) from None
     except ValueError:
-        pass                                        # no signature to check (a builtin)
+        pass  # no signature to check (a builtin)
     # not the init seed itself: the generator would then replay the weights as B
     build_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     with torch.random.fork_rng(devices=[]):
@@ -161,21 +178,26 @@ def build_model(spec: str, algo: str, in_channels: int, input_shape, n_classes: 
         try:
             model = builder(in_channels, shape, n_classes)
         except Exception as exc:  # noqa: BLE001 - the user's builder, whatever it raises
-            raise ValueError(f"model: {spec}({in_channels}, {shape}, {n_classes}) raised "
-                             f"{_first_line(exc)}") from None
+            raise ValueError(
+                f"model: {spec}({in_channels}, {shape}, {n_classes}) raised {_first_line(exc)}"
+            ) from None
         if not isinstance(model, nn.Module):
-            raise ValueError(f"model: {spec} returned {type(model).__name__}, not a "
-                             "torch.nn.Module")
+            raise ValueError(
+                f"model: {spec} returned {type(model).__name__}, not a torch.nn.Module"
+            )
         # the user's model as built (lazy layers take their shapes here, from the forked RNG)
         probe(model, spec, in_channels, shape, n_classes)
     if algo == "bp_fa":
-        plan = {n: ("fa" if isinstance(m, nn.Conv2d) else "bp")
-                for n, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)}
+        plan = {
+            n: ("fa" if isinstance(m, nn.Conv2d) else "bp")
+            for n, m in model.named_modules()
+            if isinstance(m, nn.Linear | nn.Conv2d)
+        }
     else:
         plan = plan_for(algo)
     try:
         model = convert_(model, plan, generator=generator, n_outputs=n_classes)
     except ValueError as exc:
         raise ValueError(f"model: {spec}: {exc}") from None
-    probe(model, spec, in_channels, shape, n_classes)      # converted: DFA's call order
+    probe(model, spec, in_channels, shape, n_classes)  # converted: DFA's call order
     return model

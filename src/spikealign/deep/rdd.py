@@ -64,8 +64,9 @@ _KR = np.array([[kappa(((p - 1 - j) % MEM) + 1) for j in range(MEM)] for p in ra
 
 
 @njit(cache=True)
-def _layer_step(bas, q, has_rdd, driven, v, refr, fired, u, left, R, R_pre, n_spk, max_u,
-                P, beta):  # pragma: no cover - compiled
+def _layer_step(
+    bas, q, has_rdd, driven, v, refr, fired, u, left, R, R_pre, n_spk, max_u, P, beta
+):  # pragma: no cover - compiled
     n = v.shape[0]
     nb = R.shape[1]
     for i in range(n):
@@ -98,8 +99,9 @@ def _layer_step(bas, q, has_rdd, driven, v, refr, fired, u, left, R, R_pre, n_sp
                 err = P[i, a, j] * mu + P[i, c, j] - (R[i, j] / RDD_WINDOW - R_pre[i, j])
                 P[i, a, j] -= RDD_ETA * err * mu
                 P[i, c, j] -= RDD_ETA * err
-                beta[i, j] = (P[i, 2, j] * THRESHOLD + P[i, 0, j]
-                              - (P[i, 3, j] * THRESHOLD + P[i, 1, j]))
+                beta[i, j] = (
+                    P[i, 2, j] * THRESHOLD + P[i, 0, j] - (P[i, 3, j] * THRESHOLD + P[i, 1, j])
+                )
         if left[i] > 0:
             left[i] -= 1
         if left[i] == 0:
@@ -140,7 +142,7 @@ class RDDLayer:
         self.size, self.f_in, self.b_in = size, f_in, b_in
         self.rdd = b_in is not None
         nb = b_in if self.rdd else 0
-        self.weight = None          # scaled forward weights (size, f_in)
+        self.weight = None  # scaled forward weights (size, f_in)
         self.fb_weight = np.zeros((size, nb))
         self.fb_std = None
         self.P = np.zeros((size, 4, nb))
@@ -180,8 +182,23 @@ class RDDLayer:
         else:
             bas = np.zeros(self.size)
         q = b_hist.filtered() if self.rdd else np.zeros(0)
-        _layer_step(bas, q, self.rdd, drive is not None, self.v, self.refr, self.fired, self.u,
-                    self.left, self.R, self.R_pre, self.n_spk, self.max_u, self.P, self.beta)
+        _layer_step(
+            bas,
+            q,
+            self.rdd,
+            drive is not None,
+            self.v,
+            self.refr,
+            self.fired,
+            self.u,
+            self.left,
+            self.R,
+            self.R_pre,
+            self.n_spk,
+            self.max_u,
+            self.P,
+            self.beta,
+        )
         self.hist.push(self.fired)
 
     def update_fb_weights(self):
@@ -199,8 +216,10 @@ class RDDNet:
             raise ValueError("RDDNet needs at least two layers")
         self.sizes = sizes
         D = len(sizes)
-        self.layers = [RDDLayer(sizes[l], sizes[l - 1] if l > 0 else None,
-                                sizes[l + 1] if l < D - 1 else None) for l in range(D)]
+        self.layers = [
+            RDDLayer(sizes[l], sizes[l - 1] if l > 0 else None, sizes[l + 1] if l < D - 1 else None)
+            for l in range(D)
+        ]
 
     def reset(self):
         for layer in self.layers:
@@ -229,8 +248,11 @@ class RDDNet:
         return [layer.fb_weight for layer in self.layers[:-1]]
 
     def state_dict(self) -> dict:
-        return {"P": [lay.P for lay in self.layers], "beta": [lay.beta for lay in self.layers],
-                "fb_std": [lay.fb_std for lay in self.layers]}
+        return {
+            "P": [lay.P for lay in self.layers],
+            "beta": [lay.beta for lay in self.layers],
+            "fb_std": [lay.fb_std for lay in self.layers],
+        }
 
     def load_state_dict(self, st: dict):
         for lay, P, beta, s in zip(self.layers, st["P"], st["beta"], st["fb_std"], strict=True):
@@ -258,8 +280,13 @@ class Driver:
         return self.hists[layer]
 
 
-def rdd_phase(net: RDDNet, steps: int, rng: np.random.Generator, progress=None,
-              update_every: int = UPDATE_EVERY):
+def rdd_phase(
+    net: RDDNet,
+    steps: int,
+    rng: np.random.Generator,
+    progress=None,
+    update_every: int = UPDATE_EVERY,
+):
     """One training phase (module docstring): ``steps`` steps, layers ``0..D-2`` driven for
     equal consecutive parts, feedback updates every ``update_every`` steps."""
     D = len(net.sizes)

@@ -33,19 +33,28 @@ from .salnet_common import check_sizes, init_params, kernels
 
 
 class SALNet:
-    def __init__(self, sizes, t_ref: int = 10, sal_lr: float = 0.04, batch_size: int = 1,
-                 buffer_length: int = 2, dtype=torch.float32,
-                 generator: torch.Generator | None = None, chunk: int | None = None):
+    def __init__(
+        self,
+        sizes,
+        t_ref: int = 10,
+        sal_lr: float = 0.04,
+        batch_size: int = 1,
+        buffer_length: int = 2,
+        dtype=torch.float32,
+        generator: torch.Generator | None = None,
+        chunk: int | None = None,
+    ):
         self.sizes = check_sizes(sizes)
         self.t_ref, self.sal_lr, self.batch = int(t_ref), float(sal_lr), int(batch_size)
         self.dtype = dtype
         self.generator = generator if generator is not None else torch.Generator()
         psp, causal, anti, self.decay, self.log_t_ref, self.min_isi, self.L = kernels(
-            t_ref, buffer_length)
+            t_ref, buffer_length
+        )
         if not (psp == 1.0).all() or len(psp) != self.min_isi - 1:
             raise ValueError("SALNet fast path needs the rect PSP of length t_ref")
         self.a_plus, self.a_minus = float(causal[0]), float(anti[0])
-        self.decay_L = self.decay ** self.L
+        self.decay_L = self.decay**self.L
         self.W, self.B, self.b = init_params(self.sizes, self.generator, dtype)
         if chunk is None:
             chunk = max(1, min(64, math.ceil(1024 / self.batch)))
@@ -70,12 +79,14 @@ class SALNet:
         self.tbuf = torch.zeros(N, self.chunk, bt, dtype=dt)
         self.k = 0
         self.t = 0
-        self.dB = [torch.zeros(self.sizes[l], self.sizes[l + 1], dtype=torch.float64)
-                   for l in range(len(self.sizes) - 1)]
+        self.dB = [
+            torch.zeros(self.sizes[l], self.sizes[l + 1], dtype=torch.float64)
+            for l in range(len(self.sizes) - 1)
+        ]
         self.n_spikes = torch.zeros(len(self.sizes), dtype=torch.float64)
 
     def _sl(self, x, l):
-        return x[self.off[l]:self.off[l + 1]]
+        return x[self.off[l] : self.off[l + 1]]
 
     def reset_state(self):
         """Back to rest (no spikes in the past) and an empty update."""
@@ -97,8 +108,7 @@ class SALNet:
     def step(self) -> torch.Tensor:
         """One time step; returns the spikes ``(N, batch)`` (a view, overwritten next step)."""
         self._potentials()
-        torch.rand(self.N, self.batch, generator=self.generator, dtype=self.dtype,
-                   out=self.rand)
+        torch.rand(self.N, self.batch, generator=self.generator, dtype=self.dtype, out=self.rand)
         p = torch.sigmoid(self.u, out=self.u)
         p.sub_(self.count)
         torch.gt(p, self.rand, out=self.spk_bool)
@@ -174,8 +184,11 @@ class SALNet:
         with torch.no_grad():
             for l, layer in enumerate(fc_layers, start=1):
                 self.W[l] = layer.weight.detach().to(self.dtype).clone()
-                self.b[l] = (layer.bias.detach().to(self.dtype).clone()
-                             if layer.bias is not None else torch.zeros_like(self.b[l]))
+                self.b[l] = (
+                    layer.bias.detach().to(self.dtype).clone()
+                    if layer.bias is not None
+                    else torch.zeros_like(self.b[l])
+                )
                 self.B[l - 1] = layer.fb_weight.detach().t().to(self.dtype).contiguous()
 
     def store_to_fc(self, fc_layers):
@@ -187,9 +200,17 @@ class SALNet:
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict:
         self._flush()
-        return {"W": self.W, "B": self.B, "b": self.b, "count": self.count,
-                "trace": self.trace, "ring": self.ring, "t": self.t, "dB": self.dB,
-                "generator": self.generator.get_state()}
+        return {
+            "W": self.W,
+            "B": self.B,
+            "b": self.b,
+            "count": self.count,
+            "trace": self.trace,
+            "ring": self.ring,
+            "t": self.t,
+            "dB": self.dB,
+            "generator": self.generator.get_state(),
+        }
 
     def load_state_dict(self, st: dict):
         self.W, self.B, self.b = list(st["W"]), list(st["B"]), list(st["b"])

@@ -55,8 +55,15 @@ def kernels(t_ref: int, buffer_length: int):
     psp = rect(t_ref).table(int(t_ref))
     window = sal_window(tau=t_ref)
     causal, anticausal = window.trace_tables(L)
-    return (psp, causal, anticausal, window.trace_decay(), spike_logit_offset(t_ref),
-            min_isi_ssn(t_ref), L)
+    return (
+        psp,
+        causal,
+        anticausal,
+        window.trace_decay(),
+        spike_logit_offset(t_ref),
+        min_isi_ssn(t_ref),
+        L,
+    )
 
 
 def init_params(sizes, generator, dtype):

@@ -15,15 +15,21 @@ from .salnet_common import check_sizes, init_params, kernels
 
 
 class SALNetReference:
-    def __init__(self, sizes, t_ref: int = 10, sal_lr: float = 0.04, batch_size: int = 1,
-                 buffer_length: int = 2, dtype=torch.float32,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        sizes,
+        t_ref: int = 10,
+        sal_lr: float = 0.04,
+        batch_size: int = 1,
+        buffer_length: int = 2,
+        dtype=torch.float32,
+        generator: torch.Generator | None = None,
+    ):
         self.sizes = check_sizes(sizes)
         self.t_ref, self.sal_lr, self.batch = int(t_ref), float(sal_lr), int(batch_size)
         self.dtype = dtype
         self.generator = generator if generator is not None else torch.Generator()
-        psp, causal, anti, _, self.log_t_ref, self.min_isi, self.L = kernels(t_ref,
-                                                                            buffer_length)
+        psp, causal, anti, _, self.log_t_ref, self.min_isi, self.L = kernels(t_ref, buffer_length)
         self.psp_kern = torch.tensor(psp, dtype=dtype)
         self.causal = torch.tensor(causal, dtype=dtype)
         self.anti = torch.tensor(anti, dtype=dtype)
@@ -31,8 +37,9 @@ class SALNetReference:
         D, bt = len(self.sizes), self.batch
         self.buf = [torch.zeros(bt, n, self.L, dtype=dtype) for n in self.sizes]
         self.counter = [torch.full((bt, n), float("inf"), dtype=dtype) for n in self.sizes]
-        self.dB = [torch.zeros(bt, self.sizes[l], self.sizes[l + 1], dtype=dtype)
-                   for l in range(D - 1)]
+        self.dB = [
+            torch.zeros(bt, self.sizes[l], self.sizes[l + 1], dtype=dtype) for l in range(D - 1)
+        ]
         self.t = 0
 
     @staticmethod
@@ -50,12 +57,13 @@ class SALNetReference:
             if l < D - 1:
                 v = v + psp[l + 1] @ self.B[l].t()
             u.append(v)
-        rand = torch.rand(sum(self.sizes), self.batch, generator=self.generator,
-                          dtype=self.dtype).t()
+        rand = torch.rand(
+            sum(self.sizes), self.batch, generator=self.generator, dtype=self.dtype
+        ).t()
         spikes, off = [], 0
         for l, n in enumerate(self.sizes):
             p = torch.sigmoid(u[l] - self.log_t_ref)
-            s = (p > rand[:, off:off + n]) & (self.counter[l] >= self.min_isi)
+            s = (p > rand[:, off : off + n]) & (self.counter[l] >= self.min_isi)
             off += n
             self.counter[l] += 1.0
             self.counter[l][s] = 1.0

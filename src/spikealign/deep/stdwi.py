@@ -104,8 +104,14 @@ def _run_period(stim, W_out, B, state, rings, ptr, consts):  # pragma: no cover 
     return ptr
 
 
-def stdwi(W, B0, duration_ms: float, rng: np.random.Generator,
-          params: STDWIParams | None = None, log_every_ms: float | None = None):
+def stdwi(
+    W,
+    B0,
+    duration_ms: float,
+    rng: np.random.Generator,
+    params: STDWIParams | None = None,
+    log_every_ms: float | None = None,
+):
     """Infer ``W`` (n_out, n_in) with STDWI from the initial guess ``B0`` (same shape).
 
     Returns ``(B, times_s, angles, corrs)``: the final estimate and, every stimulus period
@@ -123,12 +129,36 @@ def stdwi(W, B0, duration_ms: float, rng: np.random.Generator,
     log_every = max(1, int(round((log_every_ms or p.stim_period) / p.stim_period)))
     window = int(7 * (p.xpsp_slow / dt))
     ds, df = math.exp(-dt / p.xpsp_slow), math.exp(-dt / p.xpsp_fast)
-    consts = (ds, df, ds**window, df**window, 1.0 / (p.xpsp_slow - p.xpsp_fast),
-              dt / p.tau_lif, p.stim_weight, math.exp(-dt / p.tau_fast),
-              math.exp(-dt / p.tau_slow), 1.0, p.tau_fast / p.tau_slow, p.lr, p.decay_weighting)
+    consts = (
+        ds,
+        df,
+        ds**window,
+        df**window,
+        1.0 / (p.xpsp_slow - p.xpsp_fast),
+        dt / p.tau_lif,
+        p.stim_weight,
+        math.exp(-dt / p.tau_fast),
+        math.exp(-dt / p.tau_slow),
+        1.0,
+        p.tau_fast / p.tau_slow,
+        p.lr,
+        p.decay_weighting,
+    )
     z = np.zeros
-    state = (z(n_in), z(n_out), z(n_in), z(n_out), z(n_in), z(n_in), z(n_in), z(n_in),
-             z(n_in), z(n_in), z(n_in), z(n_out))
+    state = (
+        z(n_in),
+        z(n_out),
+        z(n_in),
+        z(n_out),
+        z(n_in),
+        z(n_in),
+        z(n_in),
+        z(n_in),
+        z(n_in),
+        z(n_in),
+        z(n_in),
+        z(n_out),
+    )
     rings = (z((n_in, window)), z((n_in, window)))
     W_out = p.weight_scale * W
     n_active = int(p.stim_ratio * n_in)

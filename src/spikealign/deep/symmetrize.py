@@ -34,9 +34,14 @@ class SymmetrizeConfig(StrictModel):
 
 def symmetrize(cfg: SymmetrizeConfig, progress: bool = False) -> dict:
     """Run :class:`SymmetrizeConfig` and return the metrics (no files)."""
-    net = SALNet(cfg.sizes, t_ref=cfg.t_ref, sal_lr=cfg.sal_lr, batch_size=cfg.batch_size,
-                 buffer_length=cfg.buffer_length,
-                 generator=torch.Generator().manual_seed(cfg.seed))
+    net = SALNet(
+        cfg.sizes,
+        t_ref=cfg.t_ref,
+        sal_lr=cfg.sal_lr,
+        batch_size=cfg.batch_size,
+        buffer_length=cfg.buffer_length,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
     steps = cfg.len_epoch * cfg.t_ref
     metrics = {"config": cfg.model_dump(mode="json"), "steps": [0], "align": [net.alignment()]}
     bar = make_bar(cfg.epochs * steps, "SAL", "step", disable=not progress)
@@ -47,18 +52,23 @@ def symmetrize(cfg: SymmetrizeConfig, progress: bool = False) -> dict:
         metrics["align"].append(net.alignment())
     bar.close()
     metrics["wall_s"] = time.perf_counter() - t0
-    metrics["rates"] = (net.n_spikes / max(1, net.t * net.batch)
-                        / torch.tensor(net.sizes, dtype=torch.float64)).tolist()
+    metrics["rates"] = (
+        net.n_spikes / max(1, net.t * net.batch) / torch.tensor(net.sizes, dtype=torch.float64)
+    ).tolist()
     return metrics
 
 
-def symmetrize_run(config, out_dir, *, progress: bool = False, overwrite: bool = False,
-                   threads: int | None = None) -> dict:
+def symmetrize_run(
+    config, out_dir, *, progress: bool = False, overwrite: bool = False, threads: int | None = None
+) -> dict:
     """:func:`symmetrize` into ``out_dir`` (config.yaml, metrics.json, checksums.json,
     status.json), claimed for the run (:func:`spikealign.rundir.claim`); an interrupted run
     starts again from its beginning."""
-    cfg = config if isinstance(config, SymmetrizeConfig) else validate(
-        SymmetrizeConfig, dict(config), "deep symmetrize")
+    cfg = (
+        config
+        if isinstance(config, SymmetrizeConfig)
+        else validate(SymmetrizeConfig, dict(config), "deep symmetrize")
+    )
     if threads is not None:
         torch.set_num_threads(int(threads))
     out = Path(out_dir)

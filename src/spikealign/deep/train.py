@@ -78,8 +78,9 @@ class STDWIConfig(StrictModel):
 class TrainConfig(StrictModel):
     algo: Literal[ALGOS]
     dataset: Literal[DATASETS] = "fmnist"
-    model: str = Field("convnet", min_length=1,
-                       description="convnet | mlp | lenet5 | module:function")
+    model: str = Field(
+        "convnet", min_length=1, description="convnet | mlp | lenet5 | module:function"
+    )
     epochs: int = Field(100, ge=0)
     seed: int = Field(0, ge=0)
     batch_size: int = Field(128, ge=2)
@@ -95,22 +96,28 @@ class TrainConfig(StrictModel):
     sal: SALConfig = SALConfig()
     rdd: RDDConfig = RDDConfig()
     stdwi: STDWIConfig = STDWIConfig()
-    align_every: int | None = Field(None, ge=1, description="sal/rdd/stdwi: run the phase "
-                                    "every N training batches instead of before each epoch")
+    align_every: int | None = Field(
+        None,
+        ge=1,
+        description="sal/rdd/stdwi: run the phase "
+        "every N training batches instead of before each epoch",
+    )
 
     def kp_weight_decay(self) -> float:
         return 0.001 if self.weight_decay is None else self.weight_decay
 
 
 assert set(DATASETS) == set(SPECS)
-N_CLASSES = 10            # every data set of SPECS has ten classes
+N_CLASSES = 10  # every data set of SPECS has ten classes
 
 
 def _seeds(seed: int) -> dict[str, int]:
     kids = np.random.SeedSequence(seed).spawn(4)
     names = ("init", "data", "sal", "rdd")
-    return {n: int(k.generate_state(1, dtype=np.uint64)[0] >> 1) for n, k in
-            zip(names, kids, strict=True)}
+    return {
+        n: int(k.generate_state(1, dtype=np.uint64)[0] >> 1)
+        for n, k in zip(names, kids, strict=True)
+    }
 
 
 def fc_layers(net) -> list:
@@ -118,8 +125,11 @@ def fc_layers(net) -> list:
     linear layer in ``named_modules`` order."""
     if isinstance(net, ConvNet):
         return net.fc_layers
-    return [m for m in converted_layers(net).values() if isinstance(m, torch.nn.Linear)
-            or hasattr(m, "in_features")]
+    return [
+        m
+        for m in converted_layers(net).values()
+        if isinstance(m, torch.nn.Linear) or hasattr(m, "in_features")
+    ]
 
 
 def _fc_alignment(fcs, effective: bool = False) -> list[dict]:
@@ -186,26 +196,30 @@ class _Run:
         spec = SPECS[cfg.dataset]
         if not cfg.augment:
             spec = type(spec)(spec.channels, spec.shape, spec.mean, spec.std, 0, False)
-        tx, ty, vx, vy = limit(load_arrays(cfg.dataset, data_dir), cfg.train_limit,
-                               cfg.test_limit)
+        tx, ty, vx, vy = limit(load_arrays(cfg.dataset, data_dir), cfg.train_limit, cfg.test_limit)
         self.g_data = torch.Generator().manual_seed(seeds["data"])
         self.train_loader = BatchLoader(tx, ty, spec, cfg.batch_size, True, self.g_data)
         self.test_loader = BatchLoader(vx, vy, spec, cfg.test_batch_size, False)
         self.net = net if net is not None else checked_model(cfg)
         fcs = fc_layers(self.net)
         self.sizes = [fcs[0].in_features] + [f.out_features for f in fcs] if fcs else []
-        self.opt = torch.optim.SGD(param_groups(self.net, cfg.kp_weight_decay()), lr=cfg.lr,
-                                   momentum=cfg.momentum)
+        self.opt = torch.optim.SGD(
+            param_groups(self.net, cfg.kp_weight_decay()), lr=cfg.lr, momentum=cfg.momentum
+        )
         self.aligner = None
         if cfg.algo in ("sal", "rdd", "stdwi"):
             chain = ["fc1", "fc2", "fc3"] if isinstance(self.net, ConvNet) else None
             options = {"sal": cfg.sal, "rdd": cfg.rdd, "stdwi": cfg.stdwi}[cfg.algo]
             options = options.model_dump()
             self.aligner = Aligner(
-                self.net, cfg.algo, chain=chain, every=cfg.align_every,
+                self.net,
+                cfg.algo,
+                chain=chain,
+                every=cfg.align_every,
                 generator=torch.Generator().manual_seed(seeds["sal"]),
                 rng=np.random.default_rng(seeds["sal" if cfg.algo == "stdwi" else "rdd"]),
-                **options)
+                **options,
+            )
 
     # -- phases --------------------------------------------------------------------------
     def phase(self, show: bool) -> float:
@@ -223,8 +237,13 @@ class _Run:
 
     # -- checkpoints -----------------------------------------------------------------------
     def state(self, epoch: int, metrics: dict) -> dict:
-        st = {"epoch": epoch, "model": self.net.state_dict(), "opt": self.opt.state_dict(),
-              "g_data": self.g_data.get_state(), "metrics": metrics}
+        st = {
+            "epoch": epoch,
+            "model": self.net.state_dict(),
+            "opt": self.opt.state_dict(),
+            "g_data": self.g_data.get_state(),
+            "metrics": metrics,
+        }
         if self.aligner is not None:
             st["aligner"] = self.aligner.state_dict()
         return st
@@ -248,7 +267,7 @@ def checked_model(cfg: TrainConfig):
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if cfg.algo in ("sal", "rdd", "stdwi") and not isinstance(net, ConvNet):
-        try:       # the spiking phase needs a chain of linear layers (Aligner's default)
+        try:  # the spiking phase needs a chain of linear layers (Aligner's default)
             linear_chain(net)
         except ValueError as exc:
             raise ConfigError(f"model: {cfg.model}: {exc}") from None
@@ -273,18 +292,30 @@ def _checkpoint(last: Path, cfg_text: str):
     out = last.parent.parent
     old = (out / "config.yaml").read_text() if (out / "config.yaml").is_file() else None
     if old != cfg_text:
-        raise ConfigError(f"{out}: holds an unfinished run of another config; choose "
-                          "another --out or pass --overwrite")
+        raise ConfigError(
+            f"{out}: holds an unfinished run of another config; choose "
+            "another --out or pass --overwrite"
+        )
     try:
         return torch.load(last, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - truncated or corrupt, whatever torch says
-        rundir.warn(f"{last}: damaged checkpoint ({type(exc).__name__}); the run restarts "
-                    "from its beginning")
+        rundir.warn(
+            f"{last}: damaged checkpoint ({type(exc).__name__}); the run restarts "
+            "from its beginning"
+        )
         return None
 
 
-def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
-              threads: int | None = None, resume: bool = True, overwrite: bool = False) -> dict:
+def train_run(
+    config,
+    out_dir,
+    *,
+    data_dir=None,
+    progress: bool = False,
+    threads: int | None = None,
+    resume: bool = True,
+    overwrite: bool = False,
+) -> dict:
     """Train one configuration into ``out_dir``; returns the metrics dict (also in
     ``out_dir/metrics.json``). ``config`` is a :class:`TrainConfig` or a dict of its fields.
 
@@ -293,61 +324,75 @@ def train_run(config, out_dir, *, data_dir=None, progress: bool = False,
     unless ``overwrite``. The directory is claimed for the run
     (:func:`spikealign.rundir.claim`); ``checksums.json`` records the result files at the end.
     """
-    cfg = config if isinstance(config, TrainConfig) else validate(TrainConfig, dict(config),
-                                                                  "deep train")
+    cfg = (
+        config
+        if isinstance(config, TrainConfig)
+        else validate(TrainConfig, dict(config), "deep train")
+    )
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"threads must be >= 1 (got {threads})")
         torch.set_num_threads(int(threads))
-    net = checked_model(cfg)      # a bad model: one line, before anything is written
+    net = checked_model(cfg)  # a bad model: one line, before anything is written
     out = rundir.check_out(out_dir)
     cfg_text = dump_yaml(cfg)
     chash = hashlib.sha256(cfg_text.encode()).hexdigest()[:16]
     last = out / "checkpoints" / "last.pt"
-    with rundir.claim(out, rundir.LAYOUTS["deep"], overwrite=overwrite,
-                      config_hash=chash) as rd:
+    with rundir.claim(out, rundir.LAYOUTS["deep"], overwrite=overwrite, config_hash=chash) as rd:
         ckpt = _checkpoint(last, cfg_text) if resume and not overwrite else None
         rd.begin()
         atomic_write_text(out / "config.yaml", cfg_text)
         metrics = _train(cfg, out, data_dir, ckpt, progress, last, net)
-        rd.finish(["config.yaml", "metrics.json", "final_model.pt"], config_hash=chash,
-                  epochs=cfg.epochs)
+        rd.finish(
+            ["config.yaml", "metrics.json", "final_model.pt"], config_hash=chash, epochs=cfg.epochs
+        )
     return metrics
 
 
-def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Path,
-           net=None) -> dict:
+def _train(
+    cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Path, net=None
+) -> dict:
     """The epochs of :func:`train_run` (from ``ckpt`` when given) and the final model."""
     run = _Run(cfg, data_dir, net)
-    metrics = {"config": cfg.model_dump(mode="json"), "algo": cfg.algo,
-               "dataset": cfg.dataset, "seed": cfg.seed, "model": cfg.model,
-               "fc_sizes": run.sizes,
-               "torch_threads": torch.get_num_threads(), "init": _align_all(run.net),
-               "epochs": []}
+    metrics = {
+        "config": cfg.model_dump(mode="json"),
+        "algo": cfg.algo,
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "model": cfg.model,
+        "fc_sizes": run.sizes,
+        "torch_threads": torch.get_num_threads(),
+        "init": _align_all(run.net),
+        "epochs": [],
+    }
     start = 0
     if ckpt is not None:
         run.load(ckpt)
         metrics = ckpt["metrics"]
         start = int(ckpt["epoch"])
-    ebar = make_bar(cfg.epochs, f"{cfg.algo}/{cfg.dataset} seed {cfg.seed}", "epoch",
-                    disable=not progress, initial=start)
+    ebar = make_bar(
+        cfg.epochs,
+        f"{cfg.algo}/{cfg.dataset} seed {cfg.seed}",
+        "epoch",
+        disable=not progress,
+        initial=start,
+    )
     for epoch in range(start + 1, cfg.epochs + 1):
         rec: dict = {"epoch": epoch}
         rec["phase_time_s"] = run.phase(progress)
         if cfg.algo in ("sal", "rdd", "stdwi") and cfg.align_every is None:
             rec["align_after_phase"] = _align_all(run.net)["align"]
         t0 = time.perf_counter()
-        bbar = make_bar(len(run.train_loader), f"epoch {epoch}", "batch",
-                        disable=not progress, leave=False)
-        rec["train_loss"], rec["train_acc"] = _train_epoch(run.net, run.opt,
-                                                           run.train_loader,
-                                                           cfg.double_softmax, bbar,
-                                                           run.after_batch(progress))
+        bbar = make_bar(
+            len(run.train_loader), f"epoch {epoch}", "batch", disable=not progress, leave=False
+        )
+        rec["train_loss"], rec["train_acc"] = _train_epoch(
+            run.net, run.opt, run.train_loader, cfg.double_softmax, bbar, run.after_batch(progress)
+        )
         bbar.close()
         rec["train_time_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        rec["test_loss"], rec["test_acc"] = _evaluate(run.net, run.test_loader,
-                                                      cfg.double_softmax)
+        rec["test_loss"], rec["test_acc"] = _evaluate(run.net, run.test_loader, cfg.double_softmax)
         rec["test_time_s"] = time.perf_counter() - t0
         rec.update(_align_all(run.net))
         if not all(math.isfinite(rec[k]) for k in ("train_loss", "test_loss")):
@@ -355,12 +400,12 @@ def _train(cfg: TrainConfig, out: Path, data_dir, ckpt, progress: bool, last: Pa
         metrics["epochs"].append(rec)
         state = run.state(epoch, metrics)
         keep = epoch % cfg.checkpoint_every == 0
-        _save_checkpoint([last] + ([out / "checkpoints" / f"epoch_{epoch:03d}.pt"]
-                                   if keep else []), state)
+        _save_checkpoint(
+            [last] + ([out / "checkpoints" / f"epoch_{epoch:03d}.pt"] if keep else []), state
+        )
         atomic_write_json(out / "metrics.json", metrics)
         ebar.update(1)
-        ebar.set_postfix(test_acc=f"{rec['test_acc']:.2f}",
-                         angle=f"{rec['align'][0]['angle']:.1f}")
+        ebar.set_postfix(test_acc=f"{rec['test_acc']:.2f}", angle=f"{rec['align'][0]['angle']:.1f}")
     ebar.close()
     atomic_write_json(out / "metrics.json", metrics)  # also when resumed after the last epoch
     _save_checkpoint([out / "final_model.pt"], {"model": run.net.state_dict()})

@@ -15,6 +15,17 @@ from .drive import Drive, run_pattern
 from .experiment import run_experiment, simulate
 from .network import Layout, NetParams, Network
 
-__all__ = ["FEEDBACK_MODES", "Drive", "Layout", "MicrocircuitConfig", "NetParams", "Network",
-           "load_config", "preset_names", "run_experiment", "run_pattern", "run_seeds",
-           "simulate"]
+__all__ = [
+    "FEEDBACK_MODES",
+    "Drive",
+    "Layout",
+    "MicrocircuitConfig",
+    "NetParams",
+    "Network",
+    "load_config",
+    "preset_names",
+    "run_experiment",
+    "run_pattern",
+    "run_seeds",
+    "simulate",
+]

@@ -25,8 +25,7 @@ from ..config import ConfigError, StrictModel, load_yaml, split_set, validate, y
 #: quantities that can be recorded, by layer kind (block means, see ``recording.py``)
 INPUT_QUANTITIES = ("u_in",)
 HIDDEN_QUANTITIES = ("u_pyr", "v_bas", "v_api", "u_inn", "w_up", "w_pi", "w_ip", "w_down")
-OUTPUT_QUANTITIES = ("u_pyr", "v_bas", "v_nudge", "u_tgt", "w_up", "validation",
-                     "symmetrization")
+OUTPUT_QUANTITIES = ("u_pyr", "v_bas", "v_nudge", "u_tgt", "w_up", "validation", "symmetrization")
 
 Number = float  # strict float accepts ints, never bools or strings
 WeightValue = float | list[float] | list[list[float]]
@@ -197,15 +196,24 @@ def _check_shape(value, shape, source, field):
 def _check_quantities(rq, dims, source, field):
     n_layers = len(dims)
     if len(rq) != n_layers:
-        _fail(source, field, f"needs one list per layer ({n_layers} for dims {dims}), "
-              f"got {len(rq)}")
+        _fail(
+            source, field, f"needs one list per layer ({n_layers} for dims {dims}), got {len(rq)}"
+        )
     for layer, names in enumerate(rq):
-        allowed = (INPUT_QUANTITIES if layer == 0 else
-                   OUTPUT_QUANTITIES if layer == n_layers - 1 else HIDDEN_QUANTITIES)
+        allowed = (
+            INPUT_QUANTITIES
+            if layer == 0
+            else OUTPUT_QUANTITIES
+            if layer == n_layers - 1
+            else HIDDEN_QUANTITIES
+        )
         for name in names:
             if name not in allowed:
-                _fail(source, f"{field}.{layer}", f"unknown quantity {name!r} for this layer; "
-                      f"allowed: {', '.join(allowed)}")
+                _fail(
+                    source,
+                    f"{field}.{layer}",
+                    f"unknown quantity {name!r} for this layer; allowed: {', '.join(allowed)}",
+                )
         if len(set(names)) != len(names):
             _fail(source, f"{field}.{layer}", "lists a quantity twice")
 
@@ -213,16 +221,23 @@ def _check_quantities(rq, dims, source, field):
 def _check_init(ip: InitialParameters, dims, seed, source, field):
     n_layers = len(dims)
     if len(ip.bias) != n_layers - 1:
-        _fail(source, f"{field}.bias", f"needs {n_layers - 1} entries (one per layer above the "
-              f"input), got {len(ip.bias)}")
+        _fail(
+            source,
+            f"{field}.bias",
+            f"needs {n_layers - 1} entries (one per layer above the input), got {len(ip.bias)}",
+        )
     for k, b in enumerate(ip.bias):
         _check_shape(b, (dims[k + 1],), source, f"{field}.bias.{k}")
     if (ip.weights is None) == (ip.random_weights_init_limits is None):
         _fail(source, field, "give exactly one of 'weights' and 'random_weights_init_limits'")
     if ip.weights is not None:
         if len(ip.weights) != n_layers - 1:
-            _fail(source, f"{field}.weights", f"needs {n_layers - 1} entries (one per layer "
-                  f"above the input), got {len(ip.weights)}")
+            _fail(
+                source,
+                f"{field}.weights",
+                f"needs {n_layers - 1} entries (one per layer "
+                f"above the input), got {len(ip.weights)}",
+            )
         for k, lw in enumerate(ip.weights):
             layer = k + 1
             f = f"{field}.weights.{k}"
@@ -234,30 +249,39 @@ def _check_init(ip: InitialParameters, dims, seed, source, field):
                     if getattr(lw, name) is not None:
                         _fail(source, f"{f}.{name}", "the output layer has no such weights")
             else:
-                for name, shape in (("w_down", (dims[layer], dims[layer + 1])),
-                                    ("w_pi", (dims[layer], dims[layer + 1])),
-                                    ("w_ip", (dims[layer + 1], dims[layer]))):
+                for name, shape in (
+                    ("w_down", (dims[layer], dims[layer + 1])),
+                    ("w_pi", (dims[layer], dims[layer + 1])),
+                    ("w_ip", (dims[layer + 1], dims[layer])),
+                ):
                     if getattr(lw, name) is not None:
                         _check_shape(getattr(lw, name), shape, source, f"{f}.{name}")
     else:
         lim = ip.random_weights_init_limits
-        pairs = ([("up", lim.up), ("down", lim.down)] if isinstance(lim, RandomLimits)
-                 else [("", lim)])
+        pairs = (
+            [("up", lim.up), ("down", lim.down)] if isinstance(lim, RandomLimits) else [("", lim)]
+        )
         for name, pair in pairs:
             f = f"{field}.random_weights_init_limits" + (f".{name}" if name else "")
             if len(pair) != 2 or not pair[0] <= pair[1]:
                 _fail(source, f, f"must be [low, high] with low <= high (got {pair})")
         if seed is None:
-            _fail(source, field.replace("initial_parameters", "simulation_settings")
-                  + ".weights_init_seed", "required for random initial weights")
+            _fail(
+                source,
+                field.replace("initial_parameters", "simulation_settings") + ".weights_init_seed",
+                "required for random initial weights",
+            )
 
 
 def _check_inputs(u: UInput, dims, source):
     for name in ("training", "validation"):
         for k, v in enumerate(getattr(u, name)):
             if isinstance(v, list) and len(v) != dims[0]:
-                _fail(source, f"u_input.{name}.{k}", f"needs {dims[0]} values (one per input "
-                      f"neuron) or one scalar, got {len(v)}")
+                _fail(
+                    source,
+                    f"u_input.{name}.{k}",
+                    f"needs {dims[0]} values (one per input neuron) or one scalar, got {len(v)}",
+                )
 
 
 def check_config(cfg: MicrocircuitConfig, source: str = "config") -> MicrocircuitConfig:
@@ -281,9 +305,13 @@ def check_config(cfg: MicrocircuitConfig, source: str = "config") -> Microcircui
         if not np.isfinite(getattr(npr, name)):
             _fail(source, f"{f}.{name}", "must be finite")
     if len(npr.lr) != len(dims) - 1:
-        _fail(source, f"{f}.lr", f"needs {len(dims) - 1} entries (one per layer above the "
-              f"input, hidden layers with 'up' and 'down', the output with 'up'), "
-              f"got {len(npr.lr)}")
+        _fail(
+            source,
+            f"{f}.lr",
+            f"needs {len(dims) - 1} entries (one per layer above the "
+            f"input, hidden layers with 'up' and 'down', the output with 'up'), "
+            f"got {len(npr.lr)}",
+        )
     for k, rates in enumerate(npr.lr):
         hidden = k < len(dims) - 2
         if hidden and rates.down is None:
@@ -301,25 +329,42 @@ def check_config(cfg: MicrocircuitConfig, source: str = "config") -> Microcircui
         if s.t_pattern < 1:
             _fail(source, f"{fs}.t_pattern", f"must be >= 1 (got {s.t_pattern})")
         if npr.learning_lag >= s.t_pattern * t_ref:
-            _fail(source, f"{f}.learning_lag", f"must be below the {role}'s pattern length "
-                  f"t_pattern * t_ref = {s.t_pattern * t_ref} (got {npr.learning_lag})")
+            _fail(
+                source,
+                f"{f}.learning_lag",
+                f"must be below the {role}'s pattern length "
+                f"t_pattern * t_ref = {s.t_pattern * t_ref} (got {npr.learning_lag})",
+            )
         for name in ("poisson_seed", "training_seed", "weights_init_seed"):
             v = getattr(s, name)
             if v is not None and v < 0:
                 _fail(source, f"{fs}.{name}", f"must be >= 0 (got {v})")
         _check_quantities(s.recorded_quantities, dims, source, f"{fs}.recorded_quantities")
-        _check_init(getattr(cfg, f"{role}_initial_parameters"), dims, s.weights_init_seed,
-                    source, f"{role}_initial_parameters")
+        _check_init(
+            getattr(cfg, f"{role}_initial_parameters"),
+            dims,
+            s.weights_init_seed,
+            source,
+            f"{role}_initial_parameters",
+        )
 
     s = cfg.student_simulation_settings
     fs = "student_simulation_settings"
-    for name, low in (("len_epoch", 1), ("num_epochs", 1), ("len_validation", 0),
-                      ("len_symmetrization", 0), ("recorded_sample_length", 1)):
+    for name, low in (
+        ("len_epoch", 1),
+        ("num_epochs", 1),
+        ("len_validation", 0),
+        ("len_symmetrization", 0),
+        ("recorded_sample_length", 1),
+    ):
         if getattr(s, name) < low:
             _fail(source, f"{fs}.{name}", f"must be >= {low} (got {getattr(s, name)})")
     if s.len_symmetrization >= s.len_epoch:
-        _fail(source, f"{fs}.len_symmetrization", f"must be below len_epoch = {s.len_epoch} "
-              f"(got {s.len_symmetrization})")
+        _fail(
+            source,
+            f"{fs}.len_symmetrization",
+            f"must be below len_epoch = {s.len_epoch} (got {s.len_symmetrization})",
+        )
     if not cfg.u_input.training:
         _fail(source, "u_input.training", "needs at least one pattern")
     if s.len_validation > 0 and not cfg.u_input.validation:
@@ -328,9 +373,13 @@ def check_config(cfg: MicrocircuitConfig, source: str = "config") -> Microcircui
 
     mb = recording_megabytes(cfg)
     if mb > cfg.options.max_recording_mb:
-        _fail(source, f"{fs}.recorded_sample_length", f"the recordings would take {mb:.0f} MB "
-              f"(> options.max_recording_mb = {cfg.options.max_recording_mb:g}); record fewer "
-              f"quantities, average over longer blocks or set record_all_spks: false")
+        _fail(
+            source,
+            f"{fs}.recorded_sample_length",
+            f"the recordings would take {mb:.0f} MB "
+            f"(> options.max_recording_mb = {cfg.options.max_recording_mb:g}); record fewer "
+            f"quantities, average over longer blocks or set record_all_spks: false",
+        )
     return cfg
 
 
@@ -339,9 +388,21 @@ def quantity_size(dims, layer: int, name: str) -> int:
     n_layers = len(dims)
     n, below = dims[layer], dims[layer - 1] if layer > 0 else 0
     above = dims[layer + 1] if layer < n_layers - 1 else 0
-    return {"u_in": n, "u_pyr": n, "v_bas": n, "v_api": n, "v_nudge": n, "u_tgt": n,
-            "u_inn": above, "w_up": n * below, "w_down": n * above, "w_pi": n * above,
-            "w_ip": above * n, "validation": 1, "symmetrization": 1}[name]
+    return {
+        "u_in": n,
+        "u_pyr": n,
+        "v_bas": n,
+        "v_api": n,
+        "v_nudge": n,
+        "u_tgt": n,
+        "u_inn": above,
+        "w_up": n * below,
+        "w_down": n * above,
+        "w_pi": n * above,
+        "w_ip": above * n,
+        "validation": 1,
+        "symmetrization": 1,
+    }[name]
 
 
 def student_steps(cfg: MicrocircuitConfig) -> int:
@@ -356,8 +417,11 @@ def recording_megabytes(cfg: MicrocircuitConfig) -> float:
     (16 bytes per spike, at most one spike per neuron every ``t_ref`` steps) if kept."""
     s = cfg.student_simulation_settings
     dims = cfg.dims
-    size = sum(quantity_size(dims, layer, q)
-               for layer, names in enumerate(s.recorded_quantities) for q in names)
+    size = sum(
+        quantity_size(dims, layer, q)
+        for layer, names in enumerate(s.recorded_quantities)
+        for q in names
+    )
     n_samples = -(-student_steps(cfg) // s.recorded_sample_length)
     total = 4.0 * size * n_samples
     if s.record_all_spks:
@@ -401,8 +465,9 @@ def apply_overrides(data: dict, overrides: list[str] | None) -> dict:
     return data
 
 
-def load_config(config: str | Path | dict | MicrocircuitConfig,
-                overrides: list[str] | None = None) -> MicrocircuitConfig:
+def load_config(
+    config: str | Path | dict | MicrocircuitConfig, overrides: list[str] | None = None
+) -> MicrocircuitConfig:
     """A validated config from a preset name, a YAML path, a dict or a config object."""
     if isinstance(config, MicrocircuitConfig):
         if not overrides:
@@ -417,15 +482,18 @@ def load_config(config: str | Path | dict | MicrocircuitConfig,
         elif str(config) in preset_names():
             data, source = load_yaml(preset_path(str(config))), f"preset {config}"
         else:
-            raise ConfigError(f"{config}: neither a config file nor a preset; presets: "
-                              f"{', '.join(preset_names())}")
+            raise ConfigError(
+                f"{config}: neither a config file nor a preset; presets: "
+                f"{', '.join(preset_names())}"
+            )
     data = apply_overrides(data, overrides)
     return check_config(validate(MicrocircuitConfig, data, source), source)
 
 
 def config_hash(cfg: MicrocircuitConfig, seed_offset: int) -> str:
-    blob = json.dumps({"config": cfg.model_dump(mode="json"), "seed_offset": seed_offset},
-                      sort_keys=True)
+    blob = json.dumps(
+        {"config": cfg.model_dump(mode="json"), "seed_offset": seed_offset}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -52,9 +52,15 @@ class PatternOutcome:
     counts: np.ndarray
 
 
-def run_pattern(net: Network, drive: Drive, rng: np.random.Generator, *, engine: str = "fast",
-                recorder: Recorder | None = None, spikes: SpikeLog | None = None
-                ) -> PatternOutcome:
+def run_pattern(
+    net: Network,
+    drive: Drive,
+    rng: np.random.Generator,
+    *,
+    engine: str = "fast",
+    recorder: Recorder | None = None,
+    spikes: SpikeLog | None = None,
+) -> PatternOutcome:
     """Advance ``net`` through one pattern with the chosen engine."""
     if engine == "fast":
         from .fast import run_pattern_fast as run

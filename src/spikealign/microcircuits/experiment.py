@@ -49,28 +49,47 @@ CONFIG_FILE = "config.yaml"
 FIGURE_FILE = "run.png"
 
 
-def simulate(cfg: MicrocircuitConfig, seed_offset: int = 0, *, progress: bool = False,
-             engine: str | None = None) -> tuple[TeacherResult, StudentResult, dict]:
+def simulate(
+    cfg: MicrocircuitConfig,
+    seed_offset: int = 0,
+    *,
+    progress: bool = False,
+    engine: str | None = None,
+) -> tuple[TeacherResult, StudentResult, dict]:
     """Teacher then student; returns both results and timing information."""
     engine = engine or cfg.options.engine
     seeds = run_seeds(cfg, seed_offset)
     n_teacher, n_student = teacher_steps(cfg), student_total_steps(cfg)
-    with progress_bar(total=n_teacher + n_student, desc=f"microcircuit {cfg.mode}",
-                      unit="step", unit_scale=True, disable=None if progress else True) as bar:
+    with progress_bar(
+        total=n_teacher + n_student,
+        desc=f"microcircuit {cfg.mode}",
+        unit="step",
+        unit_scale=True,
+        disable=None if progress else True,
+    ) as bar:
         t0 = time.perf_counter()
         teacher = run_teacher(cfg, seeds, engine=engine, tick=bar.update)
         t1 = time.perf_counter()
         student = run_student(cfg, seeds, teacher, engine=engine, tick=bar.update)
         t2 = time.perf_counter()
-    timing = {"teacher_steps": n_teacher, "student_steps": n_student,
-              "teacher_wall_s": t1 - t0, "student_wall_s": t2 - t1,
-              "ns_per_step": 1e9 * (t2 - t0) / max(1, n_teacher + n_student),
-              "engine": engine}
+    timing = {
+        "teacher_steps": n_teacher,
+        "student_steps": n_student,
+        "teacher_wall_s": t1 - t0,
+        "student_wall_s": t2 - t1,
+        "ns_per_step": 1e9 * (t2 - t0) / max(1, n_teacher + n_student),
+        "engine": engine,
+    }
     return teacher, student, timing
 
 
-def summary(cfg: MicrocircuitConfig, seed_offset: int, teacher: TeacherResult,
-            student: StudentResult, timing: dict) -> dict:
+def summary(
+    cfg: MicrocircuitConfig,
+    seed_offset: int,
+    teacher: TeacherResult,
+    student: StudentResult,
+    timing: dict,
+) -> dict:
     """The ``metrics.json`` content."""
     dims = cfg.dims
     final = student.final_weights
@@ -100,8 +119,9 @@ def summary(cfg: MicrocircuitConfig, seed_offset: int, teacher: TeacherResult,
     }
 
 
-def result_arrays(cfg: MicrocircuitConfig, teacher: TeacherResult,
-                  student: StudentResult) -> dict[str, np.ndarray]:
+def result_arrays(
+    cfg: MicrocircuitConfig, teacher: TeacherResult, student: StudentResult
+) -> dict[str, np.ndarray]:
     """The ``result.npz`` content (documented in ``docs/microcircuits.md``)."""
     s = cfg.student_simulation_settings
     from .network import Layout
@@ -128,8 +148,9 @@ def result_arrays(cfg: MicrocircuitConfig, teacher: TeacherResult,
         "teacher.u_in": teacher.u_in,
         "teacher.u_out": teacher.u_out,
         "teacher.targets": teacher.targets,
-        "teacher.rates": (teacher.counts / cfg.teacher_simulation_settings.t_pattern
-                          ).astype(np.float32),
+        "teacher.rates": (teacher.counts / cfg.teacher_simulation_settings.t_pattern).astype(
+            np.float32
+        ),
     }
     for key, val in student.initial_weights.items():
         arrays[f"init.{key}"] = val
@@ -146,10 +167,18 @@ def result_arrays(cfg: MicrocircuitConfig, teacher: TeacherResult,
 LAYOUT = rundir.LAYOUTS["microcircuit"]
 
 
-def run_experiment(config: str | Path | dict | MicrocircuitConfig, out_dir: str | Path, *,
-                   seed_offset: int = 0, progress: bool = False, overwrite: bool = False,
-                   overrides: list[str] | None = None, engine: str | None = None,
-                   figure: bool = True, reuse: bool = True) -> dict:
+def run_experiment(
+    config: str | Path | dict | MicrocircuitConfig,
+    out_dir: str | Path,
+    *,
+    seed_offset: int = 0,
+    progress: bool = False,
+    overwrite: bool = False,
+    overrides: list[str] | None = None,
+    engine: str | None = None,
+    figure: bool = True,
+    reuse: bool = True,
+) -> dict:
     """Run teacher and student once and write the run directory (module docstring).
 
     ``config``: preset name, YAML path, dict or :class:`MicrocircuitConfig`;

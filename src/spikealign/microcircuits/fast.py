@@ -41,16 +41,70 @@ def _moving_averages(g, uu, vb, filling, slot, cnt, ma_u, ma_vb, ma_u_stack, ma_
 
 
 @njit(cache=True, error_model="numpy")
-def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nudge,
-               u_in, u_tgt,
-               dims, pyr_start, inn_start, w_up_start, fb_start,
-               t_ref, log_t_ref, table, lam_nudge, lr_up, lr_down,
-               win_code, a_plus, a_minus, tau_plus, tau_minus, sal_overwrite,
-               clock, last, u, v_bas, v_api, v_nudge, u_tgt_s, bias,
-               ma_u, ma_vb, ma_u_stack, ma_vb_stack, w_up, w_down, w_pi, w_ip, lam_api,
-               uni, u_out_sum, counts, psp, dvec, r_of, r_val,
-               values, rec_index, rec_buf, rec_out, rec_block, rec_count,
-               spk_t, spk_g, spk_n, spk_on):  # pragma: no cover - compiled
+def _run_steps(
+    k0,
+    n_steps,
+    lag,
+    plast_up,
+    sal_on,
+    copy_bp,
+    set_sps,
+    has_tgt,
+    nudge,
+    u_in,
+    u_tgt,
+    dims,
+    pyr_start,
+    inn_start,
+    w_up_start,
+    fb_start,
+    t_ref,
+    log_t_ref,
+    table,
+    lam_nudge,
+    lr_up,
+    lr_down,
+    win_code,
+    a_plus,
+    a_minus,
+    tau_plus,
+    tau_minus,
+    sal_overwrite,
+    clock,
+    last,
+    u,
+    v_bas,
+    v_api,
+    v_nudge,
+    u_tgt_s,
+    bias,
+    ma_u,
+    ma_vb,
+    ma_u_stack,
+    ma_vb_stack,
+    w_up,
+    w_down,
+    w_pi,
+    w_ip,
+    lam_api,
+    uni,
+    u_out_sum,
+    counts,
+    psp,
+    dvec,
+    r_of,
+    r_val,
+    values,
+    rec_index,
+    rec_buf,
+    rec_out,
+    rec_block,
+    rec_count,
+    spk_t,
+    spk_g,
+    spk_n,
+    spk_on,
+):  # pragma: no cover - compiled
     n_layers = dims.shape[0]
     n = u.shape[0]
     n_last = last.shape[1]
@@ -124,8 +178,9 @@ def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nu
                 v_bas[g] = vb
                 v_api[g] = va
                 u[g] = uu
-                _moving_averages(g, uu, vb, filling, slot, cnt, ma_u, ma_vb, ma_u_stack,
-                                 ma_vb_stack)
+                _moving_averages(
+                    g, uu, vb, filling, slot, cnt, ma_u, ma_vb, ma_u_stack, ma_vb_stack
+                )
             for q in range(na):
                 acc = 0.0
                 for i in range(nl):
@@ -165,9 +220,9 @@ def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nu
                         if not have_d:
                             for i in range(nl):
                                 g = p0 + i
-                                dvec[i] = (spike_probability_jit(ma_u[g], log_t_ref)
-                                           - spike_probability_jit(ma_vb[g] + bias[g],
-                                                                   log_t_ref))
+                                dvec[i] = spike_probability_jit(
+                                    ma_u[g], log_t_ref
+                                ) - spike_probability_jit(ma_vb[g] + bias[g], log_t_ref)
                             have_d = True
                         for i in range(nl):
                             w_up[wu + i * npre + j] += lr_up[layer] * dvec[i]
@@ -221,14 +276,26 @@ def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nu
                         if post_now:  # causal: pre spikes before the post spike at t
                             tr_f = 0.0
                             for s in range(n_last):
-                                tr_f += window_value(win_code, a_plus, a_minus, tau_plus,
-                                                     tau_minus, float(t - last[a0 + q, s]))
+                                tr_f += window_value(
+                                    win_code,
+                                    a_plus,
+                                    a_minus,
+                                    tau_plus,
+                                    tau_minus,
+                                    float(t - last[a0 + q, s]),
+                                )
                             val = tr_f / n_last
                         if pre_now:  # anti-causal: post spikes before the pre spike at t
                             tr_f = 0.0
                             for s in range(n_last):
-                                tr_f += window_value(win_code, a_plus, a_minus, tau_plus,
-                                                     tau_minus, float(last[p0 + i, s] - t))
+                                tr_f += window_value(
+                                    win_code,
+                                    a_plus,
+                                    a_minus,
+                                    tau_plus,
+                                    tau_minus,
+                                    float(last[p0 + i, s] - t),
+                                )
                             c = tr_f / n_last
                             if sal_overwrite:
                                 val = c
@@ -256,8 +323,13 @@ def _run_steps(k0, n_steps, lag, plast_up, sal_on, copy_bp, set_sps, has_tgt, nu
         rec_count[0] += n_steps
 
 
-def run_pattern_fast(net: Network, drive: Drive, rng: np.random.Generator,
-                     recorder: Recorder | None, spikes: SpikeLog | None) -> PatternOutcome:
+def run_pattern_fast(
+    net: Network,
+    drive: Drive,
+    rng: np.random.Generator,
+    recorder: Recorder | None,
+    spikes: SpikeLog | None,
+) -> PatternOutcome:
     p, lay = net.params, net.layout
     n = lay.n_neurons
     counts = np.zeros(n, np.int64)
@@ -272,7 +344,7 @@ def run_pattern_fast(net: Network, drive: Drive, rng: np.random.Generator,
     lr_down = np.asarray(p.lr_down)
     code, a_plus, a_minus, tau_plus, tau_minus = p.window_args
     has_tgt = drive.u_tgt is not None
-    u_tgt = (np.asarray(drive.u_tgt, float) if has_tgt else np.zeros(lay.dims[-1]))
+    u_tgt = np.asarray(drive.u_tgt, float) if has_tgt else np.zeros(lay.dims[-1])
     u_in = np.asarray(drive.u_in, float)
     rec = recorder if recorder is not None and recorder.active else None
     rec_index = rec.index if rec else np.zeros(0, np.int64)
@@ -294,18 +366,71 @@ def run_pattern_fast(net: Network, drive: Drive, rng: np.random.Generator,
         spk_t = np.empty(cap, np.int64)
         spk_g = np.empty(cap, np.int64)
         spk_n[0] = 0
-        _run_steps(k, m, drive.lag, drive.plast_up, drive.sal, drive.copy_bp, drive.set_sps,
-                   has_tgt, drive.nudge, u_in, u_tgt,
-                   dims, lay.pyr_start, lay.inn_start, lay.w_up_start, lay.fb_start,
-                   p.t_ref, p.log_t_ref, table, p.lambda_nudge, lr_up, lr_down,
-                   code, a_plus, a_minus, tau_plus, tau_minus, p.sal_overwrite,
-                   net.clock, net.last, net.u, net.v_bas, net.v_api, net.v_nudge, net.u_tgt,
-                   net.bias, net.ma_u, net.ma_vb, net.ma_u_stack, net.ma_vb_stack,
-                   net.w_up_flat, net.w_down_flat, net.w_pi_flat, net.w_ip_flat, net.lam_api,
-                   uni, u_out, counts, psp, dvec, r_of, r_val,
-                   net.values, rec_index, rec_buf, rec_out, rec_block, rec_count,
-                   spk_t, spk_g, spk_n, spk_on)
+        _run_steps(
+            k,
+            m,
+            drive.lag,
+            drive.plast_up,
+            drive.sal,
+            drive.copy_bp,
+            drive.set_sps,
+            has_tgt,
+            drive.nudge,
+            u_in,
+            u_tgt,
+            dims,
+            lay.pyr_start,
+            lay.inn_start,
+            lay.w_up_start,
+            lay.fb_start,
+            p.t_ref,
+            p.log_t_ref,
+            table,
+            p.lambda_nudge,
+            lr_up,
+            lr_down,
+            code,
+            a_plus,
+            a_minus,
+            tau_plus,
+            tau_minus,
+            p.sal_overwrite,
+            net.clock,
+            net.last,
+            net.u,
+            net.v_bas,
+            net.v_api,
+            net.v_nudge,
+            net.u_tgt,
+            net.bias,
+            net.ma_u,
+            net.ma_vb,
+            net.ma_u_stack,
+            net.ma_vb_stack,
+            net.w_up_flat,
+            net.w_down_flat,
+            net.w_pi_flat,
+            net.w_ip_flat,
+            net.lam_api,
+            uni,
+            u_out,
+            counts,
+            psp,
+            dvec,
+            r_of,
+            r_val,
+            net.values,
+            rec_index,
+            rec_buf,
+            rec_out,
+            rec_block,
+            rec_count,
+            spk_t,
+            spk_g,
+            spk_n,
+            spk_on,
+        )
         if spk_on:
-            spikes.add(spk_t[:spk_n[0]], spk_g[:spk_n[0]])
+            spikes.add(spk_t[: spk_n[0]], spk_g[: spk_n[0]])
         k += m
     return PatternOutcome(u_out / (drive.n_steps - drive.lag), counts)

@@ -71,9 +71,15 @@ class Layout:
             if layer > 0:
                 up[layer] = n_up
                 n_up += dims[layer] * dims[layer - 1]
-        for name, val in (("pyr_start", pyr), ("inn_start", inn), ("w_up_start", up),
-                          ("fb_start", fb), ("n_neurons", g), ("n_w_up", n_up),
-                          ("n_fb", n_fb)):
+        for name, val in (
+            ("pyr_start", pyr),
+            ("inn_start", inn),
+            ("w_up_start", up),
+            ("fb_start", fb),
+            ("n_neurons", g),
+            ("n_w_up", n_up),
+            ("n_fb", n_fb),
+        ):
             object.__setattr__(self, name, val)
 
     @property
@@ -161,15 +167,23 @@ class NetParams:
         n_layers = len(npr.dims)
         lr_up = [0.0] + [r.up for r in npr.lr]
         lr_down = [0.0] + [r.down or 0.0 for r in npr.lr[:-1]] + [0.0]
-        return cls(dims=tuple(npr.dims), t_ref=npr.t_ref, tau_syn=npr.tau_syn,
-                   n_last=npr.n_last_spks, lambda_api=npr.lambda_api,
-                   lambda_nudge=npr.lambda_nudge, learning_lag=npr.learning_lag,
-                   ma_size=npr.size_moving_average, lr_up=tuple(lr_up[:n_layers]),
-                   lr_down=tuple(lr_down[:n_layers]), stdp_a_causal=npr.stdp_a_causal,
-                   stdp_a_anticausal=npr.stdp_a_anticausal,
-                   stdp_tau_causal=npr.stdp_tau_causal,
-                   stdp_tau_anticausal=npr.stdp_tau_anticausal,
-                   sal_overwrite=options is not None and options.sal_same_step == "overwrite")
+        return cls(
+            dims=tuple(npr.dims),
+            t_ref=npr.t_ref,
+            tau_syn=npr.tau_syn,
+            n_last=npr.n_last_spks,
+            lambda_api=npr.lambda_api,
+            lambda_nudge=npr.lambda_nudge,
+            learning_lag=npr.learning_lag,
+            ma_size=npr.size_moving_average,
+            lr_up=tuple(lr_up[:n_layers]),
+            lr_down=tuple(lr_down[:n_layers]),
+            stdp_a_causal=npr.stdp_a_causal,
+            stdp_a_anticausal=npr.stdp_a_anticausal,
+            stdp_tau_causal=npr.stdp_tau_causal,
+            stdp_tau_anticausal=npr.stdp_tau_anticausal,
+            sal_overwrite=options is not None and options.sal_same_step == "overwrite",
+        )
 
     @property
     def log_t_ref(self) -> float:
@@ -183,15 +197,18 @@ class NetParams:
     @property
     def window(self) -> Window:
         """The feedback (SAL) STDP window, ``K(dt)`` with ``dt = t_post - t_pre``."""
-        return exp_window(a_plus=self.stdp_a_causal, a_minus=self.stdp_a_anticausal,
-                          tau_plus=self.stdp_tau_causal, tau_minus=self.stdp_tau_anticausal)
+        return exp_window(
+            a_plus=self.stdp_a_causal,
+            a_minus=self.stdp_a_anticausal,
+            tau_plus=self.stdp_tau_causal,
+            tau_minus=self.stdp_tau_anticausal,
+        )
 
     @property
     def window_args(self) -> tuple[int, float, float, float, float]:
         """``(kind code, a_plus, a_minus, tau_plus, tau_minus)`` for ``stdp.window_value``."""
         w = self.window
-        return (w.code, float(w.a_plus), float(w.a_minus), float(w.tau_plus),
-                float(w.tau_minus))
+        return (w.code, float(w.a_plus), float(w.a_minus), float(w.tau_plus), float(w.tau_minus))
 
 
 def _broadcast(value, shape) -> np.ndarray:
@@ -199,8 +216,18 @@ def _broadcast(value, shape) -> np.ndarray:
 
 
 #: sections of :attr:`Network.values`, in storage order
-VALUE_SECTIONS = ("u", "v_bas", "v_api", "v_nudge", "u_tgt", "w_up_flat", "w_down_flat",
-                  "w_pi_flat", "w_ip_flat", "flags")
+VALUE_SECTIONS = (
+    "u",
+    "v_bas",
+    "v_api",
+    "v_nudge",
+    "u_tgt",
+    "w_up_flat",
+    "w_down_flat",
+    "w_pi_flat",
+    "w_ip_flat",
+    "flags",
+)
 
 
 class Network:
@@ -216,9 +243,18 @@ class Network:
         self.layout = lay = Layout(params.dims)
         n, m = lay.n_neurons, params.ma_size
         self.last = np.full((n, params.n_last), NEVER, np.int64)  # spike times, oldest first
-        sizes = {"u": n, "v_bas": n, "v_api": n, "v_nudge": n, "u_tgt": n,
-                 "w_up_flat": lay.n_w_up, "w_down_flat": lay.n_fb, "w_pi_flat": lay.n_fb,
-                 "w_ip_flat": lay.n_fb, "flags": 2}
+        sizes = {
+            "u": n,
+            "v_bas": n,
+            "v_api": n,
+            "v_nudge": n,
+            "u_tgt": n,
+            "w_up_flat": lay.n_w_up,
+            "w_down_flat": lay.n_fb,
+            "w_pi_flat": lay.n_fb,
+            "w_ip_flat": lay.n_fb,
+            "flags": 2,
+        }
         self.offsets: dict[str, int] = {}
         total = 0
         for name in VALUE_SECTIONS:
@@ -227,7 +263,7 @@ class Network:
         self._sizes = sizes
         self.values = np.zeros(total)
         self._bind()
-        self.bias = np.zeros(n)     # pyramids: own bias; interneurons: the next layer's bias
+        self.bias = np.zeros(n)  # pyramids: own bias; interneurons: the next layer's bias
         # sliding-window means of u and v_bas (paper's MovingAverage: the initial value 0 is
         # the first sample; all averages move together, so they share one counter)
         self.ma_u = np.zeros(n)
@@ -242,7 +278,7 @@ class Network:
         """(Re)create the named views into :attr:`values`."""
         for name in VALUE_SECTIONS:
             off = self.offsets[name]
-            setattr(self, name, self.values[off:off + self._sizes[name]])
+            setattr(self, name, self.values[off : off + self._sizes[name]])
 
     # -- clock ------------------------------------------------------------------------------
     @property
@@ -254,7 +290,7 @@ class Network:
         lay = self.layout
         s = int(lay.w_up_start[layer])
         shape = (lay.dims[layer], lay.dims[layer - 1])
-        return self.w_up_flat[s:s + shape[0] * shape[1]].reshape(shape)
+        return self.w_up_flat[s : s + shape[0] * shape[1]].reshape(shape)
 
     def _fb(self, flat, layer: int, transpose: bool) -> np.ndarray:
         lay = self.layout
@@ -262,7 +298,7 @@ class Network:
         shape = (lay.dims[layer], lay.dims[layer + 1])
         if transpose:
             shape = shape[::-1]
-        return flat[s:s + shape[0] * shape[1]].reshape(shape)
+        return flat[s : s + shape[0] * shape[1]].reshape(shape)
 
     def w_down(self, layer: int) -> np.ndarray:
         return self._fb(self.w_down_flat, layer, False)

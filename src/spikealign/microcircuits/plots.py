@@ -92,8 +92,10 @@ def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None)
     n_rows = 2 if angle is None else 3
     fig, axes = plt.subplots(n_rows, 1, figsize=(6.4, 3.0 * n_rows), sharex=True)
     ax = axes[0]
-    for key, label, style in (("loss_free", "free (nudging off)", "-"),
-                              ("loss_nudged", "nudged (paper)", "--")):
+    for key, label, style in (
+        ("loss_free", "free (nudging off)", "-"),
+        ("loss_nudged", "nudged (paper)", "--"),
+    ):
         y = res[key]
         if np.any(np.isfinite(y) & (y > 0)):
             ax.plot(epochs, y, style, label=label)
@@ -102,8 +104,10 @@ def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None)
     ax.legend(frameon=False)
     title = "microcircuit"
     if metrics is not None:
-        title = f"{metrics['mode'].upper()}  dims {metrics['dims']}  seed offset " \
-                f"{metrics['seed_offset']}"
+        title = (
+            f"{metrics['mode'].upper()}  dims {metrics['dims']}  seed offset "
+            f"{metrics['seed_offset']}"
+        )
     ax.set_title(title)
 
     ax = axes[1]
@@ -118,8 +122,7 @@ def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None)
         if teacher is not None and name != "B12":
             ax.axhline(float(np.ravel(teacher)[0]), color="0.5", ls=":", lw=1)
     if not plotted:
-        ax.text(0.5, 0.5, "no weights recorded", ha="center", va="center",
-                transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no weights recorded", ha="center", va="center", transform=ax.transAxes)
     else:
         ax.legend(frameon=False)
     ax.set_ylabel("weight (entry [0, 0])")
@@ -139,8 +142,9 @@ def run_figure(result: dict | Path, out_path: Path, metrics: dict | None = None)
 # -- figure 6 ---------------------------------------------------------------------------------
 
 
-def load_runs(source: Path, run_dirs: list[Path] | None = None
-              ) -> tuple[dict[str, list[dict]], int]:
+def load_runs(
+    source: Path, run_dirs: list[Path] | None = None
+) -> tuple[dict[str, list[dict]], int]:
     """Finished runs under ``source`` (or exactly the directories ``run_dirs``) grouped by
     mode, and the number of skipped directories (unfinished, failed, damaged or unreadable
     runs; a damaged one, whose files do not match their checksums, is named in a warning)."""
@@ -160,15 +164,27 @@ def load_runs(source: Path, run_dirs: list[Path] | None = None
                 continue  # not a microcircuit run (e.g. SSN runs of the same sweep)
             info = rundir.inspect(run_dir, layout)
             if info.state == "damaged":
-                warnings.warn(f"{run_dir}: left out of figure 6, {info.error()}",
-                              stacklevel=2)
+                warnings.warn(f"{run_dir}: left out of figure 6, {info.error()}", stacklevel=2)
             if info.state != "done" or not metrics:
                 raise ValueError("not finished")
             with np.load(run_dir / "result.npz") as npz:
-                res = {k: npz[k] for k in npz.files
-                       if k.startswith(("loss", "rec.1.", "rec.2.", "epoch", "role", "rec_block",
-                                        "pattern_steps",
-                                        "teacher.1.", "teacher.2."))}
+                res = {
+                    k: npz[k]
+                    for k in npz.files
+                    if k.startswith(
+                        (
+                            "loss",
+                            "rec.1.",
+                            "rec.2.",
+                            "epoch",
+                            "role",
+                            "rec_block",
+                            "pattern_steps",
+                            "teacher.1.",
+                            "teacher.2.",
+                        )
+                    )
+                }
         except (OSError, ValueError, KeyError, json.JSONDecodeError):
             skipped += 1
             continue
@@ -184,7 +200,7 @@ def _stack(curves: list[list[float]]) -> np.ndarray:
     n = max(len(c) for c in curves)
     out = np.full((len(curves), n), np.nan)
     for i, c in enumerate(curves):
-        out[i, :len(c)] = c
+        out[i, : len(c)] = c
     return out
 
 
@@ -193,8 +209,14 @@ def _final_weight(metrics: dict, key: str) -> float:
     return float(np.ravel(w)[0]) if w is not None else float("nan")
 
 
-def figure6(source: Path | None, out: Path, quick: bool = False, *,
-            example_index: int = 11, run_dirs: list[Path] | None = None) -> list[Path]:
+def figure6(
+    source: Path | None,
+    out: Path,
+    quick: bool = False,
+    *,
+    example_index: int = 11,
+    run_dirs: list[Path] | None = None,
+) -> list[Path]:
     """Figure 6b (``mc_epochs``) and 6c (``mc_distr``) from a directory of runs.
 
     Median and inter-quartile range over seeds of the validation loss per epoch (free and, as
@@ -211,8 +233,7 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
     if not runs:
         raise FileNotFoundError(f"figure 6: no finished microcircuit runs under {source}")
     if skipped:
-        warnings.warn(f"figure 6: skipped {skipped} unfinished or unreadable run(s)",
-                      stacklevel=2)
+        warnings.warn(f"figure 6: skipped {skipped} unfinished or unreadable run(s)", stacklevel=2)
     modes = [m for m in MODE_ORDER if m in runs] + sorted(set(runs) - set(MODE_ORDER))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -227,8 +248,9 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
 
     # -- 6b ---------------------------------------------------------------------------------
     fig, axes = plt.subplots(3, 1, figsize=(6.0, 8.0), sharex=False)
-    for row, (key, label) in enumerate((("loss_free", "free validation loss"),
-                                        ("loss_nudged", "validation loss (nudged, paper)"))):
+    for row, (key, label) in enumerate(
+        (("loss_free", "free validation loss"), ("loss_nudged", "validation loss (nudged, paper)"))
+    ):
         ax = axes[row]
         for mode in modes:
             curves = _stack([m[key] for m in runs[mode]])
@@ -237,10 +259,15 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
                 q25, med, q75 = np.nanpercentile(curves, [25, 50, 75], axis=0)
             ep = np.arange(1, curves.shape[1] + 1)
             sel = np.unique(np.r_[np.arange(0, len(ep), 4), len(ep) - 1])  # every 4th, last
-            ax.plot(ep[sel], med[sel], color=MODE_COLORS.get(mode),
-                    label=f"{MODE_LABELS.get(mode, mode)} (n={len(runs[mode])})")
-            ax.fill_between(ep[sel], q25[sel], q75[sel], color=MODE_COLORS.get(mode), alpha=0.25,
-                            lw=0)
+            ax.plot(
+                ep[sel],
+                med[sel],
+                color=MODE_COLORS.get(mode),
+                label=f"{MODE_LABELS.get(mode, mode)} (n={len(runs[mode])})",
+            )
+            ax.fill_between(
+                ep[sel], q25[sel], q75[sel], color=MODE_COLORS.get(mode), alpha=0.25, lw=0
+            )
             plotted[f"6b.{key}.{mode}.median"] = med
             plotted[f"6b.{key}.{mode}.q25"] = q25
             plotted[f"6b.{key}.{mode}.q75"] = q75
@@ -303,13 +330,26 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
     # (title, npz key, teacher line, value of a run, log scale)
     panels = [("final free loss", "final_free_loss", None, lambda m: m["final_loss_free"], True)]
     if not scalar:
-        panels.append(("final angle(B12, W21ᵀ) (deg)", "final_angle_B12_W21T", None,
-                       final_feedback_angle, False))
+        panels.append(
+            (
+                "final angle(B12, W21ᵀ) (deg)",
+                "final_angle_B12_W21T",
+                None,
+                final_feedback_angle,
+                False,
+            )
+        )
     suffix = "" if scalar else " [0, 0]"
-    panels += [(f"final {name}{suffix}", f"final_{name}", teacher_w.get(
-                    "W21" if name == "B12" else name, np.nan),
-                (lambda k: lambda m: _final_weight(m, k))(key), False)
-               for name, key in (WEIGHTS if scalar else WEIGHTS[1:])]
+    panels += [
+        (
+            f"final {name}{suffix}",
+            f"final_{name}",
+            teacher_w.get("W21" if name == "B12" else name, np.nan),
+            (lambda k: lambda m: _final_weight(m, k))(key),
+            False,
+        )
+        for name, key in (WEIGHTS if scalar else WEIGHTS[1:])
+    ]
     rng = np.random.default_rng(0)  # jitter only
     for ax, (title, npz_key, line, get, log) in zip(axes.ravel(), panels, strict=True):
         data = [np.array([get(m) for m in runs[mode]], float) for mode in modes]
@@ -317,8 +357,13 @@ def figure6(source: Path | None, out: Path, quick: bool = False, *,
         ax.boxplot(clean, showfliers=False, widths=0.5)
         ax.set_xticks(range(1, len(modes) + 1), [MODE_LABELS.get(m, m) for m in modes])
         for i, (mode, d) in enumerate(zip(modes, clean, strict=True)):
-            ax.scatter(i + 1 + rng.uniform(-0.12, 0.12, len(d)), d, s=10,
-                       color=MODE_COLORS.get(mode), zorder=3)
+            ax.scatter(
+                i + 1 + rng.uniform(-0.12, 0.12, len(d)),
+                d,
+                s=10,
+                color=MODE_COLORS.get(mode),
+                zorder=3,
+            )
             plotted[f"6c.{npz_key}.{mode}"] = d
         if line is not None:
             ax.axhline(line, color="0.4", ls="--", lw=1)

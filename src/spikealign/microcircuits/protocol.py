@@ -62,9 +62,17 @@ def _indices(rng: np.random.Generator, n_items: int, length: int, shuffle: bool)
     return np.resize(np.arange(n_items), length)  # ordered, cycled
 
 
-def pattern_sequence(n_train: int, n_val: int, *, seed: int, len_epoch: int, len_validation: int,
-                     num_epochs: int, shuffle_training: bool, shuffle_validation: bool
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def pattern_sequence(
+    n_train: int,
+    n_val: int,
+    *,
+    seed: int,
+    len_epoch: int,
+    len_validation: int,
+    num_epochs: int,
+    shuffle_training: bool,
+    shuffle_validation: bool,
+) -> tuple[np.ndarray, np.ndarray]:
     """``(index, is_validation)`` of every pattern of the run, epoch by epoch."""
     rng = np.random.default_rng(seed)
     index, is_val = [], []
@@ -78,7 +86,7 @@ def pattern_sequence(n_train: int, n_val: int, *, seed: int, len_epoch: int, len
 def epoch_roles(len_epoch: int, len_symmetrization: int, len_validation: int) -> np.ndarray:
     """Role of each pattern of one epoch (:data:`ROLE_TRAIN` / ``SYMM`` / ``VAL``)."""
     roles = np.full(len_epoch + len_validation, ROLE_TRAIN, np.int8)
-    roles[len_epoch - len_symmetrization:len_epoch] = ROLE_SYMM
+    roles[len_epoch - len_symmetrization : len_epoch] = ROLE_SYMM
     roles[len_epoch:] = ROLE_VAL
     return roles
 
@@ -99,8 +107,9 @@ def draw_weights(dims, up_limits, down_limits, seed: int) -> list[dict]:
     for layer in range(1, len(dims)):
         entry = {"w_up": rng.uniform(up_limits[0], up_limits[1], (dims[layer], dims[layer - 1]))}
         if layer < len(dims) - 1:
-            entry["w_down"] = rng.uniform(down_limits[0], down_limits[1],
-                                          (dims[layer], dims[layer + 1]))
+            entry["w_down"] = rng.uniform(
+                down_limits[0], down_limits[1], (dims[layer], dims[layer + 1])
+            )
         weights.append(entry)
     return weights
 
@@ -108,8 +117,7 @@ def draw_weights(dims, up_limits, down_limits, seed: int) -> list[dict]:
 def initial_weights(init, dims, seed) -> list[dict]:
     """Explicit weights of an ``*_initial_parameters`` section, or drawn ones."""
     if init.weights is not None:
-        return [{k: v for k, v in lw.model_dump().items() if v is not None}
-                for lw in init.weights]
+        return [{k: v for k, v in lw.model_dump().items() if v is not None} for lw in init.weights]
     lim = init.random_weights_init_limits
     up, down = (lim.up, lim.down) if hasattr(lim, "up") else (lim, lim)
     return draw_weights(dims, up, down, seed)
@@ -136,15 +144,27 @@ def build_network(cfg: MicrocircuitConfig, role: str, seeds: dict) -> Network:
 
 @dataclass
 class Presentation:
-    u_out: np.ndarray   # (P, n_out) mean output potential after the lag
+    u_out: np.ndarray  # (P, n_out) mean output potential after the lag
     counts: np.ndarray  # (P, n_neurons) spikes per pattern
 
 
-def present(net: Network, u_in: np.ndarray, u_tgt: np.ndarray | None, roles: np.ndarray, *,
-            t_pattern: int, rng: np.random.Generator, engine: str, update_up: bool,
-            update_down: bool, set_sps: bool, nudge: bool = True,
-            recorder: Recorder | None = None, spikes: SpikeLog | None = None,
-            tick: Tick | None = None) -> Presentation:
+def present(
+    net: Network,
+    u_in: np.ndarray,
+    u_tgt: np.ndarray | None,
+    roles: np.ndarray,
+    *,
+    t_pattern: int,
+    rng: np.random.Generator,
+    engine: str,
+    update_up: bool,
+    update_down: bool,
+    set_sps: bool,
+    nudge: bool = True,
+    recorder: Recorder | None = None,
+    spikes: SpikeLog | None = None,
+    tick: Tick | None = None,
+) -> Presentation:
     """Present patterns ``u_in[p]`` (targets ``u_tgt[p]``) in the given roles (``Network.run``
     of the paper, one pattern after the other)."""
     p_ = net.params
@@ -159,10 +179,17 @@ def present(net: Network, u_in: np.ndarray, u_tgt: np.ndarray | None, roles: np.
         if role == ROLE_SYMM:
             net.set_symmetrization()
         target = None if u_tgt is None else u_tgt[p]
-        drive = Drive(u_in=u_in[p], u_tgt=target, n_steps=n_steps, lag=p_.learning_lag,
-                      nudge=nudge, plast_up=update_up and role == ROLE_TRAIN and target is not None,
-                      sal=update_down and role == ROLE_SYMM, copy_bp=not update_down,
-                      set_sps=set_sps)
+        drive = Drive(
+            u_in=u_in[p],
+            u_tgt=target,
+            n_steps=n_steps,
+            lag=p_.learning_lag,
+            nudge=nudge,
+            plast_up=update_up and role == ROLE_TRAIN and target is not None,
+            sal=update_down and role == ROLE_SYMM,
+            copy_bp=not update_down,
+            set_sps=set_sps,
+        )
         out = run_pattern(net, drive, rng, engine=engine, recorder=recorder, spikes=spikes)
         if role == ROLE_SYMM:
             net.unset_symmetrization()
@@ -177,8 +204,8 @@ def present(net: Network, u_in: np.ndarray, u_tgt: np.ndarray | None, roles: np.
 
 @dataclass
 class TeacherResult:
-    u_in: np.ndarray     # (P_train + P_val, n_in)
-    u_out: np.ndarray    # (P_train + P_val, n_out)
+    u_in: np.ndarray  # (P_train + P_val, n_in)
+    u_out: np.ndarray  # (P_train + P_val, n_out)
     targets: np.ndarray  # (P_train + P_val, n_out) what the student learns
     n_train: int
     weights: dict[str, np.ndarray]
@@ -190,7 +217,7 @@ class TeacherResult:
 
     @property
     def val_targets(self):
-        return self.targets[self.n_train:]
+        return self.targets[self.n_train :]
 
 
 def teacher_steps(cfg: MicrocircuitConfig) -> int:
@@ -198,8 +225,9 @@ def teacher_steps(cfg: MicrocircuitConfig) -> int:
     return n * cfg.teacher_simulation_settings.t_pattern * cfg.network_properties.t_ref
 
 
-def run_teacher(cfg: MicrocircuitConfig, seeds: dict, *, engine: str,
-                tick: Tick | None = None) -> TeacherResult:
+def run_teacher(
+    cfg: MicrocircuitConfig, seeds: dict, *, engine: str, tick: Tick | None = None
+) -> TeacherResult:
     dims = cfg.dims
     net = build_network(cfg, "teacher", seeds)
     weights = net.weights()
@@ -208,9 +236,19 @@ def run_teacher(cfg: MicrocircuitConfig, seeds: dict, *, engine: str,
     u_in = np.concatenate([train, val])
     roles = np.concatenate([epoch_roles(len(train), 0, len(val))])
     rng = np.random.default_rng(seeds["teacher_poisson_seed"])
-    pres = present(net, u_in, None, roles, t_pattern=cfg.teacher_simulation_settings.t_pattern,
-                   rng=rng, engine=engine, update_up=False, update_down=False, set_sps=True,
-                   tick=tick)
+    pres = present(
+        net,
+        u_in,
+        None,
+        roles,
+        t_pattern=cfg.teacher_simulation_settings.t_pattern,
+        rng=rng,
+        engine=engine,
+        update_up=False,
+        update_down=False,
+        set_sps=True,
+        tick=tick,
+    )
     targets = pres.u_out.copy()
     if cfg.options.teacher_targets == "first":
         targets[:] = pres.u_out[:, :1]
@@ -222,16 +260,16 @@ def run_teacher(cfg: MicrocircuitConfig, seeds: dict, *, engine: str,
 
 @dataclass
 class StudentResult:
-    u_in: np.ndarray          # (P, n_in) every pattern of the run
-    u_tgt: np.ndarray         # (P, n_out)
+    u_in: np.ndarray  # (P, n_in) every pattern of the run
+    u_tgt: np.ndarray  # (P, n_out)
     pattern_index: np.ndarray  # (P,) index into the training or validation inputs
-    role: np.ndarray          # (P,) ROLE_*
-    u_out: np.ndarray         # (P, n_out) mean output after the lag (nudged in validation)
-    u_out_free: np.ndarray    # (P, n_out) free output of validation patterns, NaN elsewhere
-    counts: np.ndarray        # (P, n_neurons)
-    loss_nudged: np.ndarray   # (num_epochs,) paper's validation loss
-    loss_free: np.ndarray     # (num_epochs,) validation loss with nudging off
-    val_start: np.ndarray     # (num_epochs,) pattern index of each validation block
+    role: np.ndarray  # (P,) ROLE_*
+    u_out: np.ndarray  # (P, n_out) mean output after the lag (nudged in validation)
+    u_out_free: np.ndarray  # (P, n_out) free output of validation patterns, NaN elsewhere
+    counts: np.ndarray  # (P, n_neurons)
+    loss_nudged: np.ndarray  # (num_epochs,) paper's validation loss
+    loss_free: np.ndarray  # (num_epochs,) validation loss with nudging off
+    val_start: np.ndarray  # (num_epochs,) pattern index of each validation block
     initial_weights: dict[str, np.ndarray]
     final_weights: dict[str, np.ndarray]
     recordings: dict[str, np.ndarray] = field(default_factory=dict)
@@ -247,21 +285,32 @@ def student_total_steps(cfg: MicrocircuitConfig) -> int:
     return s.num_epochs * per_epoch * s.t_pattern * cfg.network_properties.t_ref
 
 
-def run_student(cfg: MicrocircuitConfig, seeds: dict, teacher: TeacherResult, *, engine: str,
-                tick: Tick | None = None) -> StudentResult:
+def run_student(
+    cfg: MicrocircuitConfig,
+    seeds: dict,
+    teacher: TeacherResult,
+    *,
+    engine: str,
+    tick: Tick | None = None,
+) -> StudentResult:
     s = cfg.student_simulation_settings
     dims = cfg.dims
     net = build_network(cfg, "student", seeds)
     initial = net.weights()
 
     index, is_val = pattern_sequence(
-        teacher.n_train, len(teacher.u_in) - teacher.n_train, seed=seeds["student_training_seed"],
-        len_epoch=s.len_epoch, len_validation=s.len_validation, num_epochs=s.num_epochs,
-        shuffle_training=s.shuffle_training, shuffle_validation=s.shuffle_validation)
+        teacher.n_train,
+        len(teacher.u_in) - teacher.n_train,
+        seed=seeds["student_training_seed"],
+        len_epoch=s.len_epoch,
+        len_validation=s.len_validation,
+        num_epochs=s.num_epochs,
+        shuffle_training=s.shuffle_training,
+        shuffle_validation=s.shuffle_validation,
+    )
     src = np.where(is_val, index + teacher.n_train, index)
     u_in, u_tgt = teacher.u_in[src], teacher.targets[src]
-    roles = np.tile(epoch_roles(s.len_epoch, s.len_symmetrization, s.len_validation),
-                    s.num_epochs)
+    roles = np.tile(epoch_roles(s.len_epoch, s.len_symmetrization, s.len_validation), s.num_epochs)
 
     n_steps = len(u_in) * s.t_pattern * cfg.network_properties.t_ref
     recorder = Recorder(net, s.recorded_quantities, n_steps, s.recorded_sample_length)
@@ -269,7 +318,8 @@ def run_student(cfg: MicrocircuitConfig, seeds: dict, teacher: TeacherResult, *,
     rng = np.random.default_rng(seeds["student_poisson_seed"])
     # own stream for the free validation passes: a child of the student's poisson seed
     free_rng = np.random.default_rng(
-        np.random.SeedSequence(seeds["student_poisson_seed"]).spawn(1)[0])
+        np.random.SeedSequence(seeds["student_poisson_seed"]).spawn(1)[0]
+    )
 
     per_epoch = s.len_epoch + s.len_validation
     u_out = np.zeros((len(u_in), dims[-1]))
@@ -277,26 +327,56 @@ def run_student(cfg: MicrocircuitConfig, seeds: dict, teacher: TeacherResult, *,
     counts = np.zeros((len(u_in), net.layout.n_neurons), np.int64)
     loss_nudged = np.full(s.num_epochs, np.nan)
     loss_free = np.full(s.num_epochs, np.nan)
-    common = dict(t_pattern=s.t_pattern, engine=engine, update_down=s.update_down,
-                  set_sps=s.set_sps)
+    common = dict(
+        t_pattern=s.t_pattern, engine=engine, update_down=s.update_down, set_sps=s.set_sps
+    )
     for epoch in range(s.num_epochs):
         ep = slice(epoch * per_epoch, (epoch + 1) * per_epoch)
-        pres = present(net, u_in[ep], u_tgt[ep], roles[ep], rng=rng, update_up=True,
-                       recorder=recorder, spikes=spikes, tick=tick, **common)
+        pres = present(
+            net,
+            u_in[ep],
+            u_tgt[ep],
+            roles[ep],
+            rng=rng,
+            update_up=True,
+            recorder=recorder,
+            spikes=spikes,
+            tick=tick,
+            **common,
+        )
         u_out[ep], counts[ep] = pres.u_out, pres.counts
         if s.len_validation == 0:
             continue
         val = slice(ep.start + s.len_epoch, ep.stop)
         loss_nudged[epoch] = pattern_loss(u_out[val], u_tgt[val]).mean()
         if cfg.options.free_validation:
-            free = present(net.copy(), u_in[val], u_tgt[val], roles[val], rng=free_rng,
-                           update_up=False, nudge=False, tick=tick, **common)
+            free = present(
+                net.copy(),
+                u_in[val],
+                u_tgt[val],
+                roles[val],
+                rng=free_rng,
+                update_up=False,
+                nudge=False,
+                tick=tick,
+                **common,
+            )
             u_out_free[val] = free.u_out
             loss_free[epoch] = pattern_loss(free.u_out, u_tgt[val]).mean()
     recorder.finalize()
     return StudentResult(
-        u_in=u_in, u_tgt=u_tgt, pattern_index=index, role=roles, u_out=u_out,
-        u_out_free=u_out_free, counts=counts, loss_nudged=loss_nudged, loss_free=loss_free,
+        u_in=u_in,
+        u_tgt=u_tgt,
+        pattern_index=index,
+        role=roles,
+        u_out=u_out,
+        u_out_free=u_out_free,
+        counts=counts,
+        loss_nudged=loss_nudged,
+        loss_free=loss_free,
         val_start=np.arange(s.num_epochs) * per_epoch + s.len_epoch,
-        initial_weights=initial, final_weights=net.weights(), recordings=recorder.results(),
-        spikes=None if spikes is None else spikes.record())
+        initial_weights=initial,
+        final_weights=net.weights(),
+        recordings=recorder.results(),
+        spikes=None if spikes is None else spikes.record(),
+    )

@@ -91,8 +91,10 @@ class Recorder:
     def results(self) -> dict[str, np.ndarray]:
         """``{"rec.{layer}.{name}": array (n_samples, *shape)}`` as float32."""
         n = self.out.shape[0]
-        return {f"rec.{layer}.{name}": self.out[:, start:start + size].reshape((n, *shape))
-                for layer, name, start, size, shape in self.items}
+        return {
+            f"rec.{layer}.{name}": self.out[:, start : start + size].reshape((n, *shape))
+            for layer, name, start, size, shape in self.items
+        }
 
 
 class SpikeLog:
@@ -103,8 +105,9 @@ class SpikeLog:
 
     def add(self, times, ids):
         if len(times):
-            self._chunks.append(np.stack([np.asarray(times, np.int64),
-                                          np.asarray(ids, np.int64)], axis=1))
+            self._chunks.append(
+                np.stack([np.asarray(times, np.int64), np.asarray(ids, np.int64)], axis=1)
+            )
 
     def record(self) -> np.ndarray:
         """``(n, 2)`` int64, sorted by time then neuron."""

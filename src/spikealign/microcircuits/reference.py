@@ -56,8 +56,9 @@ def psp_values(net: Network) -> np.ndarray:
     return np.where(inside, table[np.clip(age, 0, len(table) - 1)], 0.0).sum(axis=1)
 
 
-def _move_averages(net: Network, ids: slice, u: np.ndarray, v_bas: np.ndarray,
-                   filling: bool, count: int, slot: int):
+def _move_averages(
+    net: Network, ids: slice, u: np.ndarray, v_bas: np.ndarray, filling: bool, count: int, slot: int
+):
     """The paper's MovingAverage.move for the neurons ``ids``."""
     for avg, stack, new in ((net.ma_u, net.ma_u_stack, u), (net.ma_vb, net.ma_vb_stack, v_bas)):
         old = avg[ids] if filling else stack[slot, ids]
@@ -89,8 +90,9 @@ def potential_phase(net: Network, drive: Drive):
     for layer in lay.hidden:
         own, inn = lay.pyr(layer), lay.inn(layer)
         v_bas = matvec(net.w_up(layer), psp[lay.pyr(layer - 1)])
-        v_api = (matvec(net.w_down(layer), psp[lay.pyr(layer + 1)])
-                 + matvec(net.w_pi(layer), psp[inn]))
+        v_api = matvec(net.w_down(layer), psp[lay.pyr(layer + 1)]) + matvec(
+            net.w_pi(layer), psp[inn]
+        )
         u = net.bias[own] + v_bas + net.lam_api[layer] * v_api
         net.v_bas[own], net.v_api[own], net.u[own] = v_bas, v_api, u
         _move_averages(net, own, u, v_bas, filling, count, slot)
@@ -117,8 +119,9 @@ def forward_plasticity(net: Network, drive: Drive):
         s_pre = net.last[lay.pyr(layer - 1), -1] == t - 1
         if s_pre.any():
             own = lay.pyr(layer)
-            d = (rates(net.ma_u[own], p.log_t_ref)
-                 - rates(net.ma_vb[own] + net.bias[own], p.log_t_ref))
+            d = rates(net.ma_u[own], p.log_t_ref) - rates(
+                net.ma_vb[own] + net.bias[own], p.log_t_ref
+            )
             net.w_up(layer)[:, s_pre] += p.lr_up[layer] * d[:, None]
     if drive.copy_bp:
         net.copy_backprop()
@@ -137,12 +140,26 @@ def sal_plasticity(net: Network):
         pre_now = net.last[pre, -1] == t
         T = np.zeros((post.stop - post.start, pre.stop - pre.start))
         if post_now.any():  # causal pairs: pre spikes s before the post spike at t
-            row = np.array([sum(window_value_py(*window, float(t - s)) for s in net.last[k])
-                            for k in range(pre.start, pre.stop)]) / p.n_last
+            row = (
+                np.array(
+                    [
+                        sum(window_value_py(*window, float(t - s)) for s in net.last[k])
+                        for k in range(pre.start, pre.stop)
+                    ]
+                )
+                / p.n_last
+            )
             T[post_now, :] = row
         if pre_now.any():  # anti-causal pairs: post spikes s before the pre spike at t
-            col = np.array([sum(window_value_py(*window, float(s - t)) for s in net.last[i])
-                            for i in range(post.start, post.stop)]) / p.n_last
+            col = (
+                np.array(
+                    [
+                        sum(window_value_py(*window, float(s - t)) for s in net.last[i])
+                        for i in range(post.start, post.stop)
+                    ]
+                )
+                / p.n_last
+            )
             if p.sal_overwrite:
                 T[:, pre_now] = col[:, None]
             else:
@@ -150,8 +167,15 @@ def sal_plasticity(net: Network):
         net.w_down(layer)[...] += p.lr_down[layer] * T
 
 
-def step(net: Network, drive: Drive, rng: np.random.Generator, *, plastic_up: bool,
-         counts: np.ndarray, spikes: list):
+def step(
+    net: Network,
+    drive: Drive,
+    rng: np.random.Generator,
+    *,
+    plastic_up: bool,
+    counts: np.ndarray,
+    spikes: list,
+):
     """One step (module docstring); ``plastic_up``: forward plasticity in this step."""
     spike_phase(net, rng, counts, spikes)
     potential_phase(net, drive)
@@ -161,8 +185,13 @@ def step(net: Network, drive: Drive, rng: np.random.Generator, *, plastic_up: bo
         sal_plasticity(net)
 
 
-def run_pattern_reference(net: Network, drive: Drive, rng: np.random.Generator,
-                          recorder: Recorder | None, spikes: SpikeLog | None) -> PatternOutcome:
+def run_pattern_reference(
+    net: Network,
+    drive: Drive,
+    rng: np.random.Generator,
+    recorder: Recorder | None,
+    spikes: SpikeLog | None,
+) -> PatternOutcome:
     lay = net.layout
     out = lay.pyr(lay.output)
     counts = np.zeros(lay.n_neurons, np.int64)
@@ -170,8 +199,7 @@ def run_pattern_reference(net: Network, drive: Drive, rng: np.random.Generator,
     for k in range(drive.n_steps):
         after_lag = k >= drive.lag
         fired: list[int] = []
-        step(net, drive, rng, plastic_up=drive.plast_up and after_lag, counts=counts,
-             spikes=fired)
+        step(net, drive, rng, plastic_up=drive.plast_up and after_lag, counts=counts, spikes=fired)
         if spikes is not None and fired:
             spikes.add([net.t] * len(fired), fired)
         if recorder is not None:

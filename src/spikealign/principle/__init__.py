@@ -16,5 +16,12 @@ loop implementation for tests), ``figures``, ``cli``.
 from .drift import attractor, attractor_deviation, phase_plane, rotate_attractor, sal_drift, upscale
 from .stdd import stdd
 
-__all__ = ["stdd", "sal_drift", "phase_plane", "attractor", "attractor_deviation",
-           "rotate_attractor", "upscale"]
+__all__ = [
+    "stdd",
+    "sal_drift",
+    "phase_plane",
+    "attractor",
+    "attractor_deviation",
+    "rotate_attractor",
+    "upscale",
+]

@@ -102,13 +102,18 @@ def check_memory(n_bytes: float, what: str):
     """Raise ``ConfigError`` if ``what`` needs more than :func:`memory_budget`."""
     budget = memory_budget()
     if n_bytes > budget:
-        raise ConfigError(f"{what} needs about {_fmt_bytes(n_bytes)}, more than the "
-                          f"{_fmt_bytes(budget)} available (set SPIKEALIGN_MAX_MEMORY to change)")
+        raise ConfigError(
+            f"{what} needs about {_fmt_bytes(n_bytes)}, more than the "
+            f"{_fmt_bytes(budget)} available (set SPIKEALIGN_MAX_MEMORY to change)"
+        )
 
 
 def _is_int(x) -> bool:
-    return isinstance(x, int | np.integer) and not isinstance(x, bool) or (
-        isinstance(x, float | np.floating) and float(x).is_integer())
+    return (
+        isinstance(x, int | np.integer)
+        and not isinstance(x, bool)
+        or (isinstance(x, float | np.floating) and float(x).is_integer())
+    )
 
 
 @dataclass(frozen=True)
@@ -129,8 +134,9 @@ class ChainSpec:
         object.__setattr__(self, "t_ref", int(self.t_ref))
         object.__setattr__(self, "t_max", int(self.t_max))
         if self.t_ref >= self.t_max:
-            raise ConfigError(f"t_max: must be larger than t_ref (got t_ref={self.t_ref}, "
-                              f"t_max={self.t_max})")
+            raise ConfigError(
+                f"t_max: must be larger than t_ref (got t_ref={self.t_ref}, t_max={self.t_max})"
+            )
         try:
             t_syn = float(self.t_syn)
         except (TypeError, ValueError):
@@ -139,8 +145,9 @@ class ChainSpec:
             raise ConfigError(f"t_syn: must be > 0 (got {self.t_syn!r})")
         object.__setattr__(self, "t_syn", t_syn)
         if self.psp not in PSP_NAMES:
-            raise ConfigError(f"psp: unknown PSP shape {self.psp!r}; allowed: "
-                              f"{', '.join(PSP_NAMES)}")
+            raise ConfigError(
+                f"psp: unknown PSP shape {self.psp!r}; allowed: {', '.join(PSP_NAMES)}"
+            )
         if self.chain not in CHAINS:
             raise ConfigError(f"chain: must be one of {', '.join(CHAINS)} (got {self.chain!r})")
         check_memory(BYTES_PER_STATE * self.t_max**2, f"t_max={self.t_max}")
@@ -174,8 +181,16 @@ def _check_finite(**values):
             raise ConfigError(f"{name}: must be a finite number (got {v!r})")
 
 
-def spike_probabilities(w_ab, w_ba, b_a, b_b, spec: ChainSpec, kappa: np.ndarray | None = None,
-                        *, complements: bool = False):
+def spike_probabilities(
+    w_ab,
+    w_ba,
+    b_a,
+    b_b,
+    spec: ChainSpec,
+    kappa: np.ndarray | None = None,
+    *,
+    complements: bool = False,
+):
     """Per-state spike probabilities ``(a, b)`` of A and B, arrays ``[zeta_A, zeta_B]``.
 
     ``a[i, j]`` is the probability that A spikes in the next step given the state ``(i, j)``
@@ -376,8 +391,9 @@ def _cap_accumulation(q: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.where(lower, Q * g[None, :], 0.0)
 
 
-def stationary(a: np.ndarray, b: np.ndarray, na: np.ndarray | None = None,
-               nb: np.ndarray | None = None) -> np.ndarray:
+def stationary(
+    a: np.ndarray, b: np.ndarray, na: np.ndarray | None = None, nb: np.ndarray | None = None
+) -> np.ndarray:
     """Stationary distribution ``p[zeta_A, zeta_B]`` (sums to 1) of the chain with spike
     probabilities ``a, b`` (:func:`spike_probabilities`; pass the complements ``na = 1 - a``,
     ``nb = 1 - b`` from ``complements=True`` for full relative precision), by boundary

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="SAL principle: analytic STDDs and phase planes of two coupled neurons.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="SAL principle: analytic STDDs and phase planes of two coupled neurons.",
+)
 
 _PSP_HELP = "PSP shape: rect, alpha, exp, cutoff or tail."
 _CHAIN_HELP = "upstream (min ISI t_ref, the paper's chain) or simulator (t_ref + 1, exact SSN)."
@@ -69,12 +73,25 @@ def stdd_cmd(
     win = _window(window, tau, amplitude, t_ref)
     if out is not None and out.suffix not in (".npz", ".csv"):
         raise ConfigError(f"out: must end in .npz or .csv (got {out})")
-    dt, p = stdd(w_ab, w_ba, b_a, b_b, t_ref=t_ref, t_syn=t_syn, t_max=t_max, psp=psp,
-                 chain=chain, center=center, ties=ties)
+    dt, p = stdd(
+        w_ab,
+        w_ba,
+        b_a,
+        b_b,
+        t_ref=t_ref,
+        t_syn=t_syn,
+        t_max=t_max,
+        psp=psp,
+        chain=chain,
+        center=center,
+        ties=ties,
+    )
     dw_ab, dw_ba = sal_drift(dt, p, win)
-    typer.echo(f"# W_AB={w_ab:g} W_BA={w_ba:g} b_A={b_a:g} b_B={b_b:g} t_ref={t_ref} "
-               f"t_syn={t_syn:g} t_max={t_max} psp={psp} chain={chain} ties={ties} "
-               f"window={window}(tau={win.tau_plus.item():g}, A={amplitude:g})")
+    typer.echo(
+        f"# W_AB={w_ab:g} W_BA={w_ba:g} b_A={b_a:g} b_B={b_b:g} t_ref={t_ref} "
+        f"t_syn={t_syn:g} t_max={t_max} psp={psp} chain={chain} ties={ties} "
+        f"window={window}(tau={win.tau_plus.item():g}, A={amplitude:g})"
+    )
     typer.echo(f"dW_AB: {dw_ab:.10g}")
     typer.echo(f"dW_BA: {dw_ba:.10g}")
     typer.echo(f"mass dt<0: {np.sum(p[dt < 0]):.6f}  dt>0: {np.sum(p[dt > 0]):.6f}")
@@ -85,9 +102,17 @@ def stdd_cmd(
             typer.echo(f"{int(d)} {v:.10g}")
     if out is not None:
         if out.suffix == ".npz":
-            atomic_save_npz(out, dt=dt, p=p, dw=np.array([dw_ab, dw_ba]),
-                            params=np.array([w_ab, w_ba, b_a, b_b, t_ref, t_syn, t_max]),
-                            psp=psp, chain=chain, ties=ties, center=center)
+            atomic_save_npz(
+                out,
+                dt=dt,
+                p=p,
+                dw=np.array([dw_ab, dw_ba]),
+                params=np.array([w_ab, w_ba, b_a, b_b, t_ref, t_syn, t_max]),
+                psp=psp,
+                chain=chain,
+                ties=ties,
+                center=center,
+            )
         else:
             lines = ["dt,p"] + [f"{int(d)},{v:.17g}" for d, v in zip(dt, p, strict=True)]
             atomic_write_text(out, "\n".join(lines) + "\n")
@@ -139,17 +164,38 @@ def phase_plane_cmd(
         raise ConfigError(f"plot: must end in .png or .pdf (got {plot})")
     win = _window(window, tau, amplitude, t_ref)
     w = np.linspace(w_min, w_max, n)
-    grid = phase_plane(w, b_a=b_a, b_b=b_b, t_ref=t_ref, t_syn=t_syn, t_max=t_max, window=win,
-                       psp=psp, chain=chain, ties=ties, workers=workers, progress=True)
+    grid = phase_plane(
+        w,
+        b_a=b_a,
+        b_b=b_b,
+        t_ref=t_ref,
+        t_syn=t_syn,
+        t_max=t_max,
+        window=win,
+        psp=psp,
+        chain=chain,
+        ties=ties,
+        workers=workers,
+        progress=True,
+    )
     line = attractor(w, grid, n_upscale=upscale_n if n >= 4 else None)
     dev = attractor_deviation(line)
-    atomic_save_npz(out, w=w, grid=grid, attractor=line, deviation=dev,
-                    params=np.array([b_a, b_b, t_ref, t_syn, t_max]), psp=psp, chain=chain,
-                    ties=ties, attractor_columns=np.array(["W_BA", "W_AB"]))
-    typer.echo(f"grid: {n} x {n}, W in [{w_min:g}, {w_max:g}], max |dW| = "
-               f"{np.abs(grid).max():.6g}")
-    typer.echo(f"attractor points: {len(line)}; mean relative deviation from the diagonal: "
-               f"{dev:.6g}")
+    atomic_save_npz(
+        out,
+        w=w,
+        grid=grid,
+        attractor=line,
+        deviation=dev,
+        params=np.array([b_a, b_b, t_ref, t_syn, t_max]),
+        psp=psp,
+        chain=chain,
+        ties=ties,
+        attractor_columns=np.array(["W_BA", "W_AB"]),
+    )
+    typer.echo(f"grid: {n} x {n}, W in [{w_min:g}, {w_max:g}], max |dW| = {np.abs(grid).max():.6g}")
+    typer.echo(
+        f"attractor points: {len(line)}; mean relative deviation from the diagonal: {dev:.6g}"
+    )
     typer.echo(f"wrote {out}")
     if plot is not None:
         from .figures import _figure, plot_phase_plane

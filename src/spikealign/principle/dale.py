@@ -62,8 +62,16 @@ CONNECTIONS = {
 class EISystem:
     """Weights (by connection name) and biases (by neuron name) of the E/I system."""
 
-    weights: dict = field(default_factory=lambda: {
-        "e2_e1": 0.0, "e1_e2": 0.0, "i1_e1": 4.0, "i2_e2": 4.0, "e2_i1": -1.0, "e1_i2": -1.0})
+    weights: dict = field(
+        default_factory=lambda: {
+            "e2_e1": 0.0,
+            "e1_e2": 0.0,
+            "i1_e1": 4.0,
+            "i2_e2": 4.0,
+            "e2_i1": -1.0,
+            "e1_i2": -1.0,
+        }
+    )
     biases: dict = field(default_factory=lambda: {"e1": 0.0, "e2": 0.0, "i1": -2.0, "i2": -2.0})
 
     def __post_init__(self):
@@ -100,11 +108,19 @@ class EISystem:
     def _path(self, post: str):
         """``(W_IE, W_EI, b_I, r)`` of the disynaptic path onto E neuron ``post``."""
         if post == "e2":  # e1 -> i1 -> e2
-            return (self.weights["i1_e1"], self.weights["e2_i1"], self.biases["i1"],
-                    float(logistic(self.biases["e1"])))
+            return (
+                self.weights["i1_e1"],
+                self.weights["e2_i1"],
+                self.biases["i1"],
+                float(logistic(self.biases["e1"])),
+            )
         if post == "e1":  # e2 -> i2 -> e1
-            return (self.weights["i2_e2"], self.weights["e1_i2"], self.biases["i2"],
-                    float(logistic(self.biases["e2"])))
+            return (
+                self.weights["i2_e2"],
+                self.weights["e1_i2"],
+                self.biases["i2"],
+                float(logistic(self.biases["e2"])),
+            )
         raise ConfigError(f"post: must be e1 or e2 (got {post!r})")
 
     def indirect(self, post: str) -> float:
@@ -141,13 +157,23 @@ def _grid_task(args):
     for r, i in enumerate(rows):
         for j, w_ba in enumerate(w_values):
             sys_ij = system.with_weights(e1_e2=float(w_values[i]), e2_e1=float(w_ba))
-            out[r, j] = sal_drift_sim(sys_ij, t_ref=t_ref, t_syn=t_syn, n_steps=n_steps,
-                                      rng=_seed(seed, i, j))
+            out[r, j] = sal_drift_sim(
+                sys_ij, t_ref=t_ref, t_syn=t_syn, n_steps=n_steps, rng=_seed(seed, i, j)
+            )
     return rows, out
 
 
-def drift_grid(system: EISystem, w_values, *, t_ref=25, t_syn=25, n_steps=2_000_000, seed=0,
-               workers: int | None = 1, progress: bool = False):
+def drift_grid(
+    system: EISystem,
+    w_values,
+    *,
+    t_ref=25,
+    t_syn=25,
+    n_steps=2_000_000,
+    seed=0,
+    workers: int | None = 1,
+    progress: bool = False,
+):
     """Simulated SAL drift over raw E weights: ``grid[i, j] = (dW_AB, dW_BA)`` at
     ``W_AB = W[e2->e1] = w[i]``, ``W_BA = W[e1->e2] = w[j]`` (as :func:`.phase_plane`)."""
     w = np.asarray(w_values, dtype=float)
@@ -172,8 +198,10 @@ def rate_check(system: EISystem, w_values, *, t_ref=25, t_syn=25, n_steps=500_00
     base = system.with_weights(e1_e2=0.0, e1_i2=0.0)
     w_eff = system.effective(w, "e2")
     for k, wk in enumerate(w):
-        for sys_k, out, tag in ((base.with_weights(e2_e1=float(wk)), dale, 0),
-                                (base.with_weights(e2_e1=float(w_eff[k]), e2_i1=0.0), direct, 1)):
+        for sys_k, out, tag in (
+            (base.with_weights(e2_e1=float(wk)), dale, 0),
+            (base.with_weights(e2_e1=float(w_eff[k]), e2_i1=0.0), direct, 1),
+        ):
             W, b = sys_k.network()
             spikes = simulate(W, b, int(n_steps), params, _seed(seed, 1000 + k, tag))
             out.append(np.count_nonzero(spikes[:, 1] == 1) * t_ref / n_steps)

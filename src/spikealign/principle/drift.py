@@ -40,8 +40,9 @@ from .stdd import assemble, half_histograms, resolve_ties
 
 def _window_values(window: Window, dt):
     if not isinstance(window, Window):
-        raise ConfigError("window: must be a spikealign.stdp Window (exp_window, tri_window, "
-                          "sal_window)")
+        raise ConfigError(
+            "window: must be a spikealign.stdp Window (exp_window, tri_window, sal_window)"
+        )
     dt = np.asarray(dt, dtype=float)
     if window.per_synapse:
         if any(p.ndim == 2 and p.shape != (2, 2) for p in window._params()):
@@ -76,8 +77,9 @@ def _rows_task(args):
     out = np.empty((len(rows), len(w_values), 2))
     for r, i in enumerate(rows):
         for j, w_ba in enumerate(w_values):
-            a, b, na, nb = spike_probabilities(w_values[i], w_ba, b_a, b_b, spec, kappa,
-                                               complements=True)
+            a, b, na, nb = spike_probabilities(
+                w_values[i], w_ba, b_a, b_b, spec, kappa, complements=True
+            )
             p = stationary(a, b, na, nb)
             right, left = half_histograms(p, a, b, ties, na, nb)
             _, full = assemble(right, left, "zero")
@@ -91,12 +93,15 @@ def default_workers() -> int:
     env = os.environ.get("SPIKEALIGN_WORKERS")
     if env:
         return max(1, int(env))
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
-def fill_rows(fn, tasks, workers: int | None, grid: np.ndarray, *, progress: bool = False,
-              desc: str = "grid") -> np.ndarray:
+def fill_rows(
+    fn, tasks, workers: int | None, grid: np.ndarray, *, progress: bool = False, desc: str = "grid"
+) -> np.ndarray:
     """Run row tasks (``fn(task) -> (rows, values)``) with :func:`run_tasks` and write each
     result into ``grid[rows]``; a progress bar over tasks when ``progress``."""
 
@@ -159,8 +164,21 @@ def _check_grid(w_values):
     return w
 
 
-def phase_plane(w_values, *, b_a, b_b, t_ref, t_syn, t_max, window, psp="rect",
-                chain="upstream", ties=None, workers: int | None = 1, progress: bool = False):
+def phase_plane(
+    w_values,
+    *,
+    b_a,
+    b_b,
+    t_ref,
+    t_syn,
+    t_max,
+    window,
+    psp="rect",
+    chain="upstream",
+    ties=None,
+    workers: int | None = 1,
+    progress: bool = False,
+):
     """SAL drift on the grid ``W_AB = w[i]``, ``W_BA = w[j]``: array ``(n, n, 2)`` holding
     ``(dW_AB, dW_BA)`` (module docstring; STDD options as :func:`spikealign.principle.stdd`).
 
@@ -171,15 +189,19 @@ def phase_plane(w_values, *, b_a, b_b, t_ref, t_syn, t_max, window, psp="rect",
     ties = resolve_ties(spec.chain, ties)
     n = len(w)
     nw = default_workers() if workers is None else int(workers)
-    check_memory(n * n * 2 * 8 + max(1, nw) * BYTES_PER_STATE * spec.t_max**2,
-                 f"a {n} x {n} phase plane at t_max={spec.t_max}")
+    check_memory(
+        n * n * 2 * 8 + max(1, nw) * BYTES_PER_STATE * spec.t_max**2,
+        f"a {n} x {n} phase plane at t_max={spec.t_max}",
+    )
     c = spec.t_max - 1
     dt = np.arange(-c, c + 1)
     k_ab, k_ba = _window_values(window, dt)
     grid = np.empty((n, n, 2))
     block = max(1, int(np.ceil(n / (4 * max(1, nw)))))
-    tasks = [(list(range(s, min(n, s + block))), w, float(b_a), float(b_b), spec, ties,
-              k_ab, k_ba) for s in range(0, n, block)]
+    tasks = [
+        (list(range(s, min(n, s + block))), w, float(b_a), float(b_b), spec, ties, k_ab, k_ba)
+        for s in range(0, n, block)
+    ]
     return fill_rows(_rows_task, tasks, nw, grid, progress=progress, desc="phase plane")
 
 
@@ -196,8 +218,9 @@ def upscale(w_values, grid, n: int):
     out = np.empty((len(w_hd), len(w_hd), grid.shape[-1]))
     method = "cubic" if len(w) >= 4 else "linear"
     for k in range(grid.shape[-1]):
-        ip = RegularGridInterpolator((w, w), grid[..., k], method=method, bounds_error=False,
-                                     fill_value=None)
+        ip = RegularGridInterpolator(
+            (w, w), grid[..., k], method=method, bounds_error=False, fill_value=None
+        )
         out[..., k] = ip(pts).reshape(len(w_hd), len(w_hd))
     return w_hd, out
 

@@ -23,12 +23,12 @@ from ..stdp import Window, nn_stdp
 
 def pair_network(w_ab, w_ba, b_a, b_b):
     """``(W, b)`` of the two-neuron system in the core's ``W[post, pre]`` convention."""
-    return (np.array([[0.0, float(w_ab)], [float(w_ba), 0.0]]),
-            np.array([float(b_a), float(b_b)]))
+    return (np.array([[0.0, float(w_ab)], [float(w_ba), 0.0]]), np.array([float(b_a), float(b_b)]))
 
 
-def simulate_pair(w_ab, w_ba, b_a, b_b, *, t_ref, t_syn, n_steps, rng, psp="rect",
-                  n_last_psp=10, min_isi=None):
+def simulate_pair(
+    w_ab, w_ba, b_a, b_b, *, t_ref, t_syn, n_steps, rng, psp="rect", n_last_psp=10, min_isi=None
+):
     """Spike record ``(time, neuron)`` of the pair simulated from rest (A = 0, B = 1)."""
     W, b = pair_network(w_ab, w_ba, b_a, b_b)
     params = SimParams(int(t_ref), float(t_syn), psp, min_isi=min_isi, n_last_psp=n_last_psp)
@@ -80,8 +80,9 @@ def empirical_stdd(spikes, t_max: int, *, start: int = 0):
         raise ValueError("empirical_stdd: no adjacent pairs within t_max - 1 in the record")
     qr, ql = hr / n_r, hl / n_l
     p = np.concatenate([ql[::-1] / 2, [np.nan], qr / 2])
-    se = np.concatenate([np.sqrt(ql * (1 - ql) / n_l)[::-1] / 2, [np.nan],
-                         np.sqrt(qr * (1 - qr) / n_r) / 2])
+    se = np.concatenate(
+        [np.sqrt(ql * (1 - ql) / n_l)[::-1] / 2, [np.nan], np.sqrt(qr * (1 - qr) / n_r) / 2]
+    )
     return np.arange(-c, c + 1), p, se, n_r, n_l
 
 
@@ -112,15 +113,31 @@ def measured_drift(spikes, window: Window, *, start: int = 0):
     def k(dt, post, pre):
         return window(dt, post, pre) if per else window(dt)
 
-    se_ab = 0.5 * np.sqrt(np.var(k(right, 0, 1), ddof=1) / n_r
-                          + np.var(k(-left, 0, 1), ddof=1) / n_l)
-    se_ba = 0.5 * np.sqrt(np.var(k(-right, 1, 0), ddof=1) / n_r
-                          + np.var(k(left, 1, 0), ddof=1) / n_l)
+    se_ab = 0.5 * np.sqrt(
+        np.var(k(right, 0, 1), ddof=1) / n_r + np.var(k(-left, 0, 1), ddof=1) / n_l
+    )
+    se_ba = 0.5 * np.sqrt(
+        np.var(k(-right, 1, 0), ddof=1) / n_r + np.var(k(left, 1, 0), ddof=1) / n_l
+    )
     return float(dw_ab), float(dw_ba), float(se_ab), float(se_ba), n_r, n_l
 
 
-def sal_evolution(w0, b, *, t_ref, t_syn, window: Window, lr, n_epochs, epoch_steps, rng,
-                  psp="rect", n_last_stdp=10, fixed=None, progress=False):
+def sal_evolution(
+    w0,
+    b,
+    *,
+    t_ref,
+    t_syn,
+    window: Window,
+    lr,
+    n_epochs,
+    epoch_steps,
+    rng,
+    psp="rect",
+    n_last_stdp=10,
+    fixed=None,
+    progress=False,
+):
     """Weight evolution of the pair under SAL by simulation (Fig 2d protocol).
 
     Each epoch simulates ``epoch_steps`` steps from rest with the current weights, accumulates
@@ -142,8 +159,9 @@ def sal_evolution(w0, b, *, t_ref, t_syn, window: Window, lr, n_epochs, epoch_st
         bar = make_bar(total=int(n_epochs), desc="SAL epochs", unit="epoch")
     for e in range(int(n_epochs)):
         W, bias = pair_network(w_ab, w_ba, b[0], b[1])
-        st = phase_statistics(W, bias, int(epoch_steps), params, rng, windows=(window,),
-                              n_last_stdp=int(n_last_stdp))
+        st = phase_statistics(
+            W, bias, int(epoch_steps), params, rng, windows=(window,), n_last_stdp=int(n_last_stdp)
+        )
         dw = st.stdp[0] * (t_ref / epoch_steps)
         if fixed != "ab":
             w_ab += lr * dw[0, 1]

@@ -89,8 +89,20 @@ def _half(T, p, n, first: str, ties: str):
     return h[1:]
 
 
-def reference_stdd(w_ab, w_ba, b_a, b_b, *, t_ref, t_syn, t_max, psp="rect", chain="upstream",
-                   center="nan", ties=None):
+def reference_stdd(
+    w_ab,
+    w_ba,
+    b_a,
+    b_b,
+    *,
+    t_ref,
+    t_syn,
+    t_max,
+    psp="rect",
+    chain="upstream",
+    center="nan",
+    ties=None,
+):
     """Same signature and result as :func:`spikealign.principle.stdd`, computed plainly."""
     from .stdd import assemble, resolve_ties
 

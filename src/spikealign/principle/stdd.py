@@ -78,25 +78,25 @@ def _upstream_reentry(p, resp, s, both, n_steps):
     # gamma-flow of the start process F_k (k = 0 .. K-1), F_k = p[k, y >= k] / rate for k < c
     f = np.zeros(K + 1)  # f[m]: mass entering (0,0) at step m
     kmax = min(c, K)
-    f[1:kmax + 1] = np.triu(p[:kmax] * both[:kmax]).sum(axis=1) / rate
+    f[1 : kmax + 1] = np.triu(p[:kmax] * both[:kmax]).sum(axis=1) / rate
     if K > c:
         # F_c sits in the corner (c, c): survivors of F_{c-1}
-        fc = (p[c - 1, c - 1:] * s[c - 1, c - 1:]).sum() / rate
+        fc = (p[c - 1, c - 1 :] * s[c - 1, c - 1 :]).sum() / rate
         decay = s[c, c] ** np.arange(K - c)
-        f[c + 1:K + 1] = fc * decay * both[c, c]
+        f[c + 1 : K + 1] = fc * decay * both[c, c]
     # process started by a point mass at (0, 0): along the diagonal, then the corner
     diag_s = np.diagonal(s)
     Ld = np.ones(max(K, c + 1))
-    Ld[1:c + 1] = np.cumprod(diag_s[:c])
+    Ld[1 : c + 1] = np.cumprod(diag_s[:c])
     if K > c + 1:
-        Ld[c + 1:K] = Ld[c] * diag_s[c] ** np.arange(1, K - c)
+        Ld[c + 1 : K] = Ld[c] * diag_s[c] ** np.arange(1, K - c)
     diag_both = np.concatenate([np.diagonal(both), np.full(max(0, len(Ld) - n), both[c, c])])
     g = np.zeros(K + 1)  # g[n]: mass entering (0,0) n steps after a point mass at (0,0)
-    g[1:K + 1] = Ld[:K] * diag_both[:K]
+    g[1 : K + 1] = Ld[:K] * diag_both[:K]
     # renewal e_m = f_m + sum_{j<m} e_j g_{m-j}
     e = np.zeros(K + 1)
     for m in range(1, K + 1):
-        e[m] = f[m] + np.dot(e[1:m], g[m - 1:0:-1])
+        e[m] = f[m] + np.dot(e[1:m], g[m - 1 : 0 : -1])
     E = np.cumsum(e)  # E[j] = sum_{m=1}^{j} e_m
     lags = np.arange(1, c + 1)
     readout = Ld[lags - 1] * np.diagonal(resp)[lags - 1]
@@ -112,8 +112,9 @@ def half_histograms(p, a, b, ties: str = "exact", na=None, nb=None):
     ``na``, ``nb``: the complements ``1 - a``, ``1 - b`` if available (more precise).
     """
     if not (p[:, 0].sum() > 0 and p[0].sum() > 0):
-        raise ValueError("stdd: a neuron never fires (its stationary spike rate is 0); the STDD "
-                         "is undefined")
+        raise ValueError(
+            "stdd: a neuron never fires (its stationary spike rate is 0); the STDD is undefined"
+        )
     right = _pair_rates(p.T, a.T)
     left = _pair_rates(p, b)
     if ties == "upstream":
@@ -130,8 +131,10 @@ def assemble(right, left, center: str = "nan"):
     if center not in CENTERS:
         raise ConfigError(f"center: must be one of {', '.join(CENTERS)} (got {center!r})")
     if not (right.sum() > 0 and left.sum() > 0):
-        raise ValueError("stdd: no adjacent spike pairs within t_max - 1 (a neuron never "
-                         "fires); the STDD is undefined")
+        raise ValueError(
+            "stdd: no adjacent spike pairs within t_max - 1 (a neuron never "
+            "fires); the STDD is undefined"
+        )
     r = right / (2.0 * right.sum())
     lt = left[::-1] / (2.0 * left.sum())
     if center == "nan":
@@ -144,8 +147,20 @@ def assemble(right, left, center: str = "nan"):
     return np.arange(-c, c + 1), np.concatenate([lt, [mid], r])
 
 
-def stdd(w_ab, w_ba, b_a, b_b, *, t_ref, t_syn, t_max, psp="rect", chain="upstream",
-         center="nan", ties=None):
+def stdd(
+    w_ab,
+    w_ba,
+    b_a,
+    b_b,
+    *,
+    t_ref,
+    t_syn,
+    t_max,
+    psp="rect",
+    chain="upstream",
+    center="nan",
+    ties=None,
+):
     """Analytic STDD of the two-neuron system (module docstring).
 
     Parameters

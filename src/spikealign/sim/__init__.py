@@ -59,17 +59,29 @@ def _check(W, b, n_steps, engine, params, rng):
     return W, b, n_steps
 
 
-def simulate(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
-             *, engine: str = "fast") -> np.ndarray:
+def simulate(
+    W, b, n_steps: int, params: SimParams, rng: np.random.Generator, *, engine: str = "fast"
+) -> np.ndarray:
     """Spike record ``(time, neuron)`` of ``n_steps`` steps of the network ``(W, b)`` from rest."""
     stats = phase_statistics(W, b, n_steps, params, rng, engine=engine, record=True)
     return cast(np.ndarray, stats.spikes)  # record=True: never None
 
 
-def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Generator, *,
-                     windows: tuple[Window, ...] = (), n_last_stdp: int = 1,
-                     sample_every: int = 0, record: bool = False,
-                     engine: str = "fast", clamp=None, coactivation: bool = False) -> PhaseStats:
+def phase_statistics(
+    W,
+    b,
+    n_steps: int,
+    params: SimParams,
+    rng: np.random.Generator,
+    *,
+    windows: tuple[Window, ...] = (),
+    n_last_stdp: int = 1,
+    sample_every: int = 0,
+    record: bool = False,
+    engine: str = "fast",
+    clamp=None,
+    coactivation: bool = False,
+) -> PhaseStats:
     """Simulate from rest and return :class:`PhaseStats`.
 
     Each non-refractory neuron spikes in a step with probability ``1 / (1 + t_ref e^-u_i)``,
@@ -127,40 +139,76 @@ def phase_statistics(W, b, n_steps: int, params: SimParams, rng: np.random.Gener
     sample_every = checks.steps("sample_every", sample_every)
     record = checks.flag("record", record)
     if sample_every > 0 and n > MAX_SAMPLED_NEURONS:
-        raise ValueError(f"sample_every: a state histogram has 2^N entries; at most "
-                         f"{MAX_SAMPLED_NEURONS} neurons (got {n}); use spike counts instead")
+        raise ValueError(
+            f"sample_every: a state histogram has 2^N entries; at most "
+            f"{MAX_SAMPLED_NEURONS} neurons (got {n}); use spike counts instead"
+        )
     if engine == "reference":
         spikes = simulate_reference(W, b, n_steps, params, rng, clamp)
         stdp = np.array([pair_stdp_reference(spikes, n, w, n_last_stdp) for w in windows])
         stdp = stdp.reshape(len(windows), n, n)
-        states = (state_histogram(spikes, n, params.t_ref, n_steps, sample_every)
-                  if sample_every > 0 else None)
+        states = (
+            state_histogram(spikes, n, params.t_ref, n_steps, sample_every)
+            if sample_every > 0
+            else None
+        )
         co, on = _coactivation_of(spikes, n, params, n_steps, coactivation)
-        return PhaseStats(spike_counts(spikes, n).astype(np.int64), stdp, states,
-                          spikes if record else None, co, on)
+        return PhaseStats(
+            spike_counts(spikes, n).astype(np.int64),
+            stdp,
+            states,
+            spikes if record else None,
+            co,
+            on,
+        )
 
     if engine == "stepwise":
-        st = _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every,
-                       record or coactivation, clamp)
+        st = _stepwise(
+            W,
+            b,
+            n_steps,
+            params,
+            rng,
+            windows,
+            n_last_stdp,
+            sample_every,
+            record or coactivation,
+            clamp,
+        )
         st.co, st.on = _coactivation_of(st.spikes, n, params, n_steps, coactivation)
         st.spikes = st.spikes if record else None
         return st
     net = make_network(W, b, params, clamp)
     rules = make_rules(windows, n, n_last_stdp)
-    stats = make_stats(n, len(windows), n_steps, params.min_isi, sample_every=sample_every,
-                       record=record, coactivation=coactivation)
+    stats = make_stats(
+        n,
+        len(windows),
+        n_steps,
+        params.min_isi,
+        sample_every=sample_every,
+        record=record,
+        coactivation=coactivation,
+    )
     k = run_phase(int(n_steps), net, rules, stats, rng)
     spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None
-    return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None, spikes,
-                      stats.co if coactivation else None, stats.on if coactivation else None)
+    return PhaseStats(
+        stats.counts,
+        stats.S,
+        stats.hist if sample_every > 0 else None,
+        spikes,
+        stats.co if coactivation else None,
+        stats.on if coactivation else None,
+    )
 
 
 def _check_coactivation(coactivation, params: SimParams) -> None:
     if not isinstance(coactivation, bool | np.bool_):
         raise TypeError(f"coactivation must be a bool (got {type(coactivation).__name__})")
     if coactivation and params.min_isi < params.t_ref:
-        raise ValueError(f"coactivation: needs min_isi >= t_ref (a neuron's on-windows must not "
-                         f"overlap; got min_isi {params.min_isi}, t_ref {params.t_ref})")
+        raise ValueError(
+            f"coactivation: needs min_isi >= t_ref (a neuron's on-windows must not "
+            f"overlap; got min_isi {params.min_isi}, t_ref {params.t_ref})"
+        )
 
 
 def _coactivation_of(spikes, n, params, n_steps, coactivation):
@@ -177,8 +225,10 @@ def _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, re
     from . import stepwise
 
     if params.potential_mode(len(b)) != "ordered":
-        raise ValueError("engine 'stepwise' computes ordered potentials only "
-                         "(set SimParams(potentials='ordered'))")
+        raise ValueError(
+            "engine 'stepwise' computes ordered potentials only "
+            "(set SimParams(potentials='ordered'))"
+        )
     n = len(b)
     table, changes, binary = stepwise.prepare(params)
     codes, utau, pars = window_arrays(windows, n)
@@ -186,9 +236,28 @@ def _stepwise(W, b, n_steps, params, rng, windows, n_last_stdp, sample_every, re
     hist = np.zeros(2**n if sample_every > 0 else 0, dtype=np.int64)
     counts = np.zeros(n, dtype=np.int64)
     times, ids, _ = stepwise.run_phase(
-        int(n_steps), W, b, params.log_t_ref, int(params.min_isi), int(params.t_ref), table,
-        changes, binary, int(params.n_last_psp), rng, codes, utau, pars, int(n_last_stdp), S,
-        int(sample_every), hist, counts, bool(record), clamp)
+        int(n_steps),
+        W,
+        b,
+        params.log_t_ref,
+        int(params.min_isi),
+        int(params.t_ref),
+        table,
+        changes,
+        binary,
+        int(params.n_last_psp),
+        rng,
+        codes,
+        utau,
+        pars,
+        int(n_last_stdp),
+        S,
+        int(sample_every),
+        hist,
+        counts,
+        bool(record),
+        clamp,
+    )
     spikes = np.stack([times, ids], axis=1) if record else None
     return PhaseStats(counts, S, hist if sample_every > 0 else None, spikes)
 
@@ -207,8 +276,9 @@ class Chain:
     steps (:attr:`time` is the next step).
     """
 
-    def __init__(self, W, b, params: SimParams, rng: np.random.Generator, *, clamp=None,
-                 n_last_stdp: int = 1):
+    def __init__(
+        self, W, b, params: SimParams, rng: np.random.Generator, *, clamp=None, n_last_stdp: int = 1
+    ):
         W, b, _ = _check(W, b, 0, "fast", params, rng)
         n_last_stdp = checks.last_spikes("n_last_stdp", n_last_stdp)
         self.params, self.rng, self.n_last_stdp = params, rng, n_last_stdp
@@ -229,8 +299,17 @@ class Chain:
         return out
 
     @classmethod
-    def restore(cls, W, b, params: SimParams, rng: np.random.Generator, arrays: dict, *,
-                clamp=None, n_last_stdp: int = 1) -> Chain:
+    def restore(
+        cls,
+        W,
+        b,
+        params: SimParams,
+        rng: np.random.Generator,
+        arrays: dict,
+        *,
+        clamp=None,
+        n_last_stdp: int = 1,
+    ) -> Chain:
         """A chain continuing from :meth:`state_arrays` (with the network it then had and the
         random generator in the state it then had). The arrays are checked against the chain
         before anything is compiled (:func:`.checks.chain_state`: shapes, dtypes, ``time``
@@ -239,11 +318,15 @@ class Chain:
         n_last_stdp = checks.last_spikes("n_last_stdp", n_last_stdp)
         net = make_network(W, b, params, check_clamp(clamp, len(b)))
         n, ring_len = len(b), max(params.n_last_psp, n_last_stdp, 2)
-        fresh = [np.zeros((N_ROWS, n), np.int64), np.zeros(n), np.zeros(N_SLOTS, np.int64),
-                 np.zeros((n, ring_len), np.int64), np.zeros(n)]  # new_state's arrays
+        fresh = [
+            np.zeros((N_ROWS, n), np.int64),
+            np.zeros(n),
+            np.zeros(N_SLOTS, np.int64),
+            np.zeros((n, ring_len), np.int64),
+            np.zeros(n),
+        ]  # new_state's arrays
         saved, time = checks.chain_state(arrays, cls.STATE_KEYS, fresh, net, params, ring_len)
-        chain = cls(W, b, params, np.random.default_rng(0), clamp=clamp,
-                    n_last_stdp=n_last_stdp)
+        chain = cls(W, b, params, np.random.default_rng(0), clamp=clamp, n_last_stdp=n_last_stdp)
         chain.rng = rng
         st = list(chain._state)
         for k, a in enumerate(saved):
@@ -263,8 +346,15 @@ class Chain:
         self._net = make_network(W, b, self.params, clamp)
         refresh(self.time, self._net, self._state)
 
-    def run(self, n_steps: int, *, windows: tuple[Window, ...] = (), sample_every: int = 0,
-            record: bool = False, coactivation: bool = False) -> PhaseStats:
+    def run(
+        self,
+        n_steps: int,
+        *,
+        windows: tuple[Window, ...] = (),
+        sample_every: int = 0,
+        record: bool = False,
+        coactivation: bool = False,
+    ) -> PhaseStats:
         """Simulate the next ``n_steps`` steps; statistics of this part only (``coactivation``:
         the steps of this part at which neurons and pairs are on, on-windows of earlier
         spikes included; :func:`phase_statistics`)."""
@@ -277,15 +367,26 @@ class Chain:
         if sample_every > 0 and n > MAX_SAMPLED_NEURONS:
             raise ValueError(f"sample_every: at most {MAX_SAMPLED_NEURONS} neurons (got {n})")
         rules = make_rules(windows, n, self.n_last_stdp)
-        stats = make_stats(n, len(windows), n_steps, self.params.min_isi,
-                           sample_every=sample_every, record=record,
-                           coactivation=coactivation)
+        stats = make_stats(
+            n,
+            len(windows),
+            n_steps,
+            self.params.min_isi,
+            sample_every=sample_every,
+            record=record,
+            coactivation=coactivation,
+        )
         t0, t1 = self.time, self.time + int(n_steps)
         if t0 > 0:
             begin_part(t0, int(sample_every), self._net, self._state)
         k = advance(t0, t1, self._net, rules, stats, self.rng, self._state)
         self.time = t1
         spikes = np.stack([stats.rec_t[:k], stats.rec_i[:k]], axis=1) if record else None
-        return PhaseStats(stats.counts, stats.S, stats.hist if sample_every > 0 else None,
-                          spikes, stats.co if coactivation else None,
-                          stats.on if coactivation else None)
+        return PhaseStats(
+            stats.counts,
+            stats.S,
+            stats.hist if sample_every > 0 else None,
+            spikes,
+            stats.co if coactivation else None,
+            stats.on if coactivation else None,
+        )

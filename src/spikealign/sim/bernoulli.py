@@ -32,9 +32,18 @@ import numpy as np
 _NEVER = -(2**40)
 
 
-def bernoulli_raster(W, b, n_steps: int, t_ref: int, tau_syn: float, rng: np.random.Generator,
-                     *, n_runs: int = 1, min_isi: int | None = None,
-                     n_last_psp: int = 10) -> np.ndarray:
+def bernoulli_raster(
+    W,
+    b,
+    n_steps: int,
+    t_ref: int,
+    tau_syn: float,
+    rng: np.random.Generator,
+    *,
+    n_runs: int = 1,
+    min_isi: int | None = None,
+    n_last_psp: int = 10,
+) -> np.ndarray:
     """Spike raster ``(n_runs, n_steps, N)`` (bool) of independent runs from rest (module
     docstring). ``min_isi`` defaults to ``t_ref + 1``."""
     W = np.asarray(W, dtype=float)
@@ -65,16 +74,26 @@ def bernoulli_raster(W, b, n_steps: int, t_ref: int, tau_syn: float, rng: np.ran
         raster[:, t, :] = spike
         # push t as the newest spike of every neuron that spiked
         last[spike] = np.concatenate(
-            [last[spike][:, 1:], np.full((int(spike.sum()), 1), t, dtype=np.int64)], axis=1)
+            [last[spike][:, 1:], np.full((int(spike.sum()), 1), t, dtype=np.int64)], axis=1
+        )
     return raster
 
 
-def simulate_bernoulli(W, b, n_steps: int, t_ref: int, tau_syn: float,
-                       rng: np.random.Generator, *, min_isi: int | None = None,
-                       n_last_psp: int = 10) -> np.ndarray:
+def simulate_bernoulli(
+    W,
+    b,
+    n_steps: int,
+    t_ref: int,
+    tau_syn: float,
+    rng: np.random.Generator,
+    *,
+    min_isi: int | None = None,
+    n_last_psp: int = 10,
+) -> np.ndarray:
     """One run as a spike record ``(time, neuron)``, sorted by time, then neuron id."""
-    raster = bernoulli_raster(W, b, n_steps, t_ref, tau_syn, rng, min_isi=min_isi,
-                              n_last_psp=n_last_psp)
+    raster = bernoulli_raster(
+        W, b, n_steps, t_ref, tau_syn, rng, min_isi=min_isi, n_last_psp=n_last_psp
+    )
     return raster_to_record(raster[0])
 
 

@@ -41,8 +41,10 @@ def _short(value) -> str:
 def integer(name: str, value, low: int, high: int | None = None, *, high_text: str = "") -> int:
     """``value`` as an ``int`` in ``[low, high]`` (``high`` None: no upper bound)."""
     if not _is_integer(value):
-        raise TypeError(f"{name} must be an integer (int or numpy integer; got "
-                        f"{_type_name(value)} {_short(value)})")
+        raise TypeError(
+            f"{name} must be an integer (int or numpy integer; got "
+            f"{_type_name(value)} {_short(value)})"
+        )
     v = int(value)
     if v < low or (high is not None and v > high):
         upper = f" and <= {high_text or high}" if high is not None else ""
@@ -57,8 +59,9 @@ def steps(name: str, value, start: int = 0) -> int:
     if start + v >= MAX_PHASE_STEPS:
         if start == 0:
             raise ValueError(f"{name} must be >= 0 and < 2**49 (the longest phase; got {v})")
-        raise ValueError(f"{name} must be >= 0 and keep the chain below 2**49 steps (got {v} "
-                         f"at step {start})")
+        raise ValueError(
+            f"{name} must be >= 0 and keep the chain below 2**49 steps (got {v} at step {start})"
+        )
     return v
 
 
@@ -70,9 +73,11 @@ def last_spikes(name: str, value) -> int:
 def real(name: str, value) -> float | int:
     """A finite real number (int or float, numpy ones as Python ones), not bool or complex."""
     if isinstance(value, bool | np.bool_) or not isinstance(
-            value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a real number (int or float; got "
-                        f"{_type_name(value)} {_short(value)})")
+        value, int | float | np.integer | np.floating
+    ):
+        raise TypeError(
+            f"{name} must be a real number (int or float; got {_type_name(value)} {_short(value)})"
+        )
     v = int(value) if isinstance(value, np.integer) else value
     v = float(v) if isinstance(v, np.floating) else v
     if not np.isfinite(v):
@@ -95,16 +100,20 @@ def real_array(name: str, value, ndim: int) -> np.ndarray:
         raise ValueError(f"{name} must be a {ndim}-D array of real numbers ({exc})") from None
     kind = a.dtype.kind
     if kind not in "iuf":
-        what = {"b": "bool (it would be read as 0/1)", "c": "complex (the imaginary part "
-                "would be dropped)"}.get(kind, str(a.dtype))
+        what = {
+            "b": "bool (it would be read as 0/1)",
+            "c": "complex (the imaginary part would be dropped)",
+        }.get(kind, str(a.dtype))
         raise TypeError(f"{name} must hold real numbers (an int or float dtype; got {what})")
     if a.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array (got shape {a.shape})")
     with np.errstate(over="ignore"):  # float128 beyond the float64 range: inf, refused below
         a = np.ascontiguousarray(a, dtype=float)
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} must be finite (got {np.count_nonzero(~np.isfinite(a))} "
-                         "NaN or infinite entries)")
+        raise ValueError(
+            f"{name} must be finite (got {np.count_nonzero(~np.isfinite(a))} "
+            "NaN or infinite entries)"
+        )
     return a
 
 
@@ -127,10 +136,15 @@ def clamp(value, n: int) -> np.ndarray:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"clamp must be a 1-D array of -1, 0 and 1 ({exc})") from None
     if c.dtype.kind not in "iu":
-        hint = (" (a bool array would read True as forced on and False as forced silent)"
-                if c.dtype.kind == "b" else "")
-        raise TypeError(f"clamp must hold integers -1 (free), 0 (silent) or 1 (forced on); "
-                        f"got dtype {c.dtype}{hint}")
+        hint = (
+            " (a bool array would read True as forced on and False as forced silent)"
+            if c.dtype.kind == "b"
+            else ""
+        )
+        raise TypeError(
+            f"clamp must hold integers -1 (free), 0 (silent) or 1 (forced on); "
+            f"got dtype {c.dtype}{hint}"
+        )
     if c.shape != (n,):
         raise ValueError(f"clamp must have shape ({n},) (got {c.shape})")
     if not np.all(np.isin(c, (-1, 0, 1))):
@@ -140,8 +154,10 @@ def clamp(value, n: int) -> np.ndarray:
 
 def generator(value) -> np.random.Generator:
     if not isinstance(value, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, e.g. "
-                        f"numpy.random.default_rng(seed) (got {_type_name(value)})")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, e.g. "
+            f"numpy.random.default_rng(seed) (got {_type_name(value)})"
+        )
     return value
 
 
@@ -167,13 +183,17 @@ def windows(value, n: int) -> tuple:
     from ..stdp import Window
 
     if not isinstance(value, tuple | list) or not all(isinstance(w, Window) for w in value):
-        raise TypeError("windows must be a tuple of spikealign.stdp.Window (got "
-                        f"{_type_name(value)} {_short(value)})")
+        raise TypeError(
+            "windows must be a tuple of spikealign.stdp.Window (got "
+            f"{_type_name(value)} {_short(value)})"
+        )
     for k, w in enumerate(value):
         for p in w._params():
             if p.ndim == 2 and p.shape[0] != n:
-                raise ValueError(f"windows[{k}]: per-synapse parameters are {p.shape}, the "
-                                 f"network has {n} neurons")
+                raise ValueError(
+                    f"windows[{k}]: per-synapse parameters are {p.shape}, the "
+                    f"network has {n} neurons"
+                )
             if not np.all(np.isfinite(p)):
                 raise ValueError(f"windows[{k}]: parameters must be finite")
     return tuple(value)
@@ -197,18 +217,19 @@ def _psps(times, nspk, time, table, n_last_psp, ring_len):
     n = times.shape[0]
     last = times[:, 0] if times.shape[1] else np.zeros(n, np.int64)
     late = (nspk > n_last_psp) & (last == time - 1) & (ring_len > n_last_psp)
-    lo = late.astype(np.int64)                      # newest-first index of the newest counted
-    hi = lo + np.minimum(nspk, n_last_psp)          # ... and one past the oldest
+    lo = late.astype(np.int64)  # newest-first index of the newest counted
+    hi = lo + np.minimum(nspk, n_last_psp)  # ... and one past the oldest
     v = np.zeros(n)
-    for k in range(times.shape[1] - 1, -1, -1):     # oldest first
+    for k in range(times.shape[1] - 1, -1, -1):  # oldest first
         age = time - 1 - times[:, k]
         use = (k >= lo) & (k < hi) & (age >= 0) & (age < len(table))
         v = v + np.where(use, table[np.clip(age, 0, len(table) - 1)], 0.0)
     return v
 
 
-def chain_state(arrays, keys: tuple[str, ...], expected: list[np.ndarray], net, params,
-                ring_len: int) -> tuple[list[np.ndarray], int]:
+def chain_state(
+    arrays, keys: tuple[str, ...], expected: list[np.ndarray], net, params, ring_len: int
+) -> tuple[list[np.ndarray], int]:
     """The saved state of a :class:`~spikealign.sim.Chain` (``Chain.state_arrays``) checked
     against the chain it continues: every array present with the shape and dtype of
     ``expected`` (a fresh state of that chain), ``time`` a step count, and the invariants the
@@ -222,18 +243,23 @@ def chain_state(arrays, keys: tuple[str, ...], expected: list[np.ndarray], net, 
     from . import fast as F
 
     if not isinstance(arrays, Mapping):  # a dict or np.load's NpzFile
-        raise TypeError(f"arrays must be the mapping of Chain.state_arrays (got "
-                        f"{_type_name(arrays)})")
+        raise TypeError(
+            f"arrays must be the mapping of Chain.state_arrays (got {_type_name(arrays)})"
+        )
     for key in (*keys, "time"):
         if key not in arrays:
-            raise ValueError(f"Chain.restore: arrays lacks {key!r} (Chain.state_arrays saves "
-                             f"{', '.join((*keys, 'time'))})")
+            raise ValueError(
+                f"Chain.restore: arrays lacks {key!r} (Chain.state_arrays saves "
+                f"{', '.join((*keys, 'time'))})"
+            )
     out = []
     for key, want in zip(keys, expected, strict=True):
         a = np.asarray(arrays[key])
         if a.shape != want.shape or a.dtype != want.dtype:
-            raise ValueError(f"Chain.restore: {key} has shape {a.shape} / {a.dtype}, "
-                             f"expected {want.shape} / {want.dtype}")
+            raise ValueError(
+                f"Chain.restore: {key} has shape {a.shape} / {a.dtype}, "
+                f"expected {want.shape} / {want.dtype}"
+            )
         out.append(np.array(a))  # a copy: the chain owns its state
     time = steps("Chain.restore: time", arrays["time"])
     nrn, inv, clock, ring, psp = out
@@ -247,7 +273,7 @@ def chain_state(arrays, keys: tuple[str, ...], expected: list[np.ndarray], net, 
         bad("spike counts must be >= 0 and ring heads inside the ring (nrn)")
     m = np.minimum(nspk, ring_len)
     back = np.arange(ring_len)
-    have = back[None, :] < m[:, None]                      # newest first
+    have = back[None, :] < m[:, None]  # newest first
     times = ring[np.arange(n)[:, None], (head[:, None] - back[None, :]) % ring_len]
     if np.any(have & ((times < 0) | (times >= time))):
         bad(f"spike times must lie in [0, {time}) (ring)")
@@ -279,13 +305,15 @@ def chain_state(arrays, keys: tuple[str, ...], expected: list[np.ndarray], net, 
             bad(f"pending {name} changes must not lie before time (nrn)")
     if np.any(nrn[F.CHANGED] != 0) or np.any(nrn[F.TOUCHED] != 0):
         bad("no event may be half processed (nrn)")
-    if clock[F.NEXT_EVENT] != min(F.NEVER, int(nrn[F.PNEXT].min(initial=F.NEVER)),
-                                  int(nrn[F.SNEXT].min(initial=F.NEVER))):
+    if clock[F.NEXT_EVENT] != min(
+        F.NEVER, int(nrn[F.PNEXT].min(initial=F.NEVER)), int(nrn[F.SNEXT].min(initial=F.NEVER))
+    ):
         bad("the next event must be the earliest pending change (clock)")
     if not (0 <= clock[F.Z_SINCE] <= time):
         bad(f"the binary state must be held since a step in [0, {time}] (clock)")
-    if not np.array_equal(psp[exact], _psps(times, nspk, time, net.table, params.n_last_psp,
-                                            ring_len)[exact]):
+    if not np.array_equal(
+        psp[exact], _psps(times, nspk, time, net.table, params.n_last_psp, ring_len)[exact]
+    ):
         bad("PSPs must be the kernel's values at the latest spikes (psp)")
     peak = params.n_last_psp * float(np.max(np.abs(net.table), initial=0.0))
     if not np.all(np.isfinite(psp)) or np.any(np.abs(psp) > peak):

@@ -68,64 +68,78 @@ MAX_SHAPE_TABLE = 1 << 14
 # potential modes (Network.mode)
 CACHED, ORDERED, FIXED = 0, 1, 2
 # rows of the neuron table nrn (int64, (N_ROWS, N))
-FREE_AT = 0   # first step at which the neuron may spike again
-ACC = 1       # hazard accumulated over its free steps before SINCE
+FREE_AT = 0  # first step at which the neuron may spike again
+ACC = 1  # hazard accumulated over its free steps before SINCE
 SINCE = 2
-THR = 3       # threshold (fixed point) of the present inter-spike interval
-HQ = 4        # present quantised hazard
-CROSS = 5     # step at which it crosses its threshold under HQ (NEVER: not before FAR)
-PNEXT = 6     # next step at which its PSP changes
-SNEXT = 7     # next step at which its binary state changes
-NSPK = 8      # spikes so far
-HEAD = 9      # ring slot of its newest spike
-UQ = 10       # fixed-point potential (FIXED mode)
+THR = 3  # threshold (fixed point) of the present inter-spike interval
+HQ = 4  # present quantised hazard
+CROSS = 5  # step at which it crosses its threshold under HQ (NEVER: not before FAR)
+PNEXT = 6  # next step at which its PSP changes
+SNEXT = 7  # next step at which its binary state changes
+NSPK = 8  # spikes so far
+HEAD = 9  # ring slot of its newest spike
+UQ = 10  # fixed-point potential (FIXED mode)
 CHANGED = 11  # 1: its PSP changed in the present event
 TOUCHED = 12  # 1: its potential changed in the present event
 N_ROWS = 13
 # slots of the clock (int64, (N_SLOTS,))
 NEXT_EVENT = 0  # earliest PNEXT / SNEXT
-PSP_MASK = 1    # bit j: PSP of neuron j is non-zero (the key of the hazard cache)
-Z_MASK = 2      # present binary state (neuron 0 = most significant bit)
-Z_SINCE = 3     # ... held since this step
-N_REC = 4       # spikes recorded
+PSP_MASK = 1  # bit j: PSP of neuron j is non-zero (the key of the hazard cache)
+Z_MASK = 2  # present binary state (neuron 0 = most significant bit)
+Z_SINCE = 3  # ... held since this step
+N_REC = 4  # spikes recorded
 N_SLOTS = 5
 NEVER = np.int64(1) << 62
 INV_POTENTIAL_SCALE = 1.0 / POTENTIAL_SCALE
 #: crossings further than this many steps ahead are never reached (phases are shorter)
 FAR = float(2**50)
 
-Network = namedtuple("Network", [
-    "W", "b",                 # float64 (N, N) [post, pre], (N,)
-    "log_t_ref",              # ln t_ref: spike probability 1 / (1 + t_ref exp(-u))
-    "min_isi",                # steps from a spike to the earliest next one
-    "t_on",                   # a neuron is "on" (state 1) for t_on steps after a spike
-    "table",                  # float64: PSP of one spike by age (age 0 = 0)
-    "changes",                # int64: ages at which one spike's PSP changes
-    "n_last_psp",             # the PSPs of a neuron's n_last_psp latest spikes add up
-    "clamp",                  # int8 (N,): -1 free, 0 forced silent, 1 forced on
-    "mode",                   # potentials: CACHED, ORDERED or FIXED
-    "post_ptr", "post_idx",   # for pre j: the posts i with W[i, j] != 0, ascending
-    "pre_ptr", "pre_idx",     # for post i: the pres j with W[i, j] != 0, ascending
-])
-Rules = namedtuple("Rules", [
-    "codes",                  # int64 (K,): window kinds (exp 0, tri 1)
-    "utau",                   # float64 (K,): the window's single time constant (0: several)
-    "pars",                   # float64 (K, 4, N, N): a_plus, a_minus, tau_plus, tau_minus
-    "n_last",                 # pairs with each partner's n_last latest spikes
-    "shapes",                 # float64 (K, L): shape by integer lag (windows with utau > 0)
-])
-Stats = namedtuple("Stats", [
-    "S",                      # float64 (K, N, N): pair-STDP sums, added to
-    "hist",                   # int64 (2^N,): sampled binary states, added to
-    "counts",                 # int64 (N,): spikes, added to
-    "co",                     # int64 (N, N): steps with z_i = z_j = 1, added to ((0, 0): off)
-    "on",                     # int64 (N,): steps with z_i = 1, added to ((0,): off)
-    "sample_every",           # read the states every so many steps (0: off)
-    "rec_t", "rec_i",         # int64 (cap,): the spike record (cap 0: none)
-])
+Network = namedtuple(
+    "Network",
+    [
+        "W",
+        "b",  # float64 (N, N) [post, pre], (N,)
+        "log_t_ref",  # ln t_ref: spike probability 1 / (1 + t_ref exp(-u))
+        "min_isi",  # steps from a spike to the earliest next one
+        "t_on",  # a neuron is "on" (state 1) for t_on steps after a spike
+        "table",  # float64: PSP of one spike by age (age 0 = 0)
+        "changes",  # int64: ages at which one spike's PSP changes
+        "n_last_psp",  # the PSPs of a neuron's n_last_psp latest spikes add up
+        "clamp",  # int8 (N,): -1 free, 0 forced silent, 1 forced on
+        "mode",  # potentials: CACHED, ORDERED or FIXED
+        "post_ptr",
+        "post_idx",  # for pre j: the posts i with W[i, j] != 0, ascending
+        "pre_ptr",
+        "pre_idx",  # for post i: the pres j with W[i, j] != 0, ascending
+    ],
+)
+Rules = namedtuple(
+    "Rules",
+    [
+        "codes",  # int64 (K,): window kinds (exp 0, tri 1)
+        "utau",  # float64 (K,): the window's single time constant (0: several)
+        "pars",  # float64 (K, 4, N, N): a_plus, a_minus, tau_plus, tau_minus
+        "n_last",  # pairs with each partner's n_last latest spikes
+        "shapes",  # float64 (K, L): shape by integer lag (windows with utau > 0)
+    ],
+)
+Stats = namedtuple(
+    "Stats",
+    [
+        "S",  # float64 (K, N, N): pair-STDP sums, added to
+        "hist",  # int64 (2^N,): sampled binary states, added to
+        "counts",  # int64 (N,): spikes, added to
+        "co",  # int64 (N, N): steps with z_i = z_j = 1, added to ((0, 0): off)
+        "on",  # int64 (N,): steps with z_i = 1, added to ((0,): off)
+        "sample_every",  # read the states every so many steps (0: off)
+        "rec_t",
+        "rec_i",  # int64 (cap,): the spike record (cap 0: none)
+    ],
+)
 
 
 # --- threshold crossings ----------------------------------------------------------------------
+
 
 @kernel
 def _crossing(start, room, h, inv_h):  # pragma: no cover - compiled
@@ -181,6 +195,7 @@ def _first_crossing(nrn):  # pragma: no cover - compiled
 
 
 # --- potentials and hazards -------------------------------------------------------------------
+
 
 @kernel
 def _forced_hazard(c):  # pragma: no cover - compiled
@@ -258,8 +273,9 @@ def _fill_cache(m, nrn, psp, cache, cache_inv, cached, net):  # pragma: no cover
     """Hazards (and their reciprocals) of PSP pattern m, computed on its first occurrence."""
     if not cached[m]:
         for i in range(nrn.shape[1]):
-            h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, False,
-                        net.log_t_ref)
+            h = _hazard(
+                i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, False, net.log_t_ref
+            )
             cache[m, i] = h
             cache_inv[m, i] = _reciprocal(h)
         cached[m] = True
@@ -288,8 +304,9 @@ def _update_psps(t, nrn, ring, psp, prev, table, changes, n_last_psp, clock):  #
 
 
 @kernel
-def _propagate(t, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_idx, clamp,
-               fixed, log_t_ref):  # pragma: no cover - compiled
+def _propagate(
+    t, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_idx, clamp, fixed, log_t_ref
+):  # pragma: no cover - compiled
     """The neurons reached by the changed PSPs (TOUCHED pres) get new hazards; in FIXED mode
     each adds the exact change of its fixed-point potential first."""
     n = nrn.shape[1]
@@ -310,6 +327,7 @@ def _propagate(t, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr, pre_id
 
 
 # --- binary states ----------------------------------------------------------------------------
+
 
 @kernel
 def _count_reads(t, clock, hist, se):  # pragma: no cover - compiled
@@ -348,6 +366,7 @@ def _next_event(nrn, clock):  # pragma: no cover - compiled
 
 
 # --- spikes -----------------------------------------------------------------------------------
+
 
 @kernel
 def _window_shape(code, lag, tau):  # pragma: no cover - compiled
@@ -390,10 +409,12 @@ def _pair(k, i, q, lag, codes, utau, pars, shapes, S):  # pragma: no cover - com
             S[k, q, i] += pars[k, 1, q, i] * sh
         return
     d = float(lag)
-    S[k, i, q] += window_value(codes[k], pars[k, 0, i, q], pars[k, 1, i, q], pars[k, 2, i, q],
-                               pars[k, 3, i, q], d)
-    S[k, q, i] += window_value(codes[k], pars[k, 0, q, i], pars[k, 1, q, i], pars[k, 2, q, i],
-                               pars[k, 3, q, i], -d)
+    S[k, i, q] += window_value(
+        codes[k], pars[k, 0, i, q], pars[k, 1, i, q], pars[k, 2, i, q], pars[k, 3, i, q], d
+    )
+    S[k, q, i] += window_value(
+        codes[k], pars[k, 0, q, i], pars[k, 1, q, i], pars[k, 2, q, i], pars[k, 3, q, i], -d
+    )
 
 
 @kernel
@@ -494,6 +515,7 @@ def _record(i, t, clock, rec_t, rec_i):  # pragma: no cover - compiled
 
 # --- the phase --------------------------------------------------------------------------------
 
+
 @njit(cache=True, inline="always")
 def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
     """A network at rest: no spikes, thresholds drawn in id order, potentials at the biases.
@@ -525,8 +547,9 @@ def new_state(net, n_last_stdp, rng):  # pragma: no cover - compiled
         _cached_hazards(0, 0, nrn, inv, cache, cache_inv)
     else:
         for i in range(n):
-            h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed,
-                        net.log_t_ref)
+            h = _hazard(
+                i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed, net.log_t_ref
+            )
             _set_hazard(i, h, 0, nrn, inv)
     return nrn, inv, clock, ring, psp, cache, cache_inv, cached, np.zeros(n)
 
@@ -577,8 +600,9 @@ def refresh(t, net, state):  # pragma: no cover - compiled
                 j = net.pre_idx[p]
                 u += _fixed_term(net.W[i, j], psp[j])
             nrn[UQ, i] = u
-        h = _hazard(i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed,
-                    net.log_t_ref)
+        h = _hazard(
+            i, nrn, psp, net.W, net.b, net.pre_ptr, net.pre_idx, net.clamp, fixed, net.log_t_ref
+        )
         _set_hazard(i, h, t, nrn, inv)
 
 
@@ -610,8 +634,13 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
     table, changes, n_last_psp = net.table, net.changes, net.n_last_psp
     min_isi, t_on, mode, fixed = net.min_isi, net.t_on, net.mode, net.mode == FIXED
     first_change = changes[0] if changes.shape[0] > 0 else 0
-    codes, utau, pars, shapes, n_last = (rules.codes, rules.utau, rules.pars, rules.shapes,
-                                         rules.n_last)
+    codes, utau, pars, shapes, n_last = (
+        rules.codes,
+        rules.utau,
+        rules.pars,
+        rules.shapes,
+        rules.n_last,
+    )
     S, hist, counts, rec_t, rec_i = stats.S, stats.hist, stats.counts, stats.rec_t, stats.rec_i
     co, on = stats.co, stats.on
     coact = co.shape[0] > 0
@@ -634,8 +663,22 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
                         _fill_cache(m, nrn, psp, cache, cache_inv, cached, net)
                     _cached_hazards(te, m, nrn, inv, cache, cache_inv)
                 else:
-                    _propagate(te, nrn, inv, psp, prev, W, b, post_ptr, post_idx, pre_ptr,
-                               pre_idx, clamp, fixed, log_t_ref)
+                    _propagate(
+                        te,
+                        nrn,
+                        inv,
+                        psp,
+                        prev,
+                        W,
+                        b,
+                        post_ptr,
+                        post_idx,
+                        pre_ptr,
+                        pre_idx,
+                        clamp,
+                        fixed,
+                        log_t_ref,
+                    )
             _next_event(nrn, clock)
             continue
         for i in range(n):
@@ -656,6 +699,7 @@ def advance(t0, t1, net, rules, stats, rng, state):  # pragma: no cover - compil
 
 
 # --- building the records ---------------------------------------------------------------------
+
 
 @dataclass
 class PhaseStats:
@@ -724,10 +768,22 @@ def make_network(W, b, params: SimParams, clamp=None, *, dense: bool = False) ->
     pre_ptr, pre_idx = _adjacency(nz)
     post_ptr, post_idx = _adjacency(nz.T)
     clamp = np.full(n, -1, dtype=np.int8) if clamp is None else np.asarray(clamp, np.int8)
-    return Network(W=W, b=b, log_t_ref=float(params.log_t_ref), min_isi=int(params.min_isi),
-                   t_on=int(params.t_ref), table=table, changes=changes,
-                   n_last_psp=int(params.n_last_psp), clamp=clamp, mode=int(mode),
-                   post_ptr=post_ptr, post_idx=post_idx, pre_ptr=pre_ptr, pre_idx=pre_idx)
+    return Network(
+        W=W,
+        b=b,
+        log_t_ref=float(params.log_t_ref),
+        min_isi=int(params.min_isi),
+        t_on=int(params.t_ref),
+        table=table,
+        changes=changes,
+        n_last_psp=int(params.n_last_psp),
+        clamp=clamp,
+        mode=int(mode),
+        post_ptr=post_ptr,
+        post_idx=post_idx,
+        pre_ptr=pre_ptr,
+        pre_idx=pre_idx,
+    )
 
 
 def window_arrays(windows, n):
@@ -747,18 +803,36 @@ def window_arrays(windows, n):
 def make_rules(windows, n: int, n_last: int = 1) -> Rules:
     """The :class:`Rules` record of STDP ``windows`` (pairs with ``n_last`` latest spikes)."""
     codes, utau, pars = window_arrays(windows, n)
-    return Rules(codes=codes, utau=utau, pars=pars, n_last=int(n_last),
-                 shapes=shape_tables(codes, utau, MAX_SHAPE_TABLE))
+    return Rules(
+        codes=codes,
+        utau=utau,
+        pars=pars,
+        n_last=int(n_last),
+        shapes=shape_tables(codes, utau, MAX_SHAPE_TABLE),
+    )
 
 
-def make_stats(n: int, n_windows: int, n_steps: int, min_isi: int, *, sample_every: int = 0,
-               record: bool = False, coactivation: bool = False) -> Stats:
+def make_stats(
+    n: int,
+    n_windows: int,
+    n_steps: int,
+    min_isi: int,
+    *,
+    sample_every: int = 0,
+    record: bool = False,
+    coactivation: bool = False,
+) -> Stats:
     """Zeroed accumulators; the spike record holds the exact maximum number of spikes (each
     neuron spikes at most once per ``min_isi`` steps)."""
     cap = n * (int(n_steps) // int(min_isi) + 1) if record else 0
     nc = n if coactivation else 0
-    return Stats(S=np.zeros((n_windows, n, n)),
-                 hist=np.zeros(2**n if sample_every > 0 else 0, dtype=np.int64),
-                 counts=np.zeros(n, dtype=np.int64), co=np.zeros((nc, nc), dtype=np.int64),
-                 on=np.zeros(nc, dtype=np.int64), sample_every=int(sample_every),
-                 rec_t=np.empty(cap, dtype=np.int64), rec_i=np.empty(cap, dtype=np.int64))
+    return Stats(
+        S=np.zeros((n_windows, n, n)),
+        hist=np.zeros(2**n if sample_every > 0 else 0, dtype=np.int64),
+        counts=np.zeros(n, dtype=np.int64),
+        co=np.zeros((nc, nc), dtype=np.int64),
+        on=np.zeros(nc, dtype=np.int64),
+        sample_every=int(sample_every),
+        rec_t=np.empty(cap, dtype=np.int64),
+        rec_i=np.empty(cap, dtype=np.int64),
+    )

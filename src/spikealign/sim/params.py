@@ -77,8 +77,9 @@ class SimParams:
         ``MAX_LAST_SPIKES`` PSPs per neuron, a sampled PSP of at most ``MAX_PSP_TAPS`` finite
         values). numpy scalars are stored as Python numbers."""
         if not isinstance(self.potentials, str) or self.potentials not in POTENTIAL_MODES:
-            raise ValueError(f"potentials must be one of {', '.join(POTENTIAL_MODES)} "
-                             f"(got {self.potentials!r})")
+            raise ValueError(
+                f"potentials must be one of {', '.join(POTENTIAL_MODES)} (got {self.potentials!r})"
+            )
         t_ref = checks.integer("t_ref", self.t_ref, 1, MAX_PHASE_STEPS, high_text="2**49")
         object.__setattr__(self, "t_ref", t_ref)
         tau_syn = checks.real("tau_syn", self.tau_syn)
@@ -91,10 +92,12 @@ class SimParams:
             object.__setattr__(self, "min_isi", min_isi_ssn(t_ref))
         # up to t_ref + 1 at the largest t_ref (the default); the int64 step arithmetic of
         # sim.fast stays far from overflow (limits.MAX_PHASE_STEPS)
-        object.__setattr__(self, "min_isi", checks.integer(
-            "min_isi", self.min_isi, 1, MAX_PHASE_STEPS + 1, high_text="2**49 + 1"))
-        object.__setattr__(self, "n_last_psp", checks.last_spikes("n_last_psp",
-                                                                  self.n_last_psp))
+        object.__setattr__(
+            self,
+            "min_isi",
+            checks.integer("min_isi", self.min_isi, 1, MAX_PHASE_STEPS + 1, high_text="2**49 + 1"),
+        )
+        object.__setattr__(self, "n_last_psp", checks.last_spikes("n_last_psp", self.n_last_psp))
         problem = psp_problem(self.psp, t_ref, tau_syn)
         if problem is not None:
             raise ValueError(f"{problem[0]}: {problem[1]}")
@@ -131,5 +134,7 @@ def check_fixed_range(W, b, params: SimParams, table: np.ndarray | None = None):
     peak = params.n_last_psp * float(np.max(np.abs(table), initial=0.0))
     bound = float(np.max(np.abs(b) + np.abs(W).sum(axis=1) * peak, initial=0.0))
     if not bound < MAX_FIXED_POTENTIAL:
-        raise ValueError(f"potentials='fixed' needs |u| < {MAX_FIXED_POTENTIAL:g}; this network "
-                         f"can reach {bound:.4g} (use potentials='ordered')")
+        raise ValueError(
+            f"potentials='fixed' needs |u| < {MAX_FIXED_POTENTIAL:g}; this network "
+            f"can reach {bound:.4g} (use potentials='ordered')"
+        )

@@ -26,8 +26,7 @@ from ..spikes import as_record
 from .params import POTENTIAL_SCALE, SimParams, check_fixed_range, quantise
 
 
-def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Generator,
-                       clamp=None):
+def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Generator, clamp=None):
     """Simulate ``n_steps`` steps from rest; returns the spike record ``(time, neuron)``.
 
     ``clamp[i]``: -1 (or ``clamp=None``) free; 0 forced silent (hazard 0: never spikes);
@@ -51,7 +50,7 @@ def simulate_reference(W, b, n_steps: int, params: SimParams, rng: np.random.Gen
     for t in range(n_steps):
         psp = np.zeros(n)
         for j in range(n):
-            for s in history[j][-params.n_last_psp:]:
+            for s in history[j][-params.n_last_psp :]:
                 if t - s < n_taps:
                     psp[j] += table[t - s]
         if fixed:

@@ -60,9 +60,29 @@ def _advance(t, stop, n, acc, hq, thr, free_at):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n_last_psp,
-              rng, codes, utau, pars, n_last_stdp, S, sample_every, hist, counts, record,
-              clamp):
+def run_phase(
+    n_steps,
+    W,
+    b,
+    log_t_ref,
+    min_isi,
+    t_on,
+    table,
+    changes,
+    binary,
+    n_last_psp,
+    rng,
+    codes,
+    utau,
+    pars,
+    n_last_stdp,
+    S,
+    sample_every,
+    hist,
+    counts,
+    record,
+    clamp,
+):
     """Simulate ``n_steps`` from rest; accumulate statistics in place.
 
     clamp[i]: -1 free, 0 forced silent, 1 forced to spike whenever not refractory.
@@ -133,8 +153,9 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
                         new_z &= ~bit
                         snext[j] = big
                 if new_z != zmask:
-                    hist[zmask] += ((t + sample_every - 1) // sample_every
-                                    - (z_since + sample_every - 1) // sample_every)
+                    hist[zmask] += (t + sample_every - 1) // sample_every - (
+                        z_since + sample_every - 1
+                    ) // sample_every
                     zmask = new_z
                     z_since = t
             # PSPs change only for the neurons whose next change time is now
@@ -223,10 +244,22 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
                                     S[k, i, q] += pars[k, 0, i, q] * sh
                                     S[k, q, i] += pars[k, 1, q, i] * sh
                                 continue
-                            S[k, i, q] += window_value(code, pars[k, 0, i, q], pars[k, 1, i, q],
-                                                       pars[k, 2, i, q], pars[k, 3, i, q], d)
-                            S[k, q, i] += window_value(code, pars[k, 0, q, i], pars[k, 1, q, i],
-                                                       pars[k, 2, q, i], pars[k, 3, q, i], -d)
+                            S[k, i, q] += window_value(
+                                code,
+                                pars[k, 0, i, q],
+                                pars[k, 1, i, q],
+                                pars[k, 2, i, q],
+                                pars[k, 3, i, q],
+                                d,
+                            )
+                            S[k, q, i] += window_value(
+                                code,
+                                pars[k, 0, q, i],
+                                pars[k, 1, q, i],
+                                pars[k, 2, q, i],
+                                pars[k, 3, q, i],
+                                -d,
+                            )
                 head[i] = head[i] + 1 if head[i] + 1 < ring_len else 0
                 ring[i, head[i]] = t
                 nspk[i] += 1
@@ -247,6 +280,7 @@ def run_phase(n_steps, W, b, log_t_ref, min_isi, t_on, table, changes, binary, n
         t += 1
 
     if sampling:
-        hist[zmask] += ((n_steps + sample_every - 1) // sample_every
-                        - (z_since + sample_every - 1) // sample_every)
+        hist[zmask] += (n_steps + sample_every - 1) // sample_every - (
+            z_since + sample_every - 1
+        ) // sample_every
     return rec_t[:n_rec], rec_i[:n_rec], n_rec

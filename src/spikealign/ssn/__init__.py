@@ -5,5 +5,13 @@ from .config import SSNConfig, load_config, presets
 from .setup import Problem, make_problem
 from .train import Trainer, TrainState, train
 
-__all__ = ["SSNConfig", "load_config", "presets", "Problem", "make_problem", "Trainer",
-           "TrainState", "train"]
+__all__ = [
+    "SSNConfig",
+    "load_config",
+    "presets",
+    "Problem",
+    "make_problem",
+    "Trainer",
+    "TrainState",
+    "train",
+]

@@ -38,8 +38,10 @@ def run_cmd(
     name = Path(config).stem
     out = out or Path("runs") / "ssn" / name
     m = run(cfg, out, engine=engine, overwrite=overwrite, show_progress=not quiet, label=name)
-    typer.echo(f"{out}: final DKL {m['final_dkl']:.4g}, asymmetry {m['final_asym']:.4g}, "
-               f"{m['runtime_s']:.1f} s ({m['ns_per_step']:.1f} ns/step)")
+    typer.echo(
+        f"{out}: final DKL {m['final_dkl']:.4g}, asymmetry {m['final_asym']:.4g}, "
+        f"{m['runtime_s']:.1f} s ({m['ns_per_step']:.1f} ns/step)"
+    )
 
 
 @app.command("demo")
@@ -58,8 +60,9 @@ def demo_cmd(
     res = run_demo(out, overwrite=overwrite, workers=workers or None, show_progress=not quiet)
     typer.echo(f"{'feedback':<10}{'final DKL':>12}{'asymmetry':>12}{'time [s]':>10}")
     for name, m in res["metrics"].items():
-        typer.echo(f"{name:<10}{m['final_dkl']:>12.4g}{m['final_asym']:>12.4g}"
-                   f"{m['runtime_s']:>10.1f}")
+        typer.echo(
+            f"{name:<10}{m['final_dkl']:>12.4g}{m['final_asym']:>12.4g}{m['runtime_s']:>10.1f}"
+        )
     for f in res["figures"]:
         typer.echo(f)
 
@@ -73,10 +76,18 @@ def presets_cmd():
         cfg = load_config(name)
         lines = (PRESET_DIR / f"{name}.yaml").read_text().splitlines()
         first = lines[0].lstrip("# ")
-        paper = next((ln.split(":", 1)[1].split()[0].rstrip(";") for ln in lines[:3]
-                      if ln.startswith("# paper:")), "?")
-        typer.echo(f"{name:<19} paper={paper:<6} {cfg.num_epochs:>7} cycles  "
-                   f"{cfg.total_steps:.2e} steps  feedback={cfg.feedback:<5} {first}")
+        paper = next(
+            (
+                ln.split(":", 1)[1].split()[0].rstrip(";")
+                for ln in lines[:3]
+                if ln.startswith("# paper:")
+            ),
+            "?",
+        )
+        typer.echo(
+            f"{name:<19} paper={paper:<6} {cfg.num_epochs:>7} cycles  "
+            f"{cfg.total_steps:.2e} steps  feedback={cfg.feedback:<5} {first}"
+        )
 
 
 @app.command("check")
@@ -90,5 +101,7 @@ def check_cmd(
 
     cfg = load_config(config, overrides=parse_overrides(set_))
     typer.echo(dump_yaml(cfg))
-    typer.echo(f"# {cfg.total_steps:.3e} simulated steps, {len(cfg.validation_cycles)} "
-               f"validations, feedback: {cfg.feedback}")
+    typer.echo(
+        f"# {cfg.total_steps:.3e} simulated steps, {len(cfg.validation_cycles)} "
+        f"validations, feedback: {cfg.feedback}"
+    )

@@ -77,8 +77,11 @@ def v3_seeds(seed_id: int) -> dict:
     ``sim = 7654 + k``. The same ``k`` gives the same seeds at every noise level."""
     if not 0 <= seed_id < N_SEED_IDS:
         raise ValueError(f"seed_id must be in 0..{N_SEED_IDS - 1} (got {seed_id})")
-    return {"distr": DISTR_SEEDS[seed_id // len(INIT_SEEDS)],
-            "init": INIT_SEEDS[seed_id % len(INIT_SEEDS)], "sim": SIM_SEED + seed_id}
+    return {
+        "distr": DISTR_SEEDS[seed_id // len(INIT_SEEDS)],
+        "init": INIT_SEEDS[seed_id % len(INIT_SEEDS)],
+        "sim": SIM_SEED + seed_id,
+    }
 
 
 class Seeds(StrictModel):
@@ -173,9 +176,11 @@ class SSNConfig(StrictModel):
                 f"val_step ({self.val_step}) must be <= num_epochs ({self.num_epochs})"
             )
         if self.validation_steps >= MAX_PHASE_STEPS:  # limits.MAX_PHASE_STEPS: why
-            raise ValueError(f"dur, val_factor: a validation phase of dur * t_ref * val_factor "
-                             f"= {self.validation_steps} steps; a phase is at most 2**49 - 1 "
-                             "steps")
+            raise ValueError(
+                f"dur, val_factor: a validation phase of dur * t_ref * val_factor "
+                f"= {self.validation_steps} steps; a phase is at most 2**49 - 1 "
+                "steps"
+            )
         if self.sample_every is not None and self.sample_every > self.sleep_steps:
             raise ValueError("sample_every must not exceed the sleep phase (dur * t_ref)")
         return self

@@ -59,8 +59,9 @@ def _state_axis(ax, idx: np.ndarray, n_states: int, what: str = "state") -> None
     """x labels of a distribution panel drawn at positions 0..len(idx)-1."""
     if len(idx) < n_states:
         every = -(-len(idx) // 32)  # at most 32 labels
-        ax.set_xticks(np.arange(0, len(idx), every), [str(i) for i in idx[::every]],
-                      rotation=90, fontsize=6)
+        ax.set_xticks(
+            np.arange(0, len(idx), every), [str(i) for i in idx[::every]], rotation=90, fontsize=6
+        )
         ax.set_xlabel(f"the {len(idx)} most probable of {n_states} states (neuron 0 = MSB)")
     else:
         ax.set_xlabel(f"{what} (neuron 0 = MSB)")
@@ -127,17 +128,29 @@ def comparison_figure(runs: dict[str, dict], stem, title: str = "") -> list[Path
         ax[1].plot(res["val_cycles"], res["dkls"], color=c, label=lab)
         target = res["target_distr"]
     ax[0].set_yscale("symlog", linthresh=1e-4)
-    ax[0].set(xlabel="wake-sleep cycle", ylabel=r"weight asymmetry Var$(W_{ij} - W_{ji})$",
-              title="SAL removes the asymmetry")
-    ax[1].set(yscale="log", xlabel="wake-sleep cycle",
-              ylabel=r"$D_\mathrm{KL}$(target $\|$ sampled)",
-              title="and the network samples better")
+    ax[0].set(
+        xlabel="wake-sleep cycle",
+        ylabel=r"weight asymmetry Var$(W_{ij} - W_{ji})$",
+        title="SAL removes the asymmetry",
+    )
+    ax[1].set(
+        yscale="log",
+        xlabel="wake-sleep cycle",
+        ylabel=r"$D_\mathrm{KL}$(target $\|$ sampled)",
+        title="and the network samples better",
+    )
     idx = shown_states(target, *(res["all_distr"][-1] for res in runs.values()), k=MAX_POINTS)
     k = np.arange(len(idx))
     ax[2].plot(k, target[idx], "k.-", lw=0.8, label="target")
     for name, res in runs.items():
-        ax[2].plot(k, res["all_distr"][-1][idx], ".", color=COLORS.get(name), alpha=0.8,
-                   label=LABELS.get(name, name))
+        ax[2].plot(
+            k,
+            res["all_distr"][-1][idx],
+            ".",
+            color=COLORS.get(name),
+            alpha=0.8,
+            label=LABELS.get(name, name),
+        )
     ax[2].set(yscale="log", ylabel="p(z)", title="final sampled distribution")
     _state_axis(ax[2], idx, len(target))
     for a in ax:

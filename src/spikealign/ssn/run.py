@@ -102,19 +102,37 @@ def trainable(cfg: SSNConfig, engine: str = "fast", label: str = "ssn") -> Train
         return run_figure(result, stem, title=label)
 
     return Trainable(
-        family="ssn", config_yaml=dump_yaml(cfg), config_hash=config_hash(cfg),
-        total=cfg.num_epochs, unit="cycle", progress_key="cycle", total_key="num_epochs",
+        family="ssn",
+        config_yaml=dump_yaml(cfg),
+        config_hash=config_hash(cfg),
+        total=cfg.num_epochs,
+        unit="cycle",
+        progress_key="cycle",
+        total_key="num_epochs",
         new_state=lambda: initial_state(cfg, trainer.problem),
-        state_from_arrays=TrainState.from_arrays, state_arrays=lambda st: st.to_arrays(),
-        position=lambda st: st.cycle, done=trainer.done,
+        state_from_arrays=TrainState.from_arrays,
+        state_arrays=lambda st: st.to_arrays(),
+        position=lambda st: st.cycle,
+        done=trainer.done,
         step=lambda st, on: trainer.step_block(st, on_cycles=on),
         postfix=lambda st: {"dkl": f"{st.dkls[-1]:.3g}", "asym": f"{st.asyms[-1]:.3g}"},
-        results=results, figure=figure, finish_keys=("final_dkl", "final_asym", "runtime_s"))
+        results=results,
+        figure=figure,
+        finish_keys=("final_dkl", "final_asym", "runtime_s"),
+    )
 
 
-def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = False,
-        show_progress: bool = True, make_figure: bool = True, label: str = "ssn",
-        bar_position: int | None = None) -> dict:
+def run(
+    cfg: SSNConfig,
+    out_dir,
+    *,
+    engine: str = "fast",
+    overwrite: bool = False,
+    show_progress: bool = True,
+    make_figure: bool = True,
+    label: str = "ssn",
+    bar_position: int | None = None,
+) -> dict:
     """Train ``cfg`` into ``out_dir`` (resuming a matching checkpoint); returns the summary.
 
     The run directory's rules are the shared ones (:mod:`spikealign.familyrun`): one writer,
@@ -122,6 +140,12 @@ def run(cfg: SSNConfig, out_dir, *, engine: str = "fast", overwrite: bool = Fals
     ``interrupted`` and the checkpoint, from which the next call resumes.
     ``bar_position``: line of the progress bar when several runs share a terminal."""
     out_dir = rundir.check_out(out_dir)
-    return run_resumable(trainable(cfg, engine, label), out_dir, overwrite=overwrite,
-                         show_progress=show_progress, make_figure=make_figure, label=label,
-                         bar_position=bar_position)
+    return run_resumable(
+        trainable(cfg, engine, label),
+        out_dir,
+        overwrite=overwrite,
+        show_progress=show_progress,
+        make_figure=make_figure,
+        label=label,
+        bar_position=bar_position,
+    )

@@ -79,8 +79,9 @@ def window_area(rule: Window, n: int) -> np.ndarray:
     kernel (the area of an exponential window is another formula, and upstream refuses it).
     """
     if rule.kind != "tri":
-        raise ValueError(f"window_area: only the triangular window has this area (got "
-                         f"{rule.kind!r})")
+        raise ValueError(
+            f"window_area: only the triangular window has this area (got {rule.kind!r})"
+        )
     a_p, a_m, t_p, t_m = rule.matrices(n)
     return 0.5 * (a_p * t_p + a_m * t_m)
 

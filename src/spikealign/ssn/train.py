@@ -53,8 +53,24 @@ def sim_params(cfg: SSNConfig) -> SimParams:
     return SimParams(t_ref=sp.t_ref, tau_syn=sp.tau_syn, psp=sp.psp, n_last_psp=sp.num_last_spikes)
 
 
-def apply_update(W, b, S_ws, S_sal, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr_kp, lr_symm,
-                 max_w, max_b, zero_diag=False):
+def apply_update(
+    W,
+    b,
+    S_ws,
+    S_sal,
+    counts,
+    C_t,
+    m_t,
+    dur,
+    t_ref,
+    lr_w,
+    lr_b,
+    lr_kp,
+    lr_symm,
+    max_w,
+    max_b,
+    zero_diag=False,
+):
     """Steps 3-7 of a cycle (module docstring), numpy version. Returns new ``(W, b)``."""
     W = W + lr_w * (C_t - S_ws / dur * t_ref)
     b = b + lr_b * (m_t - counts / dur * t_ref)
@@ -69,8 +85,10 @@ def apply_update(W, b, S_ws, S_sal, counts, C_t, m_t, dur, t_ref, lr_w, lr_b, lr
 
 
 #: the constants of the update (steps 3-7), as one record for the compiled loop
-UpdateRule = namedtuple("UpdateRule", ["C_t", "m_t", "t_ref", "lr_w", "lr_b", "lr_kp", "lr_symm",
-                                       "max_w", "max_b", "zero_diag"])
+UpdateRule = namedtuple(
+    "UpdateRule",
+    ["C_t", "m_t", "t_ref", "lr_w", "lr_b", "lr_kp", "lr_symm", "max_w", "max_b", "zero_diag"],
+)
 
 
 @njit(cache=True)
@@ -120,7 +138,9 @@ class TrainState:
     def to_arrays(self) -> dict:
         n = self.b.shape[0]
         return {
-            "W": self.W, "b": self.b, "cycle": np.int64(self.cycle),
+            "W": self.W,
+            "b": self.b,
+            "cycle": np.int64(self.cycle),
             "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
             "val_cycles": np.array(self.val_cycles, dtype=np.int64),
             "dkls": np.array(self.dkls, dtype=float),
@@ -135,16 +155,24 @@ class TrainState:
     def from_arrays(cls, a) -> TrainState:
         rng = np.random.default_rng()
         rng.bit_generator.state = json.loads(str(a["rng_state"]))
-        return cls(W=np.array(a["W"]), b=np.array(a["b"]), cycle=int(a["cycle"]), rng=rng,
-                   val_cycles=list(a["val_cycles"]), dkls=list(a["dkls"]),
-                   distrs=list(a["distrs"]), weights=list(a["weights"]),
-                   biases=list(a["biases"]), asyms=list(a["asyms"]),
-                   elapsed_s=float(a["elapsed_s"]))
+        return cls(
+            W=np.array(a["W"]),
+            b=np.array(a["b"]),
+            cycle=int(a["cycle"]),
+            rng=rng,
+            val_cycles=list(a["val_cycles"]),
+            dkls=list(a["dkls"]),
+            distrs=list(a["distrs"]),
+            weights=list(a["weights"]),
+            biases=list(a["biases"]),
+            asyms=list(a["asyms"]),
+            elapsed_s=float(a["elapsed_s"]),
+        )
 
 
 def initial_state(cfg: SSNConfig, problem: Problem) -> TrainState:
-    return TrainState(W=problem.W0.copy(), b=problem.b0.copy(), cycle=0,
-                      rng=np.random.default_rng(cfg.seed.sim))  # type: ignore[union-attr]
+    rng = np.random.default_rng(cfg.seed.sim)  # type: ignore[union-attr]
+    return TrainState(W=problem.W0.copy(), b=problem.b0.copy(), cycle=0, rng=rng)
 
 
 class Trainer:
@@ -164,23 +192,54 @@ class Trainer:
         p = self.problem
         self.windows = (p.ws_rule, p.sal_rule) if cfg.lr.symm > 0 else (p.ws_rule,)
         lr = cfg.lr
-        self._update_args = (p.C_wake, p.m_target, float(cfg.sleep_steps), float(cfg.t_ref),
-                             lr.weight, lr.bias, lr.kp, lr.symm, cfg.max_w, cfg.max_b)
+        self._update_args = (
+            p.C_wake,
+            p.m_target,
+            float(cfg.sleep_steps),
+            float(cfg.t_ref),
+            lr.weight,
+            lr.bias,
+            lr.kp,
+            lr.symm,
+            cfg.max_w,
+            cfg.max_b,
+        )
 
     # -- one cycle (both engines) -------------------------------------------------------------
     def _phase(self, state: TrainState, steps: int, sample: bool):
-        return phase_statistics(state.W, state.b, steps, self.params, state.rng,
-                                windows=self.windows, n_last_stdp=self.cfg.stdp.num_last_spikes,
-                                sample_every=self.cfg.state_interval if sample else 0,
-                                engine=self.engine)
+        return phase_statistics(
+            state.W,
+            state.b,
+            steps,
+            self.params,
+            state.rng,
+            windows=self.windows,
+            n_last_stdp=self.cfg.stdp.num_last_spikes,
+            sample_every=self.cfg.state_interval if sample else 0,
+            engine=self.engine,
+        )
 
     def _update(self, state: TrainState, stats, steps: int):
         C_t, m_t, _, t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b = self._update_args
         S_sal = stats.stdp[1] if len(self.windows) > 1 else np.zeros_like(state.W)
-        state.W, state.b = apply_update(state.W, state.b, stats.stdp[0], S_sal,
-                                        stats.counts.astype(float), C_t, m_t, float(steps),
-                                        t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b,
-                                        self.cfg.zero_diagonal)
+        state.W, state.b = apply_update(
+            state.W,
+            state.b,
+            stats.stdp[0],
+            S_sal,
+            stats.counts.astype(float),
+            C_t,
+            m_t,
+            float(steps),
+            t_ref,
+            lr_w,
+            lr_b,
+            lr_kp,
+            lr_symm,
+            max_w,
+            max_b,
+            self.cfg.zero_diagonal,
+        )
 
     def validation_cycle(self, state: TrainState):
         cfg = self.cfg
@@ -214,17 +273,25 @@ class Trainer:
         rules = make_rules(self.windows, cfg.dim, cfg.stdp.num_last_spikes)
         stats = make_stats(cfg.dim, len(self.windows), 0, self.params.min_isi)
         C_t, m_t, _, t_ref, lr_w, lr_b, lr_kp, lr_symm, max_w, max_b = self._update_args
-        rule = UpdateRule(C_t=np.ascontiguousarray(C_t, dtype=float),
-                          m_t=np.ascontiguousarray(m_t, dtype=float), t_ref=float(t_ref),
-                          lr_w=float(lr_w), lr_b=float(lr_b), lr_kp=float(lr_kp),
-                          lr_symm=float(lr_symm), max_w=float(max_w), max_b=float(max_b),
-                          zero_diag=bool(cfg.zero_diagonal))
+        rule = UpdateRule(
+            C_t=np.ascontiguousarray(C_t, dtype=float),
+            m_t=np.ascontiguousarray(m_t, dtype=float),
+            t_ref=float(t_ref),
+            lr_w=float(lr_w),
+            lr_b=float(lr_b),
+            lr_kp=float(lr_kp),
+            lr_symm=float(lr_symm),
+            max_w=float(max_w),
+            max_b=float(max_b),
+            zero_diag=bool(cfg.zero_diagonal),
+        )
         _train_cycles(int(n_cycles), int(cfg.sleep_steps), net, rules, rule, stats, state.rng)
         state.W, state.b = W, b
         state.cycle += n_cycles
 
-    def step_block(self, state: TrainState, on_cycles: Callable[[int], None] | None = None,
-                   chunk: int = 200) -> TrainState:
+    def step_block(
+        self, state: TrainState, on_cycles: Callable[[int], None] | None = None, chunk: int = 200
+    ) -> TrainState:
         """Run the validation cycle at ``state.cycle`` and the training cycles after it."""
         cfg = self.cfg
         if state.cycle % cfg.val_step != 0:

@@ -53,10 +53,17 @@ class SlurmOptions:
     job_extra: tuple[str, ...] = ()
 
     def cluster_kwargs(self) -> dict:
-        kw = {"cores": self.cores, "processes": self.cores, "memory": self.memory,
-              "walltime": self.walltime, "queue": self.queue, "account": self.account,
-              "interface": self.interface, "local_directory": self.local_directory,
-              "job_extra_directives": list(self.job_extra)}
+        kw = {
+            "cores": self.cores,
+            "processes": self.cores,
+            "memory": self.memory,
+            "walltime": self.walltime,
+            "queue": self.queue,
+            "account": self.account,
+            "interface": self.interface,
+            "local_directory": self.local_directory,
+            "job_extra_directives": list(self.job_extra),
+        }
         life = _seconds(self.walltime) - 300
         if life >= 600:
             kw["worker_extra_args"] = ["--lifetime", f"{life}s", "--lifetime-stagger", "60s"]
@@ -104,8 +111,13 @@ def _workers_ignore_ctrl_c():
 
 
 @contextlib.contextmanager
-def open_client(scheduler: str | None = None, cluster: str = "local",
-                workers: int | None = None, slurm: SlurmOptions | None = None, echo=print):
+def open_client(
+    scheduler: str | None = None,
+    cluster: str = "local",
+    workers: int | None = None,
+    slurm: SlurmOptions | None = None,
+    echo=print,
+):
     """A Dask ``Client`` for the chosen execution backend (module docstring)."""
     from distributed import Client, LocalCluster
 
@@ -113,15 +125,22 @@ def open_client(scheduler: str | None = None, cluster: str = "local",
         if workers:
             echo("--workers is ignored with --scheduler: the cluster has its own workers")
         with Client(scheduler, timeout="30s") as client:
-            echo(f"using the Dask scheduler at {scheduler} "
-                 f"({len(client.scheduler_info()['workers'])} workers now)")
+            echo(
+                f"using the Dask scheduler at {scheduler} "
+                f"({len(client.scheduler_info()['workers'])} workers now)"
+            )
             yield client
         return
     if cluster == "local":
         n = workers or usable_cores()
         with _workers_ignore_ctrl_c():
-            lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                              dashboard_address=None, silence_logs=logging.ERROR)
+            lc = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         with lc, Client(lc) as client:
             echo(f"local Dask cluster: {n} worker processes")
             yield client
@@ -130,15 +149,25 @@ def open_client(scheduler: str | None = None, cluster: str = "local",
         opts = slurm or SlurmOptions()
         n = workers or 10 * opts.cores
         with slurm_cluster(opts, n) as sc, Client(sc) as client:
-            echo(f"SLURM cluster: up to {math.ceil(n / opts.cores)} jobs of {opts.cores} cores "
-                 f"(scheduler {sc.scheduler_address}); job script:\n{sc.job_script()}")
+            echo(
+                f"SLURM cluster: up to {math.ceil(n / opts.cores)} jobs of {opts.cores} cores "
+                f"(scheduler {sc.scheduler_address}); job script:\n{sc.job_script()}"
+            )
             yield client
         return
     raise ValueError(f"cluster must be 'local' or 'slurm' (got {cluster!r})")
 
 
-def execute_specs(client, pending: list[RunSpec], out: Path, *, n_total: int, n_done: int,
-                  show_progress: bool = True, echo=print) -> dict:
+def execute_specs(
+    client,
+    pending: list[RunSpec],
+    out: Path,
+    *,
+    n_total: int,
+    n_done: int,
+    show_progress: bool = True,
+    echo=print,
+) -> dict:
     """Submit one task per pending run and wait; returns counts and per-run results."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
@@ -147,14 +176,24 @@ def execute_specs(client, pending: list[RunSpec], out: Path, *, n_total: int, n_
     session = uuid.uuid4().hex[:6]
     futures = {}
     for spec in sorted(pending, key=lambda s: -s.cost):
-        fut = client.submit(tasks.execute, spec.to_dict(), str(out), pure=False,
-                            key=f"spikealign-{spec.part}-{spec.index:04d}-{session}",
-                            priority=int(spec.cost))
+        fut = client.submit(
+            tasks.execute,
+            spec.to_dict(),
+            str(out),
+            pure=False,
+            key=f"spikealign-{spec.part}-{spec.index:04d}-{session}",
+            priority=int(spec.cost),
+        )
         futures[fut] = spec
     counts = {"done": 0, "failed": 0, "skipped": 0, "lost": 0}
     results = []
-    bar = progress(total=n_total, desc=f"sweep {out.name}", unit="run",
-                   disable=None if show_progress else True, initial=n_done)
+    bar = progress(
+        total=n_total,
+        desc=f"sweep {out.name}",
+        unit="run",
+        disable=None if show_progress else True,
+        initial=n_done,
+    )
     try:
         for fut in as_completed(futures):
             spec = futures[fut]
@@ -163,11 +202,14 @@ def execute_specs(client, pending: list[RunSpec], out: Path, *, n_total: int, n_
             except KilledWorker as exc:
                 error = f"lost with its worker too often ({exc})"
                 tasks.record_lost(spec, out, error)
-                res = {"part": spec.part, "index": spec.index, "state": "failed",
-                       "error": error}
+                res = {"part": spec.part, "index": spec.index, "state": "failed", "error": error}
             except (FutureCancelledError, OSError) as exc:
-                res = {"part": spec.part, "index": spec.index, "state": "lost",
-                       "error": f"{type(exc).__name__}: {exc}"}
+                res = {
+                    "part": spec.part,
+                    "index": spec.index,
+                    "state": "lost",
+                    "error": f"{type(exc).__name__}: {exc}",
+                }
             state = res["state"]
             counts[state] = counts.get(state, 0) + 1
             results.append(res)
@@ -184,10 +226,18 @@ def execute_specs(client, pending: list[RunSpec], out: Path, *, n_total: int, n_
     return {"counts": counts, "results": results}
 
 
-def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
-              cluster: str = "local", workers: int | None = None,
-              slurm: SlurmOptions | None = None, limit: int | None = None,
-              show_progress: bool = True, echo=print) -> dict:
+def run_sweep(
+    specs: list[RunSpec],
+    out: Path,
+    *,
+    scheduler: str | None = None,
+    cluster: str = "local",
+    workers: int | None = None,
+    slurm: SlurmOptions | None = None,
+    limit: int | None = None,
+    show_progress: bool = True,
+    echo=print,
+) -> dict:
     """Run every unfinished spec into ``out`` (the manifest must already be written)."""
     out = Path(out)
     plan = tasks.plan(specs, out)
@@ -197,15 +247,20 @@ def run_sweep(specs: list[RunSpec], out: Path, *, scheduler: str | None = None,
     for line in plan.warnings(out, pending):  # damaged results (README): named, then rerun
         warn(line)
     if not pending:
-        return {"counts": {"done": 0, "failed": 0}, "results": [], "wall_s": 0.0,
-                "pending": 0}
+        return {"counts": {"done": 0, "failed": 0}, "results": [], "wall_s": 0.0, "pending": 0}
     t0 = time.perf_counter()
     try:
         with open_client(scheduler, cluster, workers, slurm, echo=echo) as client:
             try:
-                res = execute_specs(client, pending, out, n_total=len(plan.done) + len(pending),
-                                    n_done=len(plan.done), show_progress=show_progress,
-                                    echo=echo)
+                res = execute_specs(
+                    client,
+                    pending,
+                    out,
+                    n_total=len(plan.done) + len(pending),
+                    n_done=len(plan.done),
+                    show_progress=show_progress,
+                    echo=echo,
+                )
             except KeyboardInterrupt:
                 # Ctrl-C also reaches the worker processes; the cluster's shutdown then logs
                 # their exits as errors with tracebacks, which are expected here
@@ -231,15 +286,27 @@ def select_levels(parts, specs: list[RunSpec], levels) -> list[RunSpec]:
     for lv in levels:
         if not any(math.isclose(lv, h, rel_tol=1e-9, abs_tol=1e-12) for h in have):
             shown = ", ".join(f"{h:g}" for h in have) or "none (the preset has no noise axis)"
-            raise ConfigError(f"--level: {lv:g} is not a level of these presets (levels: "
-                              f"{shown})")
-    return [s for s in specs if "noise" in s.params and any(
-        math.isclose(float(s.params["noise"]), lv, rel_tol=1e-9, abs_tol=1e-12)
-        for lv in levels)]
+            raise ConfigError(f"--level: {lv:g} is not a level of these presets (levels: {shown})")
+    return [
+        s
+        for s in specs
+        if "noise" in s.params
+        and any(
+            math.isclose(float(s.params["noise"]), lv, rel_tol=1e-9, abs_tol=1e-12) for lv in levels
+        )
+    ]
 
 
-def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | None = None,
-          argv: str | None = None, levels=None, **kw) -> dict:
+def sweep(
+    presets: list[str],
+    out,
+    *,
+    scale: str = "paper",
+    overrides: dict | None = None,
+    argv: str | None = None,
+    levels=None,
+    **kw,
+) -> dict:
     """Plan the presets' runs into ``out`` (manifest), run what is unfinished, record timing.
 
     ``out`` must be new, empty or a sweep directory (:func:`.layout.check_sweep_dir`); the
@@ -262,18 +329,27 @@ def sweep(presets: list[str], out, *, scale: str = "paper", overrides: dict | No
     parts, specs = build_specs(presets, scale, overrides)
     select_levels(parts, specs, levels)  # a wrong --level fails before anything is written
     check_sweep_dir(out, [p.name for p in parts])
-    entries = {p.name: part_entry(p, [s for s in specs if s.part == p.name], scale, overrides)
-               for p in parts}
+    entries = {
+        p.name: part_entry(p, [s for s in specs if s.part == p.name], scale, overrides)
+        for p in parts
+    }
     check_manifest(out, entries)
     out.mkdir(parents=True, exist_ok=True)
     with hold(out):  # one sweep command per directory; a second one fails at once
         check_manifest(out, entries)  # again, now that no other command can change it
-        update_manifest(out, entries, {"command": "run", "presets": list(presets),
-                                       "scale": scale, "argv": argv})
+        update_manifest(
+            out, entries, {"command": "run", "presets": list(presets), "scale": scale, "argv": argv}
+        )
         res = run_sweep(select_levels(parts, specs, levels), out, **kw)
         run_s = sum(r.get("runtime_s", 0.0) for r in res["results"])
         cpu = sum(r.get("cpu_s", 0.0) for r in res["results"])
-        record_timing(out, wall_s=res["wall_s"], executed=res["pending"], run_wall_s=run_s,
-                      run_cpu_s=cpu, **res["counts"])
+        record_timing(
+            out,
+            wall_s=res["wall_s"],
+            executed=res["pending"],
+            run_wall_s=run_s,
+            run_cpu_s=cpu,
+            **res["counts"],
+        )
     res.update(out=out, parts=parts, run_wall_s=run_s, run_cpu_s=cpu)
     return res

@@ -69,15 +69,33 @@ PLAST = r"$\sigma^\mathrm{noise}_\mathrm{plast}$"
 #: by (figure, paper version); v2: the main branch's notebook (no KP in the paper: a KP part of
 #: a v2 sweep is a spikealign extension and labelled so), v3: the PR #10 notebook
 SPECS = {
-    ("4", "v2"): FigureSpec("4", "syn_noise", "synaptic noise", SYN, f"baseline ({SYN} = 0)",
-                            "symlog"),
-    ("5", "v2"): FigureSpec("5", "plast_noise", "plasticity noise", PLAST,
-                            f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log"),
-    ("4", "v3"): FigureSpec("4", "syn_noise_v3", "synaptic noise", SYN,
-                            f"baseline ({SYN} = 0, {PLAST} = 0)", "symlog", "v3", "C0",
-                            ((1e-3, 2.0), (4e-3, 2.1e-2))),
-    ("5", "v3"): FigureSpec("5", "plast_noise_v3", "plasticity noise", PLAST,
-                            f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log", "v3", "purple"),
+    ("4", "v2"): FigureSpec(
+        "4", "syn_noise", "synaptic noise", SYN, f"baseline ({SYN} = 0)", "symlog"
+    ),
+    ("5", "v2"): FigureSpec(
+        "5", "plast_noise", "plasticity noise", PLAST, f"baseline ({SYN} = 0.2, {PLAST} = 0)", "log"
+    ),
+    ("4", "v3"): FigureSpec(
+        "4",
+        "syn_noise_v3",
+        "synaptic noise",
+        SYN,
+        f"baseline ({SYN} = 0, {PLAST} = 0)",
+        "symlog",
+        "v3",
+        "C0",
+        ((1e-3, 2.0), (4e-3, 2.1e-2)),
+    ),
+    ("5", "v3"): FigureSpec(
+        "5",
+        "plast_noise_v3",
+        "plasticity noise",
+        PLAST,
+        f"baseline ({SYN} = 0.2, {PLAST} = 0)",
+        "log",
+        "v3",
+        "purple",
+    ),
 }
 
 
@@ -130,8 +148,10 @@ def load_part(source: Path, name: str, entry: dict) -> PartData:
         if cycles is None:
             cycles = np.asarray(c)
         if len(c) != len(cycles) or not np.array_equal(c, cycles):
-            warnings.warn(f"{run_dir}: other validation cycles than the part's first run, "
-                          "treated as missing", stacklevel=2)
+            warnings.warn(
+                f"{run_dir}: other validation cycles than the part's first run, treated as missing",
+                stacklevel=2,
+            )
             continue
         loaded[k] = (d, a)
     if cycles is None:
@@ -203,11 +223,14 @@ def figure_parts(source: Path, fig_id: str) -> tuple[dict, dict]:
     if not entries:
         raise FileNotFoundError(
             f"{source}: no runs of figure {fig_id}; run `spikealign sweep run fig{fig_id} "
-            f"--out {source}` first")
+            f"--out {source}` first"
+        )
     groups = sorted({v["group"] for v in entries.values()})
     if len(groups) > 1:
-        raise ValueError(f"{source}: several sweeps of figure {fig_id} ({', '.join(groups)}); "
-                         "keep each in its own directory")
+        raise ValueError(
+            f"{source}: several sweeps of figure {fig_id} ({', '.join(groups)}); "
+            "keep each in its own directory"
+        )
     group = groups[0]
     chosen = {v["feedback"]: (k, v) for k, v in entries.items() if v["group"] == group}
     return chosen, entries
@@ -227,11 +250,13 @@ def figure_data(source: Path, fig_id: str) -> dict:
     highlight = float(ref["highlight"])
     all_levels = sorted({float(r["params"]["noise"]) for r in ref["runs"]})
     levels = [lv for lv in all_levels if lv <= highlight + 1e-12]
-    data: dict = {"levels": np.array(levels), "highlight": np.float64(highlight),
-                  "parts": np.array([chosen[fb][0] for fb in FEEDBACKS if fb in chosen]),
-                  "paper": np.array(ref.get("paper", "v2")),
-                  "kp_paper": np.array(chosen["kp"][1].get("paper", "none")
-                                       if "kp" in chosen else "")}
+    data: dict = {
+        "levels": np.array(levels),
+        "highlight": np.float64(highlight),
+        "parts": np.array([chosen[fb][0] for fb in FEEDBACKS if fb in chosen]),
+        "paper": np.array(ref.get("paper", "v2")),
+        "kp_paper": np.array(chosen["kp"][1].get("paper", "none") if "kp" in chosen else ""),
+    }
     for fb in FEEDBACKS:
         if fb not in parts:
             continue
@@ -251,8 +276,7 @@ def figure_data(source: Path, fig_id: str) -> dict:
             data[f"{fb}_final_{key}"] = np.array(finals[key]).T.reshape(3, len(levels))
         data[f"{fb}_final_dkl_inf"] = np.array(finals["inf"], dtype=np.int64)
         data[f"{fb}_missing_total"] = np.int64((~p.present).sum())
-        data[f"{fb}_infinite_dkl"] = np.int64(np.isinf(p.dkls[:, -1]).sum() if p.dkls.size
-                                              else 0)
+        data[f"{fb}_infinite_dkl"] = np.int64(np.isinf(p.dkls[:, -1]).sum() if p.dkls.size else 0)
         data[f"{fb}_runs_total"] = np.int64(len(p.present))
     curves = {"baseline": ("none", min(levels) if levels else 0.0)}
     curves.update({fb: (fb, highlight) for fb in FEEDBACKS})
@@ -282,8 +306,9 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
     levels = data["levels"]
     unit = _offset_unit(levels)
     color = {**COLOR, "baseline": spec.baseline_color}
-    fig, ax = plt.subplots(2, 2, figsize=(9.5, 6.2), sharex="col",
-                           gridspec_kw={"wspace": 0.35, "hspace": 0.12})
+    fig, ax = plt.subplots(
+        2, 2, figsize=(9.5, 6.2), sharex="col", gridspec_kw={"wspace": 0.35, "hspace": 0.12}
+    )
     handles = []
     xmax = 0.0
     for curve in ("baseline", "none", "sal", "kp"):
@@ -300,12 +325,21 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
             q = data[f"{curve}_{key}"]
             if len(cyc):
                 ax[row, 0].plot(cyc, q[1], STYLE[curve], color=color[curve])
-                ax[row, 0].fill_between(cyc, q[0], q[2], color=color[curve], alpha=0.25,
-                                        linewidth=0)
+                ax[row, 0].fill_between(
+                    cyc, q[0], q[2], color=color[curve], alpha=0.25, linewidth=0
+                )
         if len(cyc):
             xmax = max(xmax, float(cyc[-1]))
-        handles.append(Line2D([], [], color=color[curve], linestyle=STYLE[curve],
-                              marker=MARKER.get(curve), label=label))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                color=color[curve],
+                linestyle=STYLE[curve],
+                marker=MARKER.get(curve),
+                label=label,
+            )
+        )
     for row, key in ((0, "asym"), (1, "dkl")):  # numbered markers at the curves' ends
         for curve in ("baseline", "none", "sal", "kp"):
             if f"{curve}_{key}" not in data or not len(data[f"{curve}_cycles"]):
@@ -324,10 +358,8 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
             q = data[f"baseline_{key}"][:, -1] if len(data["baseline_cycles"]) else [np.nan] * 3
             if np.all(np.isfinite(q)):
                 a.axhline(q[1], color=color["baseline"], zorder=-1)
-                a.axhspan(q[0], q[2], color=color["baseline"], alpha=0.25, zorder=-2,
-                          linewidth=0)
-                _number(a, levels.min() - 3.5 * unit, q[1], NUMBER["baseline"],
-                        color["baseline"])
+                a.axhspan(q[0], q[2], color=color["baseline"], alpha=0.25, zorder=-2, linewidth=0)
+                _number(a, levels.min() - 3.5 * unit, q[1], NUMBER["baseline"], color["baseline"])
         trans = blended_transform_factory(a.transData, a.transAxes)
         for fb in ("sal", "none", "kp"):
             if f"{fb}_final_{key}" not in data:
@@ -336,34 +368,69 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
             x = levels + OFFSET[fb] * unit
             with np.errstate(invalid="ignore"):  # an infinite quartile has no bar (footnote)
                 yerr = np.nan_to_num([q[1] - q[0], q[2] - q[1]], nan=0.0, posinf=0.0)
-            a.errorbar(x, q[1], yerr=yerr, fmt=MARKER[fb], capsize=3,
-                       color=color[fb], linestyle="none")
+            a.errorbar(
+                x, q[1], yerr=yerr, fmt=MARKER[fb], capsize=3, color=color[fb], linestyle="none"
+            )
             count, planned = data[f"{fb}_count"], data[f"{fb}_planned"]
             for k, (xi, yi, c, pl) in enumerate(zip(x, q[1], count, planned, strict=True)):
                 if c == 0:  # nothing to show: a cross on the axis
-                    a.plot([xi], [0.03], marker="x", color=color[fb], transform=trans,
-                           clip_on=False)
-                    a.text(xi, 0.07, f"0/{pl}", color=color[fb], transform=trans,
-                           ha="center", fontsize=6)
+                    a.plot(
+                        [xi], [0.03], marker="x", color=color[fb], transform=trans, clip_on=False
+                    )
+                    a.text(
+                        xi,
+                        0.07,
+                        f"0/{pl}",
+                        color=color[fb],
+                        transform=trans,
+                        ha="center",
+                        fontsize=6,
+                    )
                 elif not np.isfinite(yi):  # median infinite (D_KL of an unsampled state)
-                    a.text(xi, 0.92, "inf" + (f" {c}/{pl}" if c < pl else ""),
-                           color=color[fb], transform=trans, ha="center", fontsize=6)
+                    a.text(
+                        xi,
+                        0.92,
+                        "inf" + (f" {c}/{pl}" if c < pl else ""),
+                        color=color[fb],
+                        transform=trans,
+                        ha="center",
+                        fontsize=6,
+                    )
                 if key == "dkl" and c and data[f"{fb}_final_dkl_inf"][k]:
                     # runs whose final D_KL is infinite: counted next to the point
-                    a.text(xi, 0.02 + 0.05 * (OFFSET[fb] + 1), f"{data[f'{fb}_final_dkl_inf'][k]}"
-                           r"$\times\infty$", color=color[fb], transform=trans, ha="center",
-                           fontsize=5)
+                    a.text(
+                        xi,
+                        0.02 + 0.05 * (OFFSET[fb] + 1),
+                        f"{data[f'{fb}_final_dkl_inf'][k]}"
+                        r"$\times\infty$",
+                        color=color[fb],
+                        transform=trans,
+                        ha="center",
+                        fontsize=5,
+                    )
                 elif c < pl:
-                    a.annotate(f"{c}/{pl}", (xi, q[2][k]), xytext=(0, 3),
-                               textcoords="offset points", ha="center", fontsize=6,
-                               color=color[fb])
+                    a.annotate(
+                        f"{c}/{pl}",
+                        (xi, q[2][k]),
+                        xytext=(0, 3),
+                        textcoords="offset points",
+                        ha="center",
+                        fontsize=6,
+                        color=color[fb],
+                    )
             hl = np.isclose(levels, data["highlight"])
             if hl.any() and np.isfinite(q[1][hl][0]):
-                a.annotate(NUMBER[fb], (x[hl][0], q[1][hl][0]), xytext=(NUMBER_DX[fb], 0),
-                           textcoords="offset points", fontsize=6, color=color[fb],
-                           va="center", ha="center",
-                           bbox={"boxstyle": "circle,pad=0.15", "fc": "white",
-                                 "ec": color[fb], "lw": 0.6})
+                a.annotate(
+                    NUMBER[fb],
+                    (x[hl][0], q[1][hl][0]),
+                    xytext=(NUMBER_DX[fb], 0),
+                    textcoords="offset points",
+                    fontsize=6,
+                    color=color[fb],
+                    va="center",
+                    ha="center",
+                    bbox={"boxstyle": "circle,pad=0.15", "fc": "white", "ec": color[fb], "lw": 0.6},
+                )
         a.set_xticks(levels)
         if len(levels):
             a.set_xlim(levels.min() - 5 * unit, levels.max() + 4 * unit)
@@ -384,18 +451,28 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
     ax[1, 0].ticklabel_format(style="sci", scilimits=(-3, 4), axis="x")
     ax[1, 1].set_xlabel(spec.noise_label)
     for row in (0, 1):  # the highlighted level, in both time-course panels
-        ax[row, 0].text(0.03, 0.06, f"{spec.noise_label} = {data['highlight']:g}",
-                        transform=ax[row, 0].transAxes, fontsize=8,
-                        bbox={"boxstyle": "round", "fc": (1, 1, 1, 0.7), "ec": "black"})
+        ax[row, 0].text(
+            0.03,
+            0.06,
+            f"{spec.noise_label} = {data['highlight']:g}",
+            transform=ax[row, 0].transAxes,
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": (1, 1, 1, 0.7), "ec": "black"},
+        )
     for a, letter in zip(ax.ravel(), "acbd", strict=True):
         a.text(-0.2, 1.02, letter, transform=a.transAxes, fontweight="bold")
     if handles:
         handles[0].set_label(handles[0].get_label().replace("baseline", spec.baseline_label, 1))
-    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8,
-               title=spec.title, title_fontproperties={"weight": "bold"},
-               bbox_to_anchor=(0.5, 1.03))
-    fig.text(0.01, 0.0, textwrap.fill(_footnote(data), 150), fontsize=7, ha="left",
-             va="top")
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        ncol=4,
+        fontsize=8,
+        title=spec.title,
+        title_fontproperties={"weight": "bold"},
+        bbox_to_anchor=(0.5, 1.03),
+    )
+    fig.text(0.01, 0.0, textwrap.fill(_footnote(data), 150), fontsize=7, ha="left", va="top")
     paths = _save(fig, stem)
     plt.close(fig)
     return paths
@@ -403,36 +480,51 @@ def draw(data: dict, spec: FigureSpec, stem: Path) -> list[Path]:
 
 def _number(ax, x, y, text, color, transform=None):
     kw = {"transform": transform} if transform is not None else {}
-    ax.plot([x], [y], marker="o", markersize=9, markerfacecolor="white", color=color,
-            clip_on=False, **kw)
+    ax.plot(
+        [x],
+        [y],
+        marker="o",
+        markersize=9,
+        markerfacecolor="white",
+        color=color,
+        clip_on=False,
+        **kw,
+    )
     ax.text(x, y, text, color=color, ha="center", va="center", fontsize=6, **kw)
 
 
 def _footnote(data: dict) -> str:
     parts = [str(p) for p in data["parts"]]
     fbs = [fb for fb in FEEDBACKS if f"{fb}_runs_total" in data]
-    missing = [(name, int(data[f"{fb}_missing_total"]), int(data[f"{fb}_runs_total"]))
-               for name, fb in zip(parts, fbs, strict=True)]
+    missing = [
+        (name, int(data[f"{fb}_missing_total"]), int(data[f"{fb}_runs_total"]))
+        for name, fb in zip(parts, fbs, strict=True)
+    ]
     absent = [LABEL[fb] for fb in FEEDBACKS if f"{fb}_runs_total" not in data]
     text = "median and IQR across seeds; "
     if any(m for _, m, _ in missing):
         text += "runs without results (marked n/N where planned runs are missing): " + ", ".join(
-            f"{name} {m}/{t}" for name, m, t in missing if m)
+            f"{name} {m}/{t}" for name, m, t in missing if m
+        )
     else:
         text += "all " + str(sum(t for _, _, t in missing)) + " runs present"
     if absent:
         text += "; not run: " + ", ".join(absent)
     inf = sum(int(np.sum(data.get(f"{fb}_final_dkl_inf", 0))) for fb in FEEDBACKS)
     if inf:
-        text += ("; final " + r"$D_\mathrm{KL}$" + f" infinite in {inf} plotted runs (a target "
-                 r"state never sampled; counted as $k\times\infty$ at their level and ranked "
-                 "above every finite value in the quartiles; an infinite quartile is not drawn)")
+        text += (
+            "; final " + r"$D_\mathrm{KL}$" + f" infinite in {inf} plotted runs (a target "
+            r"state never sampled; counted as $k\times\infty$ at their level and ranked "
+            "above every finite value in the quartiles; an infinite quartile is not drawn)"
+        )
     text += f"; protocol of paper {data['paper']}"
     return text
 
 
-FINALS_HEADER = ("level,variant,runs,planned,dkl_infinite,dkl_q25,dkl_median,dkl_q75,"
-                 "asym_q25,asym_median,asym_q75")
+FINALS_HEADER = (
+    "level,variant,runs,planned,dkl_infinite,dkl_q25,dkl_median,dkl_q75,"
+    "asym_q25,asym_median,asym_q75"
+)
 
 
 def finals_csv(data: dict) -> str:
@@ -444,10 +536,18 @@ def finals_csv(data: dict) -> str:
             if f"{fb}_final_dkl" not in data:
                 continue
             d, a = data[f"{fb}_final_dkl"][:, k], data[f"{fb}_final_asym"][:, k]
-            rows.append(",".join([f"{lv:g}", fb, str(int(data[f"{fb}_count"][k])),
-                                  str(int(data[f"{fb}_planned"][k])),
-                                  str(int(data[f"{fb}_final_dkl_inf"][k])),
-                                  *(f"{v:.6g}" for v in (*d, *a))]))
+            rows.append(
+                ",".join(
+                    [
+                        f"{lv:g}",
+                        fb,
+                        str(int(data[f"{fb}_count"][k])),
+                        str(int(data[f"{fb}_planned"][k])),
+                        str(int(data[f"{fb}_final_dkl_inf"][k])),
+                        *(f"{v:.6g}" for v in (*d, *a)),
+                    ]
+                )
+            )
     return "\n".join(rows) + "\n"
 
 
@@ -455,12 +555,15 @@ def make(fig_id: str, source: Path, out: Path) -> list[Path]:
     data = figure_data(Path(source), fig_id)
     spec = SPECS[(fig_id, "v3" if str(data["paper"]) == "v3" else "v2")]
     planned = sum(int(data[f"{fb}_runs_total"]) for fb in FEEDBACKS if f"{fb}_runs_total" in data)
-    missing = sum(int(data[f"{fb}_missing_total"]) for fb in FEEDBACKS
-                  if f"{fb}_missing_total" in data)
+    missing = sum(
+        int(data[f"{fb}_missing_total"]) for fb in FEEDBACKS if f"{fb}_missing_total" in data
+    )
     if planned and missing == planned:
-        raise FileNotFoundError(f"figure {fig_id}: none of the {planned} planned runs under "
-                                f"{source} has finished yet (see `spikealign sweep status "
-                                f"{source}`)")
+        raise FileNotFoundError(
+            f"figure {fig_id}: none of the {planned} planned runs under "
+            f"{source} has finished yet (see `spikealign sweep status "
+            f"{source}`)"
+        )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"fig{fig_id}"
@@ -497,6 +600,9 @@ def figure6(source: Path | None, out: Path, quick: bool = False) -> list[Path]:
     planned = [source / name / r["dir"] for name, entry in parts.items() for r in entry["runs"]]
     done = [d for d in planned if finished(d, "microcircuit")]
     if len(done) < len(planned):
-        warnings.warn(f"figure 6: {len(planned) - len(done)} of {len(planned)} planned "
-                      "microcircuit runs have no results yet", stacklevel=2)
+        warnings.warn(
+            f"figure 6: {len(planned) - len(done)} of {len(planned)} planned "
+            "microcircuit runs have no results yet",
+            stacklevel=2,
+        )
     return draw(source, out, quick, run_dirs=done)

@@ -59,8 +59,13 @@ def run_microcircuit(config: dict, run_dir: Path, *, label: str = "microcircuit"
     the per-run figure, like SSN runs in sweeps."""
     from ..microcircuits import run_experiment
 
-    return run_experiment(config["experiment"], run_dir, seed_offset=config["seed_offset"],
-                          progress=False, figure=False)
+    return run_experiment(
+        config["experiment"],
+        run_dir,
+        seed_offset=config["seed_offset"],
+        progress=False,
+        figure=False,
+    )
 
 
 def run_deep(config: dict, run_dir: Path, *, label: str = "deep") -> dict:
@@ -114,8 +119,9 @@ def bm_seconds(cfg) -> float:
     n_train = {"digits": 1797 - DIGITS_TEST, "bars": 14}.get(cfg.task, 60_000)
     n_val = cfg.data.n_validation or DEFAULT_VALIDATION[cfg.task]
     n_train = min(cfg.data.n_train or n_train, n_train - n_val)
-    n_test = min(cfg.data.n_test or 10_000, {"digits": DIGITS_TEST, "bars": 0}.get(cfg.task,
-                                                                                  10_000))
+    n_test = min(
+        cfg.data.n_test or 10_000, {"digits": DIGITS_TEST, "bars": 0}.get(cfg.task, 10_000)
+    )
     n_vis = {"digits": 64, "bars": 9}.get(cfg.task, cfg.data.size**2)
     n_label = 0 if cfg.task == "bars" else 10
     n = n_vis + n_label + cfg.network.n_hidden
@@ -123,8 +129,9 @@ def bm_seconds(cfg) -> float:
     wake = cfg.epochs * n_train * cfg.wake_steps
     sleep = cfg.epochs * batches * cfg.sleep_phases * cfg.sleep_steps
     n_evals = cfg.epochs // cfg.eval.every + (cfg.epochs % cfg.eval.every != 0)
-    per_eval = (min(cfg.eval.n_validation or n_val, n_val) + min(cfg.eval.completion, n_val)
-                ) * cfg.eval.steps
+    per_eval = (
+        min(cfg.eval.n_validation or n_val, n_val) + min(cfg.eval.completion, n_val)
+    ) * cfg.eval.steps
     if cfg.task == "bars":
         per_eval = cfg.eval.dkl_steps
     evals = n_evals * per_eval + (n_val + n_test + 2 * cfg.eval.completion) * cfg.eval.steps

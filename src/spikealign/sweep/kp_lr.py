@@ -28,8 +28,10 @@ from ..io import atomic_save_npz, atomic_write_text
 from .figures import count_infinite, load_part, quartiles
 from .layout import read_manifest
 
-COLUMNS = (("syn_noise_kp_lr_v3", "syn_noise_sal_v3", "synaptic noise"),
-           ("plast_noise_kp_lr_v3", "plast_noise_sal_v3", "plasticity noise"))
+COLUMNS = (
+    ("syn_noise_kp_lr_v3", "syn_noise_sal_v3", "synaptic noise"),
+    ("plast_noise_kp_lr_v3", "plast_noise_sal_v3", "plasticity noise"),
+)
 LEVEL_STYLE = {0.4: ("x", "C0", "-."), 0.8: ("s", "C1", ":")}
 
 
@@ -41,8 +43,14 @@ def kp_lr_data(source: Path) -> dict:
     data: dict = {}
     found = 0
     for col, (group, sal_part, _) in enumerate(COLUMNS):
-        entries = sorted(((float(e["fixed"]["lr.kp"]), name, e) for name, e in parts.items()
-                          if e.get("group") == group), key=lambda t: t[0])
+        entries = sorted(
+            (
+                (float(e["fixed"]["lr.kp"]), name, e)
+                for name, e in parts.items()
+                if e.get("group") == group
+            ),
+            key=lambda t: t[0],
+        )
         if not entries:
             continue
         found += 1
@@ -58,11 +66,13 @@ def kp_lr_data(source: Path) -> dict:
                 data[f"{tag}_{key}"] = np.array([quartiles(f[:, None])[:, 0] for f in finals]).T
             data[f"{tag}_n"] = np.array([int(p.present[p.rows(lv)].sum()) for p in loaded])
             data[f"{tag}_planned"] = np.array([int(p.rows(lv).sum()) for p in loaded])
-            data[f"{tag}_dkl_inf"] = np.array([int(count_infinite(p.final(lv, "dkl")))
-                                               for p in loaded])
+            data[f"{tag}_dkl_inf"] = np.array(
+                [int(count_infinite(p.final(lv, "dkl"))) for p in loaded]
+            )
             med = data[f"{tag}_dkl"][1]
-            data[f"{tag}_best"] = np.int64(np.nanargmin(med)) if np.any(np.isfinite(med)) \
-                else np.int64(-1)
+            data[f"{tag}_best"] = (
+                np.int64(np.nanargmin(med)) if np.any(np.isfinite(med)) else np.int64(-1)
+            )
         if sal_part in parts:  # SAL reference lines from the figure 4/5 sweep
             p = load_part(source, sal_part, parts[sal_part])
             for lv in levels:
@@ -73,7 +83,8 @@ def kp_lr_data(source: Path) -> dict:
     if not found:
         raise FileNotFoundError(
             f"{source}: no runs of the KP decay-rate study; run `spikealign sweep run kp_lr_v3 "
-            f"--out {source}` first")
+            f"--out {source}` first"
+        )
     return data
 
 
@@ -85,8 +96,9 @@ def draw(data: dict, stem: Path) -> list[Path]:
 
     from ..ssn.plots import _save
 
-    fig, ax = plt.subplots(2, 2, figsize=(9.0, 5.8), sharex="col",
-                           gridspec_kw={"wspace": 0.3, "hspace": 0.1})
+    fig, ax = plt.subplots(
+        2, 2, figsize=(9.0, 5.8), sharex="col", gridspec_kw={"wspace": 0.3, "hspace": 0.1}
+    )
     notes = []
     for col, (_, _, title) in enumerate(COLUMNS):
         ax[0, col].set_title(title, fontweight="bold")
@@ -102,25 +114,37 @@ def draw(data: dict, stem: Path) -> list[Path]:
                 ok = np.isfinite(q[1])
                 lo = np.where(np.isfinite(q[0]), q[1] - q[0], 0)
                 hi = np.where(np.isfinite(q[2]), q[2] - q[1], 0)
-                ax[row, col].errorbar(rates[ok], q[1][ok], yerr=[lo[ok], hi[ok]],
-                                      marker=marker, mfc="none", color=color, linestyle="--",
-                                      capsize=3, label=f"noise {lv:g}")
+                ax[row, col].errorbar(
+                    rates[ok],
+                    q[1][ok],
+                    yerr=[lo[ok], hi[ok]],
+                    marker=marker,
+                    mfc="none",
+                    color=color,
+                    linestyle="--",
+                    capsize=3,
+                    label=f"noise {lv:g}",
+                )
             best = int(data[f"{tag}_best"])
             if best >= 0:
-                ax[1, col].plot(rates[best], data[f"{tag}_dkl"][1][best], "o", ms=12,
-                                mfc="none", color="red")
+                ax[1, col].plot(
+                    rates[best], data[f"{tag}_dkl"][1][best], "o", ms=12, mfc="none", color="red"
+                )
             for row, key in ((0, "asym"), (1, "dkl")):
                 ref = data.get(f"{tag}_sal_{key}")
                 if ref is not None and np.all(np.isfinite(ref)):
-                    ax[row, col].axhline(ref[1], color=color, linestyle=ref_style, lw=1,
-                                         label=f"SAL, noise {lv:g}")
+                    ax[row, col].axhline(
+                        ref[1], color=color, linestyle=ref_style, lw=1, label=f"SAL, noise {lv:g}"
+                    )
                     ax[row, col].axhspan(ref[0], ref[2], color=color, alpha=0.15, lw=0)
             n, planned = data[f"{tag}_n"], data[f"{tag}_planned"]
             if np.any(n < planned):
                 notes.append(f"{title} {lv:g}: {int(n.sum())}/{int(planned.sum())} runs")
             if data[f"{tag}_dkl_inf"].sum():
-                notes.append(f"{title} {lv:g}: final D_KL infinite in "
-                             f"{int(data[f'{tag}_dkl_inf'].sum())} runs")
+                notes.append(
+                    f"{title} {lv:g}: final D_KL infinite in "
+                    f"{int(data[f'{tag}_dkl_inf'].sum())} runs"
+                )
         ax[1, col].set_xscale("log")
         ax[1, col].set_yscale("log")
         ax[1, col].set_xlabel(r"decay rate $\lambda$ (lr.kp)")
@@ -128,10 +152,17 @@ def draw(data: dict, stem: Path) -> list[Path]:
         ax[0, col].legend(fontsize=7)
         ax[1, col].set_ylabel(r"final $D_\mathrm{KL}(p^* \| p)$")
         ax[1, col].legend(fontsize=7)
-    fig.text(0.01, 0.0, textwrap.fill(
-        "median and IQR across seeds of the last validation; red circle: lowest median D_KL "
-        "per level; " + ("; ".join(notes) if notes else "all planned runs present"), 150),
-        fontsize=7, va="top")
+    fig.text(
+        0.01,
+        0.0,
+        textwrap.fill(
+            "median and IQR across seeds of the last validation; red circle: lowest median D_KL "
+            "per level; " + ("; ".join(notes) if notes else "all planned runs present"),
+            150,
+        ),
+        fontsize=7,
+        va="top",
+    )
     paths = _save(fig, stem)
     plt.close(fig)
     return paths
@@ -149,8 +180,14 @@ def kp_vs_sal(data: dict) -> list[dict]:
         for lv in data[f"c{col}_levels"]:
             tag = f"c{col}_{lv:g}"
             sal_d, sal_a = data.get(f"{tag}_sal_dkl"), data.get(f"{tag}_sal_asym")
-            row = {"noise": title, "level": float(lv), "sal": None, "dkl": [], "asym": [],
-                   "both": []}
+            row = {
+                "noise": title,
+                "level": float(lv),
+                "sal": None,
+                "dkl": [],
+                "asym": [],
+                "both": [],
+            }
             if sal_d is not None and sal_a is not None:
                 row["sal"] = {"dkl": float(sal_d[1]), "asym": float(sal_a[1])}
                 d_ok = data[f"{tag}_dkl"][1] <= sal_d[1]
@@ -170,14 +207,18 @@ def figure_kp_lr(source: Path | None, out: Path, quick: bool = False) -> list[Pa
     stem = out / "kp-lr"
     paths = draw(data, stem)
     atomic_save_npz(Path(f"{stem}.npz"), **data)
-    lines = ["noise,level,sal_dkl_median,sal_asym_median,rates_dkl_at_most_sal,"
-             "rates_asym_at_most_sal,rates_both"]
+    lines = [
+        "noise,level,sal_dkl_median,sal_asym_median,rates_dkl_at_most_sal,"
+        "rates_asym_at_most_sal,rates_both"
+    ]
     for r in kp_vs_sal(data):
         sal = r["sal"] or {"dkl": float("nan"), "asym": float("nan")}
-        lines.append(",".join([r["noise"], f"{r['level']:g}", f"{sal['dkl']:.6g}",
-                               f"{sal['asym']:.6g}"]
-                              + [" ".join(f"{x:g}" for x in r[k]) or "none"
-                                 for k in ("dkl", "asym", "both")]))
+        lines.append(
+            ",".join(
+                [r["noise"], f"{r['level']:g}", f"{sal['dkl']:.6g}", f"{sal['asym']:.6g}"]
+                + [" ".join(f"{x:g}" for x in r[k]) or "none" for k in ("dkl", "asym", "both")]
+            )
+        )
     csv = Path(f"{stem}_vs_sal.csv")
     atomic_write_text(csv, "\n".join(lines) + "\n")
     return [*paths, Path(f"{stem}.npz"), csv]

@@ -49,15 +49,24 @@ def check_sweep_dir(out, parts) -> None:
     out = check_out(out)
     if not out.is_dir():
         return
-    known = {MANIFEST, FIGURE_DIR, ".lock", *parts, *((read_manifest(out) or {}).get("parts")
-                                                       or {})}
-    other = sorted(p.name for p in out.iterdir()
-                   if p.name not in known and not (p.name.startswith(".")
-                                                    and p.name.endswith(".tmp")))
+    known = {
+        MANIFEST,
+        FIGURE_DIR,
+        ".lock",
+        *parts,
+        *((read_manifest(out) or {}).get("parts") or {}),
+    }
+    other = sorted(
+        p.name
+        for p in out.iterdir()
+        if p.name not in known and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+    )
     if other:
         shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
-        raise OutDirError(f"{out} holds files spikealign did not create ({shown}); choose a "
-                          "new or empty directory for --out")
+        raise OutDirError(
+            f"{out} holds files spikealign did not create ({shown}); choose a "
+            "new or empty directory for --out"
+        )
 
 
 def read_manifest(out) -> dict | None:
@@ -65,9 +74,21 @@ def read_manifest(out) -> dict | None:
 
 
 def part_entry(part, specs: list[RunSpec], scale: str, overrides: dict) -> dict:
-    return {**part.describe(), "scale": scale, "overrides": overrides,
-            "runs": [{"index": s.index, "dir": run_dir_name(s.index), "params": s.params,
-                      "config_hash": s.hash, "cost_s": s.cost} for s in specs]}
+    return {
+        **part.describe(),
+        "scale": scale,
+        "overrides": overrides,
+        "runs": [
+            {
+                "index": s.index,
+                "dir": run_dir_name(s.index),
+                "params": s.params,
+                "config_hash": s.hash,
+                "cost_s": s.cost,
+            }
+            for s in specs
+        ],
+    }
 
 
 def check_manifest(out, entries: dict) -> None:
@@ -85,7 +106,8 @@ def check_manifest(out, entries: dict) -> None:
             raise SweepConflict(
                 f"{Path(out) / name} holds a sweep with other settings (scale "
                 f"{prev.get('scale')}, overrides {prev.get('overrides') or 'none'}); use another "
-                "--out, or delete that directory to start it again")
+                "--out, or delete that directory to start it again"
+            )
 
 
 def update_manifest(out, entries: dict, command: dict) -> dict:

@@ -116,19 +116,25 @@ class SSNPart:
             base = load_config(self.base)
             factor = (base.num_epochs - 1) / (self.quick_cycles - 1)
             over["num_epochs"] = self.quick_cycles
-            over["lr"] = {"bias": base.lr.bias * factor, "weight": base.lr.weight * factor,
-                          "symm": base.lr.symm * factor}
+            over["lr"] = {
+                "bias": base.lr.bias * factor,
+                "weight": base.lr.weight * factor,
+                "symm": base.lr.symm * factor,
+            }
         return over
 
     def specs(self, scale: str = "paper", overrides: dict | None = None) -> list[RunSpec]:
         from ..config import load_yaml, validate
         from ..ssn.config import PRESET_DIR, SSNConfig
 
-        base = merge(merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"), self.fixed),
-                     merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}))
+        base = merge(
+            merge(load_yaml(PRESET_DIR / f"{self.base}.yaml"), self.fixed),
+            merge(self.scale_overrides(self.fixed_scale or scale), overrides or {}),
+        )
         out = []
-        grid = product(enumerate(self.levels), enumerate(self.distr_seeds),
-                       enumerate(self.init_seeds))
+        grid = product(
+            enumerate(self.levels), enumerate(self.distr_seeds), enumerate(self.init_seeds)
+        )
         nd, ni = len(self.distr_seeds), len(self.init_seeds)
         for (n_idx, level), (d_idx, d_seed), (i_idx, i_seed) in grid:
             k = d_idx * ni + i_idx
@@ -142,12 +148,23 @@ class SSNPart:
             for key in self.axis:
                 _set_dotted(data, key, level)
             cfg = validate(SSNConfig, data, source=f"sweep part {self.name} run {i}")
-            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
-                               runner=RUNNERS[self.kind], config=cfg.model_dump(mode="json"),
-                               params={"noise": level, "seed.distr": cfg.seed.distr,
-                                       "seed.init": cfg.seed.init, "seed.sim": cfg.seed.sim,
-                                       **self._fixed_params()},
-                               cost=cfg.total_steps * SSN_NS_PER_STEP * 1e-9))
+            out.append(
+                RunSpec(
+                    part=self.name,
+                    index=i,
+                    kind=self.kind,
+                    runner=RUNNERS[self.kind],
+                    config=cfg.model_dump(mode="json"),
+                    params={
+                        "noise": level,
+                        "seed.distr": cfg.seed.distr,
+                        "seed.init": cfg.seed.init,
+                        "seed.sim": cfg.seed.sim,
+                        **self._fixed_params(),
+                    },
+                    cost=cfg.total_steps * SSN_NS_PER_STEP * 1e-9,
+                )
+            )
         return out
 
     def _fixed_params(self) -> dict:
@@ -165,10 +182,18 @@ class SSNPart:
         return out
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "figure": self.figure, "group": self.group,
-                "feedback": self.feedback, "base": self.base, "axis": list(self.axis),
-                "levels": list(self.levels), "highlight": self.highlight,
-                "paper": self.paper, "fixed": self._fixed_params()}
+        return {
+            "kind": self.kind,
+            "figure": self.figure,
+            "group": self.group,
+            "feedback": self.feedback,
+            "base": self.base,
+            "axis": list(self.axis),
+            "levels": list(self.levels),
+            "highlight": self.highlight,
+            "paper": self.paper,
+            "fixed": self._fixed_params(),
+        }
 
 
 @dataclass(frozen=True)
@@ -208,14 +233,27 @@ class MicrocircuitPart:
         cfg = load_config(merge(data, overrides or {}))
         config = cfg.model_dump(mode="json")
         cost = microcircuit_seconds(cfg)
-        return [RunSpec(part=self.name, index=i, kind=self.kind, runner=RUNNERS[self.kind],
-                        config={"experiment": config, "seed_offset": i + 1},
-                        params={"seed_offset": i + 1}, cost=cost)
-                for i in range(self.n_seeds)]
+        return [
+            RunSpec(
+                part=self.name,
+                index=i,
+                kind=self.kind,
+                runner=RUNNERS[self.kind],
+                config={"experiment": config, "seed_offset": i + 1},
+                params={"seed_offset": i + 1},
+                cost=cost,
+            )
+            for i in range(self.n_seeds)
+        ]
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "figure": self.figure, "group": self.group,
-                "feedback": self.feedback, "base": self.base}
+        return {
+            "kind": self.kind,
+            "figure": self.figure,
+            "group": self.group,
+            "feedback": self.feedback,
+            "base": self.base,
+        }
 
 
 @dataclass(frozen=True)
@@ -262,15 +300,28 @@ class DeepPart:
             data = merge({**base, "seed": seed}, overrides or {})
             cfg = validate(TrainConfig, data, source=f"sweep part {self.name} run {i}")
             config = cfg.model_dump(mode="json")
-            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
-                               runner=RUNNERS[self.kind], config=config,
-                               params={"algo": self.algo, "dataset": self.dataset, "seed": seed},
-                               cost=deep_seconds(config)))
+            out.append(
+                RunSpec(
+                    part=self.name,
+                    index=i,
+                    kind=self.kind,
+                    runner=RUNNERS[self.kind],
+                    config=config,
+                    params={"algo": self.algo, "dataset": self.dataset, "seed": seed},
+                    cost=deep_seconds(config),
+                )
+            )
         return out
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "figure": self.figure, "group": self.group,
-                "feedback": self.feedback, "algo": self.algo, "dataset": self.dataset}
+        return {
+            "kind": self.kind,
+            "figure": self.figure,
+            "group": self.group,
+            "feedback": self.feedback,
+            "algo": self.algo,
+            "dataset": self.dataset,
+        }
 
 
 @dataclass(frozen=True)
@@ -310,25 +361,44 @@ class BMPart:
         exp = self._exp()
         data = load_yaml(PRESET_DIR / f"{exp.preset}.yaml")
         # quick first: the experiment's own settings (e.g. bm_sleep's sleep lengths) win
-        for over in (exp.quick if scale == "quick" else {}, exp.base,
-                     exp.conditions[self.condition], exp.feedbacks[self.feedback]):
+        for over in (
+            exp.quick if scale == "quick" else {},
+            exp.base,
+            exp.conditions[self.condition],
+            exp.feedbacks[self.feedback],
+        ):
             data = merge(data, over)
         out = []
         for i, k in enumerate(exp.seeds):
-            cfg = validate(BMConfig, merge(merge(data, seed_overrides(k)), overrides or {}),
-                           source=f"sweep part {self.name} run {i}")
+            cfg = validate(
+                BMConfig,
+                merge(merge(data, seed_overrides(k)), overrides or {}),
+                source=f"sweep part {self.name} run {i}",
+            )
             config = cfg.model_dump(mode="json")
-            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
-                               runner=RUNNERS[self.kind], config=config,
-                               params={"condition": self.condition, "feedback": self.feedback,
-                                       "seed": int(k)},
-                               cost=bm_seconds(cfg)))
+            out.append(
+                RunSpec(
+                    part=self.name,
+                    index=i,
+                    kind=self.kind,
+                    runner=RUNNERS[self.kind],
+                    config=config,
+                    params={"condition": self.condition, "feedback": self.feedback, "seed": int(k)},
+                    cost=bm_seconds(cfg),
+                )
+            )
         return out
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "figure": self.figure, "group": self.group,
-                "feedback": self.feedback, "condition": self.condition,
-                "experiment": self.experiment, "base": self._exp().preset}
+        return {
+            "kind": self.kind,
+            "figure": self.figure,
+            "group": self.group,
+            "feedback": self.feedback,
+            "condition": self.condition,
+            "experiment": self.experiment,
+            "base": self._exp().preset,
+        }
 
 
 @dataclass(frozen=True)
@@ -366,17 +436,29 @@ class BMBaselinePart:
         out = []
         for i, k in enumerate(exp.baseline_seeds):
             config = baseline_config(exp, scale, k, overrides)
-            out.append(RunSpec(part=self.name, index=i, kind=self.kind,
-                               runner=RUNNERS[self.kind], config=config,
-                               params={"condition": "baselines", "feedback": "baselines",
-                                       "seed": int(k)},
-                               cost=bm_baseline_seconds(config)))
+            out.append(
+                RunSpec(
+                    part=self.name,
+                    index=i,
+                    kind=self.kind,
+                    runner=RUNNERS[self.kind],
+                    config=config,
+                    params={"condition": "baselines", "feedback": "baselines", "seed": int(k)},
+                    cost=bm_baseline_seconds(config),
+                )
+            )
         return out
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "figure": self.figure, "group": self.group,
-                "feedback": self.feedback, "condition": self.condition,
-                "experiment": self.experiment, "base": self._exp().preset}
+        return {
+            "kind": self.kind,
+            "figure": self.figure,
+            "group": self.group,
+            "feedback": self.feedback,
+            "condition": self.condition,
+            "experiment": self.experiment,
+            "base": self._exp().preset,
+        }
 
 
 def _bm_parts() -> dict[str, list]:
@@ -390,30 +472,89 @@ def _bm_parts() -> dict[str, list]:
     return out
 
 
-def _ssn_parts(prefix: str, figure: str, axis, levels, highlight, quick, quick_cycles,
-               kp_quick, **kw):
+def _ssn_parts(
+    prefix: str, figure: str, axis, levels, highlight, quick, quick_cycles, kp_quick, **kw
+):
     return [
-        SSNPart(prefix, figure, prefix, "none", prefix, axis, levels, highlight, quick,
-                quick_cycles, **kw),
-        SSNPart(f"{prefix}_sal", figure, prefix, "sal", f"{prefix}_sal", axis, levels,
-                highlight, quick, quick_cycles, **kw),
-        SSNPart(f"{prefix}_kp", figure, prefix, "kp", f"{prefix}_kp", axis, levels, highlight,
-                kp_quick, None, **{"paper": "none", **kw}),
+        SSNPart(
+            prefix,
+            figure,
+            prefix,
+            "none",
+            prefix,
+            axis,
+            levels,
+            highlight,
+            quick,
+            quick_cycles,
+            **kw,
+        ),
+        SSNPart(
+            f"{prefix}_sal",
+            figure,
+            prefix,
+            "sal",
+            f"{prefix}_sal",
+            axis,
+            levels,
+            highlight,
+            quick,
+            quick_cycles,
+            **kw,
+        ),
+        SSNPart(
+            f"{prefix}_kp",
+            figure,
+            prefix,
+            "kp",
+            f"{prefix}_kp",
+            axis,
+            levels,
+            highlight,
+            kp_quick,
+            None,
+            **{"paper": "none", **kw},
+        ),
     ]
 
 
 def _v3_parts(prefix: str, figure: str, axis, levels) -> list[SSNPart]:
-    return [SSNPart(f"{prefix}{fb_suffix}_v3", figure, f"{prefix}_v3", fb,
-                    f"{prefix}{fb_suffix}_v3", axis, levels, 0.8, QUICK_V3, paper="v3",
-                    seeds="v3")
-            for fb, fb_suffix in (("none", ""), ("sal", "_sal"), ("kp", "_kp"))]
+    return [
+        SSNPart(
+            f"{prefix}{fb_suffix}_v3",
+            figure,
+            f"{prefix}_v3",
+            fb,
+            f"{prefix}{fb_suffix}_v3",
+            axis,
+            levels,
+            0.8,
+            QUICK_V3,
+            paper="v3",
+            seeds="v3",
+        )
+        for fb, fb_suffix in (("none", ""), ("sal", "_sal"), ("kp", "_kp"))
+    ]
 
 
 def _kp_lr_parts(prefix: str, axis, rates) -> list[SSNPart]:
-    return [SSNPart(f"{prefix}_kp_lr_{k:02d}", "kp-lr", f"{prefix}_kp_lr_v3", "kp",
-                    f"{prefix}_kp_v3", axis, KP_LR_LEVELS, 0.8, QUICK_V3, paper="v3",
-                    seeds="v3", fixed={"lr": {"kp": float(f"{lam:.6g}")}})
-            for k, lam in enumerate(rates)]
+    return [
+        SSNPart(
+            f"{prefix}_kp_lr_{k:02d}",
+            "kp-lr",
+            f"{prefix}_kp_lr_v3",
+            "kp",
+            f"{prefix}_kp_v3",
+            axis,
+            KP_LR_LEVELS,
+            0.8,
+            QUICK_V3,
+            paper="v3",
+            seeds="v3",
+            fixed={"lr": {"kp": float(f"{lam:.6g}")}},
+        )
+        for k, lam in enumerate(rates)
+    ]
 
 
 #: quick scale of the v3 parts: 5x shorter sleep phases (200 t_ref), validations with the same
@@ -421,25 +562,51 @@ def _kp_lr_parts(prefix: str, axis, rates) -> list[SSNPart]:
 #: 4.0e8 steps per synaptic-noise run (paper 1.2e9), 3.0e8 per plasticity-noise run (1.1e9).
 QUICK_V3 = {"dur": 200, "val_factor": 500}
 
-FIG4 = _ssn_parts("syn_noise", "4", ("init_noise",), SYN_LEVELS, 0.8, QUICK_SYN, None,
-                  QUICK_SYN)
-FIG5 = _ssn_parts("plast_noise", "5", ("stdp.ws.noise", "stdp.sal.noise"), PLAST_LEVELS, 0.05,
-                  QUICK_PLAST, 15001, QUICK_PLAST)
+FIG4 = _ssn_parts("syn_noise", "4", ("init_noise",), SYN_LEVELS, 0.8, QUICK_SYN, None, QUICK_SYN)
+FIG5 = _ssn_parts(
+    "plast_noise",
+    "5",
+    ("stdp.ws.noise", "stdp.sal.noise"),
+    PLAST_LEVELS,
+    0.05,
+    QUICK_PLAST,
+    15001,
+    QUICK_PLAST,
+)
 FIG4_V3 = _v3_parts("syn_noise", "4", ("init_noise",), SYN_LEVELS)
 FIG5_V3 = _v3_parts("plast_noise", "5", ("stdp.ws.noise", "stdp.sal.noise"), PLAST_LEVELS_V3)
-KP_LR_V3 = (_kp_lr_parts("syn_noise", ("init_noise",), KP_LR_SYN)
-            + _kp_lr_parts("plast_noise", ("stdp.ws.noise", "stdp.sal.noise"), KP_LR_PLAST))
-FIG6 = [MicrocircuitPart("mc_sal", "sal", "sal"), MicrocircuitPart("mc_bp", "bp", "bp"),
-        MicrocircuitPart("mc_fa", "fa", "fa")]
+KP_LR_V3 = _kp_lr_parts("syn_noise", ("init_noise",), KP_LR_SYN) + _kp_lr_parts(
+    "plast_noise", ("stdp.ws.noise", "stdp.sal.noise"), KP_LR_PLAST
+)
+FIG6 = [
+    MicrocircuitPart("mc_sal", "sal", "sal"),
+    MicrocircuitPart("mc_bp", "bp", "bp"),
+    MicrocircuitPart("mc_fa", "fa", "fa"),
+]
 
 #: Tiny figure-4-shaped sweep (12 runs of about a second) to try the machinery, e.g. on a new
 #: cluster: noise 0 and 0.8, one target, two initialisations, no alignment / SAL / KP.
 TINY_CONFIG = {"num_epochs": 1001, "val_step": 250, "val_factor": 20}
 TINY = [
-    SSNPart(name, "4", "tiny", fb, base, ("init_noise",), (0.0, 0.8), 0.8, TINY_CONFIG,
-            distr_seeds=(4321,), init_seeds=(9002, 9003), fixed_scale="quick")
-    for name, fb, base in (("tiny", "none", "syn_noise"), ("tiny_sal", "sal", "syn_noise_sal"),
-                           ("tiny_kp", "kp", "syn_noise_kp"))
+    SSNPart(
+        name,
+        "4",
+        "tiny",
+        fb,
+        base,
+        ("init_noise",),
+        (0.0, 0.8),
+        0.8,
+        TINY_CONFIG,
+        distr_seeds=(4321,),
+        init_seeds=(9002, 9003),
+        fixed_scale="quick",
+    )
+    for name, fb, base in (
+        ("tiny", "none", "syn_noise"),
+        ("tiny_sal", "sal", "syn_noise_sal"),
+        ("tiny_kp", "kp", "syn_noise_kp"),
+    )
 ]
 
 DEEP_ALGOS = ("bp", "bp_fa", "fa", "kp", "scfa", "sal", "rdd")
@@ -448,17 +615,28 @@ FIG8 = [DeepPart(f"deep_{ds}_{algo}", algo, ds) for ds in DEEP_DATASETS for algo
 
 BM = _bm_parts()
 
-PARTS = {p.name: p for p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + KP_LR_V3 + FIG6 + FIG8 + TINY
-         + [p for parts in BM.values() for p in parts]}
+PARTS = {
+    p.name: p
+    for p in FIG4
+    + FIG5
+    + FIG4_V3
+    + FIG5_V3
+    + KP_LR_V3
+    + FIG6
+    + FIG8
+    + TINY
+    + [p for parts in BM.values() for p in parts]
+}
 
 PRESETS: dict[str, tuple[str, list]] = {
     "fig4_v3": ("[paper v3] figure 4: SSN under synaptic noise, none / SAL / KP", FIG4_V3),
     "fig5_v3": ("[paper v3] figure 5: SSN under plasticity noise, none / SAL / KP", FIG5_V3),
-    "kp_lr_v3": ("[paper v3] KP decay-rate study (kp_lr figure), synaptic + plasticity noise",
-                 KP_LR_V3),
+    "kp_lr_v3": (
+        "[paper v3] KP decay-rate study (kp_lr figure), synaptic + plasticity noise",
+        KP_LR_V3,
+    ),
     "fig4": ("[paper v2] figure 4: SSN under synaptic noise, none / SAL (+ KP extension)", FIG4),
-    "fig5": ("[paper v2] figure 5: SSN under plasticity noise, none / SAL (+ KP extension)",
-             FIG5),
+    "fig5": ("[paper v2] figure 5: SSN under plasticity noise, none / SAL (+ KP extension)", FIG5),
     "fig6": ("figure 6: microcircuits, SAL / backprop / feedback alignment", FIG6),
     "fig8": ("figure 8: conv nets, 7 weight-transport algorithms x 4 data sets x 5 seeds", FIG8),
     "tiny": ("12 runs of about a second each, to try a cluster setup", TINY),
@@ -468,8 +646,10 @@ for _name, _parts in BM.items():
 
     PRESETS[_name] = (f"[beyond the paper] {_BM_EXPERIMENTS[_name].description}", _parts)
 for _ds in DEEP_DATASETS:
-    PRESETS[f"fig8_{_ds}"] = (f"part of fig8: the 7 algorithms on {_ds}",
-                              [p for p in FIG8 if p.dataset == _ds])
+    PRESETS[f"fig8_{_ds}"] = (
+        f"part of fig8: the 7 algorithms on {_ds}",
+        [p for p in FIG8 if p.dataset == _ds],
+    )
 for _p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + FIG6 + FIG8:
     PRESETS[_p.name] = (f"part of fig{_p.figure}: {_p.feedback}", [_p])
 
@@ -487,8 +667,9 @@ def parts_of(names: list[str]) -> list:
     return out
 
 
-def build_specs(names: list[str], scale: str = "paper",
-                overrides: dict | None = None) -> tuple[list, list[RunSpec]]:
+def build_specs(
+    names: list[str], scale: str = "paper", overrides: dict | None = None
+) -> tuple[list, list[RunSpec]]:
     """``(parts, specs)`` of the presets ``names`` at ``scale`` with extra config overrides."""
     parts = parts_of(names)
     specs = [spec for part in parts for spec in part.specs(scale, overrides)]

@@ -57,6 +57,12 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunSpec:
-        return cls(part=d["part"], index=int(d["index"]), kind=d["kind"], runner=d["runner"],
-                   config=d["config"], params=dict(d.get("params", {})),
-                   cost=float(d.get("cost", 1.0)))
+        return cls(
+            part=d["part"],
+            index=int(d["index"]),
+            kind=d["kind"],
+            runner=d["runner"],
+            config=d["config"],
+            params=dict(d.get("params", {})),
+            cost=float(d.get("cost", 1.0)),
+        )

@@ -26,8 +26,10 @@ def summarize(out) -> dict:
     out = Path(out)
     man = read_manifest(out)
     if man is None:
-        raise FileNotFoundError(f"{out}: not a sweep directory (no sweep.json); "
-                                "start one with `spikealign sweep run PRESET --out DIR`")
+        raise FileNotFoundError(
+            f"{out}: not a sweep directory (no sweep.json); "
+            "start one with `spikealign sweep run PRESET --out DIR`"
+        )
     parts = {}
     for name, entry in man["parts"].items():
         counts = dict.fromkeys(STATES, 0)
@@ -45,14 +47,23 @@ def summarize(out) -> dict:
             else:
                 remaining_s += r.get("cost_s", 0.0)
             if state == "failed":
-                failed.append({"run": str(run_dir), "error": info.error(),
-                               "damaged": info.problems})
-        parts[name] = {"runs": len(entry["runs"]), **counts, "cpu_s": cpu_s,
-                       "estimated_remaining_cpu_s": remaining_s, "failed_runs": failed,
-                       "scale": entry.get("scale"), "figure": entry.get("figure"),
-                       "overrides": entry.get("overrides") or {}}
-    total = {k: sum(p[k] for p in parts.values())
-             for k in ("runs", *STATES, "cpu_s", "estimated_remaining_cpu_s")}
+                failed.append(
+                    {"run": str(run_dir), "error": info.error(), "damaged": info.problems}
+                )
+        parts[name] = {
+            "runs": len(entry["runs"]),
+            **counts,
+            "cpu_s": cpu_s,
+            "estimated_remaining_cpu_s": remaining_s,
+            "failed_runs": failed,
+            "scale": entry.get("scale"),
+            "figure": entry.get("figure"),
+            "overrides": entry.get("overrides") or {},
+        }
+    total = {
+        k: sum(p[k] for p in parts.values())
+        for k in ("runs", *STATES, "cpu_s", "estimated_remaining_cpu_s")
+    }
     last = (man.get("history") or [{}])[-1]
     return {"dir": str(out), "parts": parts, "total": total, "last_command": last}
 
@@ -71,14 +82,15 @@ def rerun_commands(summary: dict) -> list[str]:
     groups: dict[tuple, list[str]] = {}
     for name, p in summary["parts"].items():
         if p["failed"] + p["interrupted"] + p["missing"]:
-            key = (p.get("scale") or "paper", json.dumps(p.get("overrides") or {},
-                                                          sort_keys=True))
+            key = (p.get("scale") or "paper", json.dumps(p.get("overrides") or {}, sort_keys=True))
             groups.setdefault(key, []).append(name)
     cmds = []
     for (scale, over), names in groups.items():
         sets = "".join(f" --set {shlex.quote(x)}" for x in _flat(json.loads(over)))
-        cmds.append(f"spikealign sweep run {' '.join(names)} --out "
-                    f"{shlex.quote(summary['dir'])} --scale {scale}{sets}")
+        cmds.append(
+            f"spikealign sweep run {' '.join(names)} --out "
+            f"{shlex.quote(summary['dir'])} --scale {scale}{sets}"
+        )
     return cmds
 
 
@@ -98,9 +110,11 @@ def format_summary(summary: dict, max_failed: int = 10) -> str:
     rows = list(summary["parts"].items()) + [("total", summary["total"])]
     for name, p in rows:
         scale = p.get("scale") or ""
-        lines.append(f"{name:<18}{scale:>7}{p['runs']:>6}"
-                     + "".join(f"{p[s]:>12}" for s in STATES)
-                     + f"{format_duration(p['cpu_s']):>11}")
+        lines.append(
+            f"{name:<18}{scale:>7}{p['runs']:>6}"
+            + "".join(f"{p[s]:>12}" for s in STATES)
+            + f"{format_duration(p['cpu_s']):>11}"
+        )
     failed = [f for p in summary["parts"].values() for f in p["failed_runs"]]
     for f in failed[:max_failed]:
         where = "" if f.get("damaged") else "  (traceback: error.txt)"
@@ -111,8 +125,10 @@ def format_summary(summary: dict, max_failed: int = 10) -> str:
     todo = t["failed"] + t["interrupted"] + t["missing"]
     if todo:
         eta = format_duration(t["estimated_remaining_cpu_s"])
-        lines.append(f"{todo} runs to (re)run, about {eta} "
-                     "on one core: " + "; ".join(f"`{c}`" for c in rerun_commands(summary)))
+        lines.append(
+            f"{todo} runs to (re)run, about {eta} "
+            "on one core: " + "; ".join(f"`{c}`" for c in rerun_commands(summary))
+        )
     elif t["running"] == 0:
         lines.append("all runs done")
     return "\n".join(lines)

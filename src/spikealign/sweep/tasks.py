@@ -98,8 +98,9 @@ def read_spec_hash(run_dir: Path) -> str | None:
     return (read_json(Path(run_dir) / SPEC_FILE) or {}).get("config_hash")
 
 
-def run_info(run_dir: Path, config_hash: str | None = None,
-             kind: str | None = None) -> rundir.RunInfo:
+def run_info(
+    run_dir: Path, config_hash: str | None = None, kind: str | None = None
+) -> rundir.RunInfo:
     """:func:`spikealign.rundir.inspect` of a sweep run; state ``conflict`` when the
     directory's ``spec.json`` names another config than ``config_hash``, or when it has no
     ``spec.json`` (the sweep writes one before it starts a run) but holds a finished run whose
@@ -109,8 +110,12 @@ def run_info(run_dir: Path, config_hash: str | None = None,
     if have is not None and have != config_hash:
         return rundir.RunInfo("conflict")
     info = rundir.inspect(run_dir, rundir.layout_of(kind))
-    if (config_hash is not None and have is None and info.record is not None
-            and info.config_hash not in (None, config_hash)):
+    if (
+        config_hash is not None
+        and have is None
+        and info.record is not None
+        and info.config_hash not in (None, config_hash)
+    ):
         return rundir.RunInfo("conflict")
     return info
 
@@ -133,8 +138,11 @@ class Plan:
     def warnings(self, out: Path, specs: list[RunSpec]) -> list[str]:
         """One line per damaged run of ``specs`` (those about to be rerun), naming its
         damaged files: ``RUN_DIR: damaged result: FILE (checksum mismatch); rerunning``."""
-        return [f"{Path(out) / s.rel_dir}: {self.damaged[s.rel_dir]}; rerunning"
-                for s in specs if s.rel_dir in self.damaged]
+        return [
+            f"{Path(out) / s.rel_dir}: {self.damaged[s.rel_dir]}; rerunning"
+            for s in specs
+            if s.rel_dir in self.damaged
+        ]
 
 
 def plan(specs: list[RunSpec], out: Path) -> Plan:
@@ -146,7 +154,8 @@ def plan(specs: list[RunSpec], out: Path) -> Plan:
         if info.state == "conflict":
             raise SweepConflict(
                 f"{Path(out) / spec.rel_dir} holds a run of another config; use another --out, "
-                "or delete that directory to start it again")
+                "or delete that directory to start it again"
+            )
         state = "failed" if info.state == "damaged" else info.state
         if info.state == "damaged":
             p.damaged[spec.rel_dir] = info.error()
@@ -162,9 +171,12 @@ def execute(spec: dict, out: str) -> dict:
     run_dir = out / s.rel_dir
     base = {"part": s.part, "index": s.index, "host": socket.gethostname()}
     if not (out / MANIFEST).is_file():
-        return {**base, "state": "failed", "error":
-                f"{out} is not visible on worker {socket.gethostname()}: the sweep directory "
-                "must be on a filesystem shared by the client and all workers"}
+        return {
+            **base,
+            "state": "failed",
+            "error": f"{out} is not visible on worker {socket.gethostname()}: the sweep directory "
+            "must be on a filesystem shared by the client and all workers",
+        }
     try:
         make_dirs(run_dir)
         with runlock.hold(run_dir, wait=True):
@@ -196,14 +208,22 @@ def _execute_locked(s: RunSpec, run_dir: Path, base: dict) -> dict:
             dt = time.perf_counter() - t0
             error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             _try(atomic_write_text, run_dir / ERROR_FILE, traceback.format_exc())
-            _try(write_status, run_dir, "failed", error=error, traceback=ERROR_FILE,
-                 host=_host(), finished=time.time())
+            _try(
+                write_status,
+                run_dir,
+                "failed",
+                error=error,
+                traceback=ERROR_FILE,
+                host=_host(),
+                finished=time.time(),
+            )
             _try(log, run_dir, f"failed after {dt:.1f} s: {error}")
             return {**base, "state": "failed", "error": error, "runtime_s": dt}
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         if not (run_dir / rundir.CHECKSUM_FILE).exists():
-            rundir.record_checksums(run_dir, rundir.result_files(run_dir), config_hash=s.hash,
-                                    family=s.kind)
+            rundir.record_checksums(
+                run_dir, rundir.result_files(run_dir), config_hash=s.hash, family=s.kind
+            )
         status = read_status(run_dir) or {}
         if status.get("state") == "done":
             status.pop("state")
