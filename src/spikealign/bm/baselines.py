@@ -9,7 +9,8 @@ test images with that choice (:func:`run_baselines`):
 * ``knn``: k-nearest neighbours, Euclidean (= Hamming on binary pixels), ``k`` in
   :data:`KNN_K`;
 * ``mlp``: a multilayer perceptron with one hidden layer of ``n_hidden`` ReLU units (Adam,
-  L2 penalty ``alpha`` in :data:`MLP_ALPHA`);
+  L2 penalty ``alpha`` in :data:`MLP_ALPHA`, at most 300 epochs, stopped when 10 % of the
+  training images held out inside scikit-learn stop improving);
 * ``bernoulli_rbm_lr``: scikit-learn's ``BernoulliRBM`` with ``n_hidden`` units (unsupervised,
   on the training images) and logistic regression on its hidden probabilities;
 * ``boltzmann_cd1`` and ``boltzmann_pcd``: a **non-spiking Boltzmann machine of the spiking
@@ -39,7 +40,7 @@ RBM_LR_C = (0.1, 1.0, 10.0)
 #: the non-spiking Boltzmann machine: learning rates tried, epochs (the best epoch on
 #: validation is kept), minibatch size (as the spiking machine's presets)
 CRBM_LR = (0.02, 0.05, 0.1)
-CRBM_EPOCHS = 60
+CRBM_EPOCHS = 100
 CRBM_BATCH = 20
 NAMES = ("logistic_regression", "knn", "mlp", "bernoulli_rbm_lr", "boltzmann_cd1", "boltzmann_pcd")
 
@@ -226,8 +227,9 @@ def run_baselines(data, n_hidden: int, seed: int, names=NAMES, echo=None) -> dic
                         MLPClassifier(
                             (n_hidden,),
                             alpha=a,
-                            max_iter=1000,
-                            early_stopping=False,
+                            max_iter=300,
+                            early_stopping=True,
+                            n_iter_no_change=10,
                             random_state=seed,
                         ).fit(xtr, ytr)
                     ]
