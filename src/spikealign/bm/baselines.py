@@ -39,7 +39,7 @@ MLP_ALPHA = (1e-4, 1e-3, 1e-2, 1e-1)
 RBM_LR_C = (0.1, 1.0, 10.0)
 #: the non-spiking Boltzmann machine: learning rates tried, epochs (the best epoch on
 #: validation is kept), minibatch size (as the spiking machine's presets)
-CRBM_LR = (0.02, 0.05, 0.1)
+CRBM_LR = (0.02, 0.05, 0.1, 0.2)
 CRBM_EPOCHS = 100
 CRBM_BATCH = 20
 NAMES = ("logistic_regression", "knn", "mlp", "bernoulli_rbm_lr", "boltzmann_cd1", "boltzmann_pcd")
