@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from deep_synth import write_cifar, write_mnist_like, write_svhn
+from spikealign import datasets
 from spikealign.deep import data as D
 
 
@@ -49,14 +50,14 @@ def test_svhn_reader(tmp_path):
 @pytest.mark.parametrize("sub", ["FashionMNIST/raw", "fashion-mnist", "fmnist", "."])
 def test_find_fmnist_folder_names(tmp_path, monkeypatch, sub):
     monkeypatch.setenv("SPIKEALIGN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(D, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(datasets, "SYSTEM_DIRS", {})  # where find_dataset reads it
     write_mnist_like(tmp_path / "data" / sub)
     assert D.find_dataset("fmnist", tmp_path / "data") == tmp_path / "data" / sub
 
 
 def test_missing_data_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("SPIKEALIGN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(D, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(datasets, "SYSTEM_DIRS", {})  # where find_dataset reads it
     for name in [n for n in D.SPECS if n != "digits"]:  # digits: no files (below)
         with pytest.raises(D.DataMissingError) as err:
             D.find_dataset(name, tmp_path)
