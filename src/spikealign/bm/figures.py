@@ -435,21 +435,30 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
             ax[3].plot(np.arange(len(mean)), mean, ls, color=color, label=f"{cond} {fb}")
             plotted[f"{cond}_{fb}_asym_curve"] = mean
     base = baseline_summary(exp)
-    for k, (name, (t, _)) in enumerate(sorted(base.items(), key=lambda kv: -kv[1][0].mean)):
+    styles = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1))]
+    shades = ["0.15", "0.3", "0.45", "0.6", "0.35", "0.5"]
+    ordered = sorted(base.items(), key=lambda kv: -kv[1][0].mean)
+    for k, (name, (t, _)) in enumerate(ordered):
         if not np.isfinite(t.mean):
             continue
-        ax[0].axhline(t.mean, color="0.5", lw=0.8, ls=(0, (1 + k % 3, 2)))
-        ax[0].annotate(
-            name.replace("_", " "),
-            (len(cells) - 0.5, t.mean),
-            fontsize=6,
-            color="0.35",
-            va="bottom",
-            ha="right",
+        ax[0].axhline(
+            t.mean,
+            color=shades[k % 6],
+            lw=0.9,
+            ls=styles[k % 6],
+            label=f"{name.replace('_', ' ')} {t.mean:.3f}",
         )
         lows.append(t.mean)
         highs.append(t.mean)
         plotted[f"baseline_{name}_test"] = np.array([t.mean, t.low, t.high])
+    if base:
+        ax[0].legend(
+            fontsize=6,
+            title="baselines (test, mean)",
+            title_fontsize=6,
+            loc="lower left",
+            frameon=False,
+        )
     for a in ax[:2]:
         a.set_xticks(xt, xl, fontsize=7)
         a.set_xlim(-0.5, len(cells) - 0.3)
