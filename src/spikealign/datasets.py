@@ -4,28 +4,25 @@ no torch, no torchvision, no downloads at run time). The deep networks
 read their images here.
 
 Readers (numpy, no torch): MNIST / Fashion-MNIST IDX files (``.gz`` or plain), CIFAR-10
-python batches, SVHN ``.mat`` (scipy.io). :func:`load_dataset` looks for the files, in this
-order, under
+python batches, SVHN ``.mat`` (scipy.io). :func:`load_arrays` (via :func:`find_dataset`)
+looks for the files, in this order, under
 
 1. ``--data-dir`` (``data_dir``), in the usual folder names (torchvision's layout works);
 2. the download cache of ``spikealign data fetch`` (:func:`cache_dir`);
 3. for Fashion-MNIST, where Debian's ``dataset-fashion-mnist`` installs it
    (``/usr/share/datasets/fashion-mnist``).
 
-===========  ======================================================  =========================
-name         files                                                   folders tried (in a root)
-===========  ======================================================  =========================
-mnist        train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,  MNIST/raw, MNIST, mnist,
-             t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz     mnist/raw, ``.``
-fmnist       (the same four names)                                   FashionMNIST/raw,
-                                                                     FashionMNIST,
-                                                                     fashion-mnist,
-                                                                     fashion_mnist, fmnist,
-                                                                     ``.``
-cifar10      data_batch_1..5, test_batch                              cifar-10-batches-py
-svhn         train_32x32.mat, test_32x32.mat                          ``.``, svhn, SVHN
-digits       (none: scikit-learn's 8x8 digits, ``load_digits``)       (shipped with sklearn)
-===========  ======================================================  =========================
+Files and the folders tried inside a root, per data set:
+
+* ``mnist``: ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+  ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz`` (or without ``.gz``) in
+  ``MNIST/raw``, ``MNIST``, ``mnist``, ``mnist/raw`` or the root itself;
+* ``fmnist``: the same four names in ``FashionMNIST/raw``, ``FashionMNIST``,
+  ``fashion-mnist``, ``fashion_mnist``, ``fmnist`` or the root itself;
+* ``cifar10``: ``data_batch_1`` .. ``data_batch_5``, ``test_batch`` in
+  ``cifar-10-batches-py``;
+* ``svhn``: ``train_32x32.mat``, ``test_32x32.mat`` in the root, ``svhn`` or ``SVHN``;
+* ``digits``: no files (scikit-learn's 8x8 digits, ``load_digits``, ship with it).
 
 ``digits`` (1797 images of 8x8 pixels, values 0..16 scaled to 0..255) needs scikit-learn
 (``pip install scikit-learn``) and nothing else: a fixed split (permutation of
