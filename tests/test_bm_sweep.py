@@ -405,7 +405,8 @@ def test_figure_of_a_sweep_directory_one_per_experiment_with_cis(tmp_path):
     for c, p, p_holm in zip(comp, raw, holm(raw), strict=True):
         assert c[5].strip() == f"{p:.2g}" and c[6].strip() == f"{p_holm:.2g}", c
     bars = (tmp_path / "fig" / "bm_bars.md").read_text()
-    assert "final D_KL (exact)" in bars and "| synaptic | none | 3/10 |" in bars
+    assert "final D_KL (sampled)" in bars and "final D_KL (exact, (W+W^T)/2)" in bars
+    assert "| synaptic | none | 3/10 |" in bars
     with np.load(tmp_path / "fig" / "bm_digits.npz") as f:
         assert f["synaptic_sal_test_accuracy"].tolist() == DIGITS[("synaptic", "sal")]
         assert f["synaptic_sal_seeds"].tolist() == [0, 1, 2, 3]
