@@ -296,6 +296,9 @@ def table(exp: ExperimentRuns) -> list[str]:
         v = mean_ci(_score_values(cell, second_key(exp.task)))
         a = mean_ci(_score_values(cell, "asymmetry"))
         n = f"{len(cell.metrics)}/{exp.planned.get((cond, fb), len(cell.metrics))}"
+        n_inf = int(np.sum(np.isinf(_score_values(cell, key))))
+        if n_inf:  # left out of the mean: say so
+            n += f" ({n_inf} infinite)"
         rows.append(
             f"| {cond} | {fb} | {n} | {_fmt(s.mean, 4)} [{_fmt(s.low, 4)}, "
             f"{_fmt(s.high, 4)}] | {_fmt(v.mean, 4)} [{_fmt(v.low, 4)}, "
@@ -476,9 +479,11 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
     finite_lo = [v for v in lows if np.isfinite(v)]
     finite_hi = [v for v in highs if np.isfinite(v)]
     if _is_dkl(key):
-        ax[0].set_yscale("log")
+        for a in (ax[0], ax[2]):  # log only where there is something positive to show
+            ys = [y for line in a.get_lines() for y in np.ravel(line.get_ydata())]
+            if any(np.isfinite(y) and y > 0 for y in ys):
+                a.set_yscale("log")
         ax[0].set_ylabel("final D_KL(data || sampled) (geom. mean, 95 % CI)")
-        ax[2].set_yscale("log")
         ax[2].set_ylabel("D_KL (sampled), mean over seeds")
     else:
         if finite_lo and finite_hi:  # zoomed so that a 1-point difference is visible
