@@ -105,13 +105,14 @@ def format_duration(s: float) -> str:
 
 def format_summary(summary: dict, max_failed: int = 10) -> str:
     lines = [f"sweep {summary['dir']}"]
-    head = f"{'part':<18}{'scale':>7}{'runs':>6}" + "".join(f"{s:>12}" for s in STATES)
-    lines.append(head + f"{'CPU time':>11}")
     rows = list(summary["parts"].items()) + [("total", summary["total"])]
+    w = max([18] + [len(name) + 1 for name, _ in rows])  # long part names stay aligned
+    head = f"{'part':<{w}}{'scale':>7}{'runs':>6}" + "".join(f"{s:>12}" for s in STATES)
+    lines.append(head + f"{'CPU time':>11}")
     for name, p in rows:
         scale = p.get("scale") or ""
         lines.append(
-            f"{name:<18}{scale:>7}{p['runs']:>6}"
+            f"{name:<{w}}{scale:>7}{p['runs']:>6}"
             + "".join(f"{p[s]:>12}" for s in STATES)
             + f"{format_duration(p['cpu_s']):>11}"
         )
