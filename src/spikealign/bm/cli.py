@@ -40,7 +40,10 @@ def train_cmd(
     m = run(cfg, out, engine=engine, overwrite=overwrite, show_progress=not quiet, label=name)
     parts = [f"{out}:"]
     if m["test_accuracy"] is not None:
-        parts.append(f"test accuracy {m['test_accuracy']:.3f}")
+        parts.append(
+            f"validation accuracy {m['validation_accuracy']:.3f}, "
+            f"test accuracy {m['test_accuracy']:.3f} (evaluated once),"
+        )
     if m["dkl_sampled"] is not None:
         parts.append(f"D_KL sampled {m['dkl_sampled']:.4g}, exact {m['dkl_exact']:.4g}")
     parts.append(
