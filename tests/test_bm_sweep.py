@@ -410,3 +410,74 @@ def test_figure_of_a_sweep_directory_one_per_experiment_with_cis(tmp_path):
     with np.load(tmp_path / "fig" / "bm_digits.npz") as f:
         assert f["synaptic_sal_test_accuracy"].tolist() == DIGITS[("synaptic", "sal")]
         assert f["synaptic_sal_seeds"].tolist() == [0, 1, 2, 3]
+
+
+def test_free_samples_figure_of_a_bm_digits_sweep(tmp_path):
+    """figure bm-samples: the visible states of a free phase of the networks of seed 0 of
+    clean / synaptic / synaptic+SAL, taken from the sweep's own runs; a sweep without these
+    runs gives one line naming them."""
+    from spikealign.figures import make_figure
+    from spikealign.sweep import tasks
+
+    tiny = {
+        "epochs": 1,
+        "data": {"n_train": 20},
+        "wake_steps": 20,
+        "sleep_steps": 40,
+        "eval": {"steps": 20, "completion": 0},
+    }
+    out = tmp_path / "sw"
+    parts, specs = build_specs(["bm_digits"], "quick", tiny)
+    with pytest.raises(ValueError, match="no finished bm_digits runs of clean-none"):
+        layout.update_manifest(
+            out,
+            {
+                p.name: layout.part_entry(p, [s for s in specs if s.part == p.name], "quick", tiny)
+                for p in parts
+            },
+            {"command": "test"},
+        )
+        make_figure("bm-samples", out, tmp_path / "fig", False)
+    want = [
+        s
+        for s in specs
+        if s.params.get("seed") == 0
+        and (s.params["condition"], s.params["feedback"])
+        in {("clean", "none"), ("synaptic", "none"), ("synaptic", "sal")}
+    ]
+    assert len(want) == 3
+    for s in want:
+        assert tasks.execute(s.to_dict(), str(out))["state"] == "done"
+    paths = make_figure("bm-samples", out, tmp_path / "fig", True)
+    assert [p.name for p in paths] == ["bm_samples.png", "bm_samples.pdf", "bm_samples.npz"]
+    with np.load(paths[2]) as f:
+        assert sorted(f.files) == sorted(s.part for s in want)
+        for k in f.files:
+            x = f[k]
+            assert x.shape == (16, 64) and set(np.unique(x)) <= {0, 1}
+        # the samples are those of the run's final network (its own config, seed 0 stream)
+        from spikealign.bm.config import load_config
+        from spikealign.bm.figures import free_samples
+
+        s = want[2]
+        cfg = load_config(out / s.rel_dir / "config.yaml")
+        with np.load(out / s.rel_dir / "results.npz") as r:
+            again = free_samples(
+                r["final_weights"],
+                r["final_biases"],
+                cfg,
+                16,
+                100,
+                1000,
+                np.random.default_rng([0, 2024]),
+            )
+            init = free_samples(
+                r["initial_weights"],
+                r["initial_biases"],
+                cfg,
+                16,
+                100,
+                1000,
+                np.random.default_rng([0, 2024]),
+            )
+        assert np.array_equal(f[s.part], again) and not np.array_equal(f[s.part], init)

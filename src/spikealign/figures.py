@@ -88,7 +88,15 @@ FIGURES: dict[str, tuple[str, str, bool, str]] = {
         "figure_bm",
         True,
         "spiking Boltzmann machine: score and asymmetry without alignment, with SAL and KP "
-        "under synaptic and plasticity noise (from `spikealign bm sweep digits|bars`)",
+        "under synaptic and plasticity noise, 95 % CIs, baselines (from `spikealign sweep run "
+        "bm_digits|bm_bars|...`)",
+    ),
+    "bm-samples": (
+        "spikealign.bm.figures",
+        "figure_samples",
+        True,
+        "spiking Boltzmann machine: freely sampled digit images, noise-free, under synaptic "
+        "noise, and under synaptic noise with SAL (from `spikealign sweep run bm_digits`)",
     ),
 }
 

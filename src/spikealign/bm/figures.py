@@ -521,3 +521,107 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
     atomic_save_npz(out / f"{exp.name}.npz", **plotted)
     atomic_write_text(out / f"{exp.name}.md", "\n".join(table(exp)) + "\n")
     return paths + [out / f"{exp.name}.npz", out / f"{exp.name}.md"]
+
+
+#: the networks whose free samples :func:`figure_samples` shows: (condition, feedback, title)
+SAMPLE_CELLS = (
+    ("clean", "none", "noise-free"),
+    ("synaptic", "none", "synaptic noise 0.5, no alignment"),
+    ("synaptic", "sal", "synaptic noise 0.5, SAL"),
+)
+
+
+def free_samples(W, b, cfg, n_samples: int, spacing: int, burn_in: int, rng) -> np.ndarray:
+    """Binary visible states ``(n_samples, n_visible)`` of one free phase (every unit free,
+    labels too) of the network ``(W, b)`` of a bm config ``cfg``: the states at steps
+    ``burn_in, burn_in + spacing, ...`` (a unit is on in the ``t_ref`` steps after a spike,
+    :mod:`spikealign.spikes`)."""
+    from ..spikes import states_from_spikes
+    from .model import BoltzmannMachine, make_mask
+    from .train import sim_params
+
+    n_vis = len(b) - cfg.network.n_hidden - (0 if cfg.task == "bars" else 10)
+    n_label = len(b) - cfg.network.n_hidden - n_vis
+    mask = make_mask(n_vis + n_label, cfg.network.n_hidden, cfg.network.connectivity)
+    net = BoltzmannMachine(W, b, n_vis, n_label, mask, sim_params(cfg))
+    T = burn_in + spacing * n_samples
+    st = net.phase(T, rng, None, record=True)
+    z = states_from_spikes(st.spikes, net.n, cfg.sim.t_ref, T, 1)
+    return z[burn_in::spacing][:n_samples, :n_vis]
+
+
+def figure_samples(source: Path, out: Path, quick: bool = False) -> list[Path]:
+    """Freely sampled digit images of the ``bm_digits`` experiment in ``source`` (a sweep
+    directory): for seed 0 of the noise-free network, the network under synaptic noise
+    without alignment and the one with SAL (:data:`SAMPLE_CELLS`), the visible states of one
+    free phase from rest (labels free too), one every 100 steps after 1000 steps (``quick``:
+    fewer). Writes ``bm_samples.png/.pdf/.npz``."""
+    import yaml
+
+    from ..sweep.layout import read_manifest
+    from .config import BMConfig
+
+    source, out = Path(source), rundir.check_out(out)
+    parts = (read_manifest(source) or {}).get("parts") or {}
+    n_rows, n_cols = (2, 8) if quick else (4, 10)
+    found = []
+    for cond, fb, title in SAMPLE_CELLS:
+        entry = next(
+            (
+                e
+                for e in parts.values()
+                if e.get("kind") == "bm"
+                and e.get("condition") == cond
+                and e.get("feedback") == fb
+                and e.get("experiment", "").startswith("bm_digits")
+            ),
+            None,
+        )
+        if entry is None:
+            continue
+        part = next(n for n, e in parts.items() if e is entry)
+        run = min(entry["runs"], key=lambda r: r["params"].get("seed", r["index"]))
+        d = source / part / run["dir"]
+        why = _inspect(d, rundir.LAYOUTS["bm"])
+        if why is not None:
+            warnings.warn(f"figure bm-samples: {d} left out: {why}", stacklevel=2)
+            continue
+        cfg = BMConfig.model_validate(yaml.safe_load((d / "config.yaml").read_text()))
+        with np.load(d / "results.npz") as a:
+            W, b = a["final_weights"], a["final_biases"]
+        rng = np.random.default_rng([int(run["params"].get("seed", 0)), 2024])
+        x = free_samples(W, b, cfg, n_rows * n_cols, 100, 1000, rng)
+        found.append((title, x, int(run["params"].get("seed", 0)), part))
+    if not found:
+        cells = ", ".join(f"{c}-{f}" for c, f, _ in SAMPLE_CELLS)
+        raise ValueError(f"figure bm-samples: no finished bm_digits runs of {cells} in {source}")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(found), figsize=(4.2 * len(found), 0.45 * n_rows + 0.9))
+    axes = np.atleast_1d(axes)
+    plotted = {}
+    for ax, (title, x, seed, part) in zip(axes, found, strict=True):
+        side = int(round(np.sqrt(x.shape[1])))
+        tiles = x.reshape(n_rows, n_cols, side, side).transpose(0, 2, 1, 3)
+        grid = np.ones((n_rows * (side + 1) - 1, n_cols * (side + 1) - 1)) * 0.5
+        for r in range(n_rows):
+            for c in range(n_cols):
+                grid[
+                    r * (side + 1) : r * (side + 1) + side, c * (side + 1) : c * (side + 1) + side
+                ] = tiles[r, :, c, :]
+        ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"{title}\n(seed {seed})", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        plotted[part] = x
+    fig.suptitle(
+        "free samples of the visible units (one every 100 steps after 1000 steps from rest)",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "bm_samples.png", out / "bm_samples.pdf"]
+    for p in paths:
+        atomic_savefig(fig, p, dpi=130)
+    plt.close(fig)
+    atomic_save_npz(out / "bm_samples.npz", **plotted)
+    return paths + [out / "bm_samples.npz"]
