@@ -7,9 +7,13 @@ wrapper (:mod:`spikealign.sweep.tasks`) records the checksums of every file it w
 the run done afterwards if it did not. Runners are referenced by import path, so any
 importable function works, also on remote Dask workers.
 
-Measured cost here (2-core box, event-driven engine, one core per run): the SSN simulator
-needs about 13.5 ns per simulated step on average (:data:`SSN_NS_PER_STEP`, from
-``bench/bench_engine.py``: 41 s for the 3.05e9 steps of syn_noise_sal).
+Measured cost here (2-core box, event-driven engine, one core per run, CPU time through
+``sweep run``): an SSN run costs 13.7 ns per training step (sleep phase with plasticity) and
+19.2 ns per validation step (free sampling with the state histogram), :func:`ssn_seconds`.
+The two coefficients solve the paper-scale ``syn_noise`` run (1.0e9 training + 2.05e9
+validation steps: 53 s) and its KP twin (1.0e9 + 0.2e9: 17.6 s); they predict the other
+measured runs within 5 %: ``plast_noise`` (7.5e9 + 3.8e9: 171 s measured, 176 s predicted), a
+v3 plasticity run (16 s, 15.7 s) and a quick ``fig4`` run (4.8 s, 4.8 s).
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ RUNNERS: dict[str, str] = {
 }
 
 #: measured seconds per simulated SSN step on one core of this machine (see module docstring)
-SSN_NS_PER_STEP = 13.5
+SSN_NS_PER_TRAIN_STEP = 13.7
+#: the same per validation step (free sampling, state histogram)
+SSN_NS_PER_VALIDATION_STEP = 19.2
 #: the same for the 1-1-1 microcircuit (measured with ``sweep run fig6``: 8.4 s of CPU time per
 #: paper run of 98.8e6 steps, teacher and free validation included)
 MC_NS_PER_STEP = 85.0
@@ -95,6 +101,16 @@ def run_bm_baselines(config: dict, run_dir: Path, *, label: str = "bm_baselines"
     return run_baselines(config, run_dir, show_progress=False)
 
 
+def ssn_seconds(cfg) -> float:
+    """Estimated seconds of one SSN run (an :class:`~spikealign.ssn.config.SSNConfig`) on one
+    core: its training steps times :data:`SSN_NS_PER_TRAIN_STEP` plus its validation steps
+    times :data:`SSN_NS_PER_VALIDATION_STEP`."""
+    n_val = len(cfg.validation_cycles)
+    train = (cfg.num_epochs - n_val) * cfg.sleep_steps
+    val = n_val * cfg.validation_steps
+    return (train * SSN_NS_PER_TRAIN_STEP + val * SSN_NS_PER_VALIDATION_STEP) * 1e-9
+
+
 def bm_baseline_seconds(config: dict) -> float:
     """Estimated seconds of one baselines run on one core (measured on digits: about 60 s,
     mostly the MLP grid and the two non-spiking Boltzmann machines), scaled by the number of
@@ -104,16 +120,18 @@ def bm_baseline_seconds(config: dict) -> float:
     return 60.0 * max(0.05, n_train * pixels / (997 * 64))
 
 
-#: measured CPU nanoseconds per neuron-step of the spiking Boltzmann machine on one core here
-#: (bench/bench_bm.py, event-driven engine, exact coactivation counts): clamped wake phases,
-#: free sleep phases and the evaluation phases (clamped image, free label and hidden units,
-#: taken as the wake phases)
-BM_NS_PER_NEURON_STEP = {"wake": 55.0, "sleep": 59.0, "eval": 55.0}
+#: measured CPU nanoseconds of the spiking Boltzmann machine on one core here (event-driven
+#: engine, exact coactivation counts, CPU time through ``sweep run``): per neuron-step and per
+#: simulated step of any phase. Fitted to the medians of the bm_digits runs (174 units,
+#: 1.6e7 steps: 143-165 s) and the bm_bars runs (17 units, 1.4e7 steps: 25-28 s); the
+#: per-step part (hazard draws, phase bookkeeping) dominates tiny networks.
+BM_NS_PER_NEURON_STEP = 47.0
+BM_NS_PER_STEP = 1100.0
 
 
 def bm_seconds(cfg) -> float:
-    """Estimated seconds of one bm run on one core: simulated neuron-steps of its wake, sleep
-    and evaluation phases times :data:`BM_NS_PER_NEURON_STEP`."""
+    """Estimated seconds of one bm run on one core: the simulated steps of its wake, sleep and
+    evaluation phases times (units x :data:`BM_NS_PER_NEURON_STEP` + :data:`BM_NS_PER_STEP`)."""
     from ..bm.data import DEFAULT_VALIDATION, DIGITS_TEST
 
     n_train = {"digits": 1797 - DIGITS_TEST, "bars": 14}.get(cfg.task, 60_000)
@@ -135,8 +153,8 @@ def bm_seconds(cfg) -> float:
     if cfg.task == "bars":
         per_eval = cfg.eval.dkl_steps
     evals = n_evals * per_eval + (n_val + n_test + 2 * cfg.eval.completion) * cfg.eval.steps
-    ns = BM_NS_PER_NEURON_STEP
-    return max(1.0, n * (wake * ns["wake"] + sleep * ns["sleep"] + evals * ns["eval"]) * 1e-9)
+    steps = wake + sleep + evals
+    return max(1.0, steps * (n * BM_NS_PER_NEURON_STEP + BM_NS_PER_STEP) * 1e-9)
 
 
 #: measured seconds of one BP epoch on one core of this machine (bench/bench_deep.py: 50 s for

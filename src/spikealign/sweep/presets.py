@@ -40,7 +40,7 @@ from itertools import product
 
 from ..config import ConfigError, merge
 from ..ssn.config import DISTR_SEEDS, INIT_SEEDS, SIM_SEED  # seed tables (4235: quirk 18)
-from .kinds import RUNNERS, SSN_NS_PER_STEP
+from .kinds import RUNNERS, ssn_seconds
 from .spec import RunSpec
 
 SYN_LEVELS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -162,7 +162,7 @@ class SSNPart:
                         "seed.sim": cfg.seed.sim,
                         **self._fixed_params(),
                     },
-                    cost=cfg.total_steps * SSN_NS_PER_STEP * 1e-9,
+                    cost=ssn_seconds(cfg),
                 )
             )
         return out
