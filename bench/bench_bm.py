@@ -3,7 +3,8 @@
 Prints one figure per line, ``name: value unit``: the time of one wake+sleep cycle (a
 minibatch update), ns per neuron-step of the wake and the sleep phases, for the exact
 coactivation estimator (``stdp.coactivation: exact``, the default) and the triangular-window
-estimate it replaced (``window``), and the ratio of the two; with ``--full`` the wall time of
+estimate it replaced (``window``), the ratio of the two, and the speed-up of the fast engine
+over the plain reference engine on the same cycle; with ``--full`` the wall time of
 a whole ``digits-quick`` training and its accuracies. Times are CPU times of this process
 (``time.process_time``), so a busy machine changes them little.
 
@@ -22,10 +23,10 @@ from spikealign.bm import load_config
 from spikealign.bm.train import Trainer
 
 
-def cycle_times(coactivation: str, reps: int = 10) -> dict:
+def cycle_times(coactivation: str, reps: int = 10, engine: str = "fast") -> dict:
     """CPU seconds of one wake+sleep cycle, one wake and one sleep batch."""
     cfg = load_config("digits-quick", {"stdp": {"coactivation": coactivation}})
-    tr = Trainer(cfg)
+    tr = Trainer(cfg, engine=engine)
     state = tr.initial_state()
     d = tr.setup.data
     idx = np.arange(cfg.batch_size)
@@ -63,6 +64,10 @@ def main(full: bool) -> None:
         print(f"bm_{name}_sleep_ns_per_neuron_step: {t['sleep_ns']:.1f} ns")
         print(f"bm_{name}_epoch: {t['epoch']:.2f} s")
     print(f"bm_exact_over_window_cycle: {exact['cycle'] / window['cycle']:.2f} x")
+    # the plain reference engine (spikealign.sim.reference, one neuron at a time): one cycle
+    ref = cycle_times("exact", reps=1, engine="reference")
+    print(f"bm_reference_wake_sleep_cycle: {ref['cycle'] * 1e3:.1f} ms")
+    print(f"bm_fast_over_reference_speedup: {ref['cycle'] / exact['cycle']:.1f} x")
     if full:
         cfg = load_config("digits-quick")
         from spikealign.bm.run import run
