@@ -3,8 +3,8 @@
 SAL moves ``W_AB`` and ``W_BA`` toward each other only if its drift vanishes on the diagonal
 ``W_AB = W_BA``. For two units with equal biases it does by symmetry. For unequal biases (a
 hidden unit at ``b = -2`` and a visible unit at ``b = +1``, as in a digit network) it does only
-when the rect PSP's ``tau_syn`` equals the minimum inter-spike interval ``min_isi``. This script simulates the
-two-unit network with the core engine (``spikealign.sim.phase_statistics``) at
+when the rect PSP's ``tau_syn`` equals the minimum inter-spike interval ``min_isi``. This
+script simulates the two-unit network with the core engine (``spikealign.sim.phase_statistics``) at
 ``W_AB = W_BA = w`` and reports the SAL drift ``dW_AB`` (anti-Hebbian triangular window of
 width ``t_ref``, per 1000 steps, mean and standard error over ``--seeds`` chains of ``--steps``
 steps) for

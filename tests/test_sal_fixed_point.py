@@ -36,7 +36,7 @@ def test_analytic_drift_vanishes_on_the_diagonal_iff_t_syn_is_the_minimum_isi(ch
         d_other = analytic_drift(w, b_a, b_b, 21 - m, chain)  # the other convention's t_syn
         assert np.abs(d_other[0]) > 1e-3
         assert d_other[1] == pytest.approx(-d_other[0], abs=1e-15)  # odd window: W_BA mirrors
-    # equal biases: zero by symmetry under both lengths
+    # equal biases: zero by symmetry under both values of t_syn
     for t_syn in (10, 11):
         assert np.abs(analytic_drift(w, -1.0, -1.0, t_syn, chain)).max() < 1e-12
 
