@@ -481,3 +481,39 @@ def test_free_samples_figure_of_a_bm_digits_sweep(tmp_path):
                 np.random.default_rng([0, 2024]),
             )
         assert np.array_equal(f[s.part], again) and not np.array_equal(f[s.part], init)
+
+
+def test_comparisons_use_the_experiments_reference_and_order():
+    """bm_sleep has no clean condition: every sleep variant is compared with its reference,
+    the digits preset's 2000-step sleep, on test and validation accuracy, paired by seed; the
+    table keeps the preset's order (500, 2000, 8000, persistent ...)."""
+    from spikealign.bm.figures import Cell, ExperimentRuns, _condition_order, comparisons, table
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.88, 0.93, 5)
+    shift = {"sleep500": -0.02, "sleep2000": 0.0, "sleep8000": 0.01, "persistent500": 0.0}
+    cells = {}
+    for cond, d in shift.items():
+        ms = [
+            {"test_accuracy": b + d, "validation_accuracy": b + d / 2, "asymmetry": 0.0}
+            for b in base
+        ]
+        cells[(cond, "none")] = Cell(cond, "none", list(range(5)), ms, [{} for _ in ms])
+    exp = ExperimentRuns("bm_sleep", "digits", cells, [], {}, [])
+    assert _condition_order(exp)[:4] == ["sleep500", "sleep2000", "sleep8000", "persistent500"]
+    rows = comparisons(exp)
+    assert [(r["comparison"], r["metric"]) for r in rows[:2]] == [
+        ("sleep500 none - sleep2000", "test_accuracy"),
+        ("sleep500 none - sleep2000", "validation_accuracy"),
+    ]
+    assert len(rows) == 6  # three variants x two metrics, none against itself
+    by = {(r["comparison"], r["metric"]): r for r in rows}
+    assert by[("sleep500 none - sleep2000", "test_accuracy")]["diff"] == pytest.approx(-0.02)
+    assert by[("sleep8000 none - sleep2000", "validation_accuracy")]["diff"] == pytest.approx(0.005)
+    lines = table(exp)
+    order = [
+        ln.split("|")[1].strip()
+        for ln in lines
+        if ln.startswith("| sleep") or ln.startswith("| persistent")
+    ]
+    assert order[:4] == ["sleep500", "sleep2000", "sleep8000", "persistent500"]

@@ -42,6 +42,7 @@ class Experiment:
     base: dict = field(default_factory=dict)
     quick: dict = field(default_factory=dict)
     reference_only: tuple[str, ...] = ("clean",)  # conditions run without alignment only
+    reference: str = "clean"  # the condition every other one is compared with (figure bm)
     baseline_seeds: tuple[int, ...] = ()  # seeds of the part <name>-baselines (none: no part)
 
     def cells(self) -> list[tuple[str, str]]:
@@ -130,6 +131,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             {"none": {}},
             seeds=tuple(range(5)),
             reference_only=(),
+            reference="sleep2000",  # the digits preset
             quick=DIGITS_QUICK,
         ),
         Experiment(

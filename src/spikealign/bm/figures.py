@@ -256,14 +256,20 @@ def comparisons(exp: ExperimentRuns) -> list[dict]:
             }
         )
 
-    clean = exp.cells.get(("clean", "none"))
-    for cond in [c for c in CONDITION_ORDER if c != "clean"]:
+    ref_cond = _reference(exp)
+    clean = exp.cells.get((ref_cond, "none"))
+    # an experiment without alignment rules (bm_sleep) asks about validation accuracy too
+    metrics = [key]
+    if {f for _, f in exp.cells} == {"none"} and not log_score:
+        metrics.append(second_key(exp.task))
+    for cond in [c for c in _condition_order(exp) if c != ref_cond]:
         for fb in FEEDBACK_ORDER:
             cell = exp.cells.get((cond, fb))
             if cell is None or not cell.metrics:
                 continue
             if clean is not None and clean.metrics:
-                add(f"{cond} {fb} - clean", cell, clean, key, log_score)
+                for metric in metrics:
+                    add(f"{cond} {fb} - {ref_cond}", cell, clean, metric, log_score)
             base = exp.cells.get((cond, "none"))
             if fb != "none" and base is not None and base.metrics:
                 add(f"{cond} {fb} - {cond} none", cell, base, key, log_score)
@@ -291,7 +297,7 @@ def table(exp: ExperimentRuns) -> list[str]:
         "final asymmetry [95 % CI] |",
         "|---|---|---|---|---|---|",
     ]
-    for (cond, fb), cell in _ordered(exp.cells):
+    for (cond, fb), cell in _ordered(exp.cells, _condition_order(exp)):
         s = mean_ci(_score_values(cell, key))
         v = mean_ci(_score_values(cell, second_key(exp.task)))
         a = mean_ci(_score_values(cell, "asymmetry"))
@@ -350,11 +356,36 @@ def baseline_summary(exp: ExperimentRuns) -> dict:
     }
 
 
-def _ordered(cells: dict):
+def _experiment(name: str):
+    from .experiments import EXPERIMENTS
+
+    return EXPERIMENTS.get(name)
+
+
+def _reference(exp: ExperimentRuns) -> str:
+    """The condition the others are compared with: the experiment's ``reference``."""
+    e = _experiment(exp.name)
+    return e.reference if e is not None else "clean"
+
+
+def _condition_order(exp: ExperimentRuns) -> list[str]:
+    """Conditions in the experiment's own order (its preset), else clean, synaptic,
+    plasticity, then the others by name."""
+    e = _experiment(exp.name)
+    if e is not None:
+        order = list(e.conditions)
+    else:
+        order = list(CONDITION_ORDER)
+    return order + sorted({c for c, _ in exp.cells} - set(order))
+
+
+def _ordered(cells: dict, order=CONDITION_ORDER):
+    order = list(order)
+
     def rank(item):
         (c, f), _ = item
         return (
-            CONDITION_ORDER.index(c) if c in CONDITION_ORDER else 9,
+            order.index(c) if c in order else len(order),
             FEEDBACK_ORDER.index(f) if f in FEEDBACK_ORDER else 9,
             c,
             f,
@@ -393,13 +424,18 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
 
     plt = _plt()
     key = score_key(exp.task)
-    cells = _ordered(exp.cells)
+    cells = _ordered(exp.cells, _condition_order(exp))
+    # without noise the weights stay symmetric: panel (b) shows the validation score instead
+    symmetric = all(
+        np.nanmax(np.abs(_score_values(c, "asymmetry")), initial=0.0) == 0 for _, c in cells
+    )
+    by_condition = len({f for (_, f), _ in cells}) == 1  # one rule: colour by condition
     fig, ax = plt.subplots(1, 4, figsize=(17, 3.9))
     plotted: dict[str, np.ndarray] = {}
     xt, xl = [], []
     lows, highs = [], []
     for x, ((cond, fb), cell) in enumerate(cells):
-        color = FEEDBACK_COLOR.get(fb, "C0")
+        color = f"C{x % 10}" if by_condition else FEEDBACK_COLOR.get(fb, "C0")
         vals = _score_values(cell, key)
         if _is_dkl(key):  # geometric mean and its interval (log scale)
             with np.errstate(divide="ignore"):
@@ -419,7 +455,7 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
         ax[0].plot(np.full(len(vals), x) + 0.18, vals, ".", color=color, alpha=0.35, ms=4)
         lows += [np.nanmin(vals), lo]
         highs += [np.nanmax(vals), hi]
-        a = _score_values(cell, "asymmetry")
+        a = _score_values(cell, second_key(exp.task) if symmetric else "asymmetry")
         ca = mean_ci(a)
         ax[1].errorbar(
             [x],
@@ -433,7 +469,7 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
         xt.append(x)
         xl.append(f"{cond}\n{fb}")
         plotted[f"{cond}_{fb}_{key}"] = vals
-        plotted[f"{cond}_{fb}_asymmetry"] = a
+        plotted[f"{cond}_{fb}_{second_key(exp.task) if symmetric else 'asymmetry'}"] = a
         plotted[f"{cond}_{fb}_seeds"] = np.array(cell.seeds)
         ls = {"clean": ":", "synaptic": "-", "plasticity": "--"}.get(cond, "-.")
         curve_key = key if _is_dkl(key) else "val_accuracy"
@@ -444,7 +480,7 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
             ax[2].plot(ep, mean, ls, color=color, marker=".", label=f"{cond} {fb}")
             plotted[f"{cond}_{fb}_curve"] = mean
         asyms = [r["asym"] for r in cell.results]
-        if asyms and len({len(c) for c in asyms}) == 1:
+        if asyms and len({len(c) for c in asyms}) == 1 and not symmetric:
             mean = np.mean(np.array(asyms, dtype=float), axis=0)
             ax[3].plot(np.arange(len(mean)), mean, ls, color=color, label=f"{cond} {fb}")
             plotted[f"{cond}_{fb}_asym_curve"] = mean
@@ -498,11 +534,26 @@ def _draw(exp: ExperimentRuns, out: Path) -> list[Path]:
         )
         ax[0].grid(axis="y", lw=0.3, alpha=0.5)
         ax[2].set_ylabel("validation accuracy, mean over seeds")
-    ax[1].set_yscale("symlog", linthresh=1e-4)
-    ax[1].set_ylabel("final Var(W_ij - W_ji) (mean, 95 % CI)")
+    if symmetric:
+        ax[1].set_ylabel(f"final {second_key(exp.task).replace('_', ' ')} (mean, 95 % CI)")
+        ax[1].grid(axis="y", lw=0.3, alpha=0.5)
+        ax[3].text(
+            0.5,
+            0.5,
+            "no noise: W_ij = W_ji throughout",
+            ha="center",
+            va="center",
+            transform=ax[3].transAxes,
+            fontsize=8,
+        )
+        ax[3].set_yticks([])
+    else:
+        ax[1].set_yscale("symlog", linthresh=1e-4)
+        ax[1].set_ylabel("final Var(W_ij - W_ji) (mean, 95 % CI)")
     ax[2].set_xlabel("epoch")
     ax[2].legend(fontsize=6)
-    ax[3].set_yscale("symlog", linthresh=1e-4)
+    if not symmetric:
+        ax[3].set_yscale("symlog", linthresh=1e-4)
     ax[3].set_xlabel("epoch")
     ax[3].set_ylabel("Var(W_ij - W_ji), mean over seeds")
     n_runs = sum(len(c.metrics) for _, c in cells)
