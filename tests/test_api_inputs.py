@@ -44,7 +44,8 @@ from spikealign.stdp import tri_window
 #: the longest phase and the most latest spikes per neuron (spikealign.limits, checked below)
 PHASE = 2**49
 LAST = 1024
-#: a refused input returns within this many seconds (compiling the engine takes seconds)
+#: a refused input returns within this many seconds of CPU time (compiling the engine takes
+#: seconds); CPU time, not wall time, so that a busy machine does not fail the check
 FAST_S = 1.0
 PROPERTY = settings(
     max_examples=int(os.environ.get("SPIKEALIGN_INPUT_EXAMPLES", "150")),
@@ -81,8 +82,8 @@ def no_engine():
 
 
 def outcome(thunk, ctx):
-    """``(what happened, seconds)``: the exception raised, or "engine", or "returned"."""
-    t0 = time.perf_counter()
+    """``(what happened, CPU seconds)``: the exception raised, or "engine", or "returned"."""
+    t0 = time.process_time()
     try:
         with no_engine():
             thunk(ctx)
@@ -92,7 +93,7 @@ def outcome(thunk, ctx):
         result = exc
     else:
         result = "returned"
-    return result, time.perf_counter() - t0
+    return result, time.process_time() - t0
 
 
 #: a case: ``thunk(ctx)`` must raise ``want`` (an exception type) with one of ``names`` in its
@@ -1227,7 +1228,7 @@ def test_property_restore_accepts_saved_states_and_refuses_corrupted_ones(state,
     elif kind == "acc":
         s["nrn"][ACC, i] = data.draw(
             st.one_of(
-                st.integers(max_value=-1),
+                st.integers(min_value=-(2**63), max_value=-1),
                 st.integers(min_value=int(nrn[THR, i]) + 1, max_value=2**62),
             )
         )
@@ -1256,7 +1257,7 @@ def test_property_restore_accepts_saved_states_and_refuses_corrupted_ones(state,
         s[key] = s[key].astype(np.float32 if s[key].dtype == np.int64 else np.int64)
     elif kind == "since":
         s["nrn"][SINCE, i] = data.draw(
-            st.one_of(st.integers(max_value=-1), st.integers(t + 1, 2**61))
+            st.one_of(st.integers(-(2**63), -1), st.integers(t + 1, 2**61))
         )
     elif kind == "free_at":
         s["nrn"][FREE_AT, i] = data.draw(
