@@ -14,7 +14,7 @@ from spikealign.bm.figures import figure_bm
 from spikealign.config import ConfigError, parse_overrides
 from spikealign.io import atomic_save_npz, atomic_write_json, read_json, write_status
 from spikealign.stats import holm, mean_ci, paired_test
-from spikealign.sweep import engine, layout, status, tasks
+from spikealign.sweep import engine, layout, presets, status, tasks
 from spikealign.sweep.presets import build_specs
 
 pytest.importorskip("distributed")
@@ -517,3 +517,14 @@ def test_comparisons_use_the_experiments_reference_and_order():
         if ln.startswith("| sleep") or ln.startswith("| persistent")
     ]
     assert order[:4] == ["sleep500", "sleep2000", "sleep8000", "persistent500"]
+
+
+def test_each_cell_of_a_bm_experiment_is_a_preset_of_its_own():
+    """One cell (or the baselines) of an experiment runs on its own, as the SSN parts do."""
+    _, specs = build_specs(["bm_fmnist-synaptic-sal"], "quick")
+    assert {s.part for s in specs} == {"bm_fmnist-synaptic-sal"} and len(specs) == 3
+    _, base = build_specs(["bm_digits-baselines"], "paper")
+    assert {s.kind for s in base} == {"bm_baselines"} and len(base) == 5
+    _, whole = build_specs(["bm_digits"], "paper")
+    _, cells = build_specs([p for p in presets.PRESETS if p.startswith("bm_digits-")], "paper")
+    assert sorted(s.hash for s in cells) == sorted(s.hash for s in whole)

@@ -652,6 +652,10 @@ for _ds in DEEP_DATASETS:
     )
 for _p in FIG4 + FIG5 + FIG4_V3 + FIG5_V3 + FIG6 + FIG8:
     PRESETS[_p.name] = (f"part of fig{_p.figure}: {_p.feedback}", [_p])
+# every cell of a Boltzmann-machine experiment is a preset too (e.g. `bm_fmnist-synaptic-sal`)
+for _parts in BM.values():
+    for _p in _parts:
+        PRESETS[_p.name] = (f"part of {_p.experiment}: {_p.condition} {_p.feedback}", [_p])
 
 
 def parts_of(names: list[str]) -> list:
