@@ -112,26 +112,30 @@ def ssn_seconds(cfg) -> float:
 
 
 def bm_baseline_seconds(config: dict) -> float:
-    """Estimated seconds of one baselines run on one core (measured on digits: about 60 s,
-    mostly the MLP grid and the two non-spiking Boltzmann machines), scaled by the number of
-    training images times input pixels."""
+    """Estimated seconds of one baselines run on one core, scaled by the number of training
+    images times input pixels from the measured digits runs (16 s of CPU each, mostly the two
+    non-spiking Boltzmann machines); predicts the measured Fashion-MNIST 14x14 runs (520 s) at
+    491 s."""
     n_train = config["data"].get("n_train") or {"digits": 997}.get(config["task"], 55_000)
     pixels = 64 if config["task"] == "digits" else config["data"]["size"] ** 2
-    return 60.0 * max(0.05, n_train * pixels / (997 * 64))
+    return 16.0 * max(0.05, n_train * pixels / (997 * 64))
 
 
 #: measured CPU nanoseconds of the spiking Boltzmann machine on one core here (event-driven
-#: engine, exact coactivation counts, CPU time through ``sweep run``): per neuron-step and per
-#: simulated step of any phase. Fitted to the medians of the bm_digits runs (174 units,
-#: 1.6e7 steps: 143-165 s) and the bm_bars runs (17 units, 1.4e7 steps: 25-28 s); the
-#: per-step part (hazard draws, phase bookkeeping) dominates tiny networks.
-BM_NS_PER_NEURON_STEP = 47.0
-BM_NS_PER_STEP = 1100.0
+#: engine, exact coactivation counts, CPU time through ``sweep run``): per simulated step of
+#: any phase, and per synapse and step (a spike is delivered to every target, so the work grows
+#: with the fan-out, not with the number of units). Fitted (relative least squares) to the
+#: medians of the noise-free runs of bm_digits (174 units, 14 800 synapses, 1.6e7 steps: 150 s),
+#: bm_bars (17, 144, 1.4e7: 26 s) and bm_fmnist (406, 82 400, 1.3e7: 765 s): predicted within
+#: 14 % for each.
+BM_NS_PER_STEP = 1790.0
+BM_NS_PER_SYNAPSE_STEP = 0.585
 
 
 def bm_seconds(cfg) -> float:
     """Estimated seconds of one bm run on one core: the simulated steps of its wake, sleep and
-    evaluation phases times (units x :data:`BM_NS_PER_NEURON_STEP` + :data:`BM_NS_PER_STEP`)."""
+    evaluation phases times (:data:`BM_NS_PER_STEP` + synapses x
+    :data:`BM_NS_PER_SYNAPSE_STEP`)."""
     from ..bm.data import DEFAULT_VALIDATION, DIGITS_TEST
 
     n_train = {"digits": 1797 - DIGITS_TEST, "bars": 14}.get(cfg.task, 60_000)
@@ -143,6 +147,10 @@ def bm_seconds(cfg) -> float:
     n_vis = {"digits": 64, "bars": 9}.get(cfg.task, cfg.data.size**2)
     n_label = 0 if cfg.task == "bars" else 10
     n = n_vis + n_label + cfg.network.n_hidden
+    n_data = n_vis + n_label
+    synapses = (
+        2 * n_data * cfg.network.n_hidden if cfg.network.connectivity == "rbm" else n * (n - 1)
+    )
     batches = -(-n_train // cfg.batch_size)
     wake = cfg.epochs * n_train * cfg.wake_steps
     sleep = cfg.epochs * batches * cfg.sleep_phases * cfg.sleep_steps
@@ -154,7 +162,7 @@ def bm_seconds(cfg) -> float:
         per_eval = cfg.eval.dkl_steps
     evals = n_evals * per_eval + (n_val + n_test + 2 * cfg.eval.completion) * cfg.eval.steps
     steps = wake + sleep + evals
-    return max(1.0, steps * (n * BM_NS_PER_NEURON_STEP + BM_NS_PER_STEP) * 1e-9)
+    return max(1.0, steps * (BM_NS_PER_STEP + synapses * BM_NS_PER_SYNAPSE_STEP) * 1e-9)
 
 
 #: measured seconds of one BP epoch on one core of this machine (bench/bench_deep.py: 50 s for
