@@ -209,8 +209,17 @@ class SSNConfig(StrictModel):
 
     @property
     def total_steps(self) -> int:
-        n_val = len(self.validation_cycles)
-        return (self.num_epochs - n_val) * self.sleep_steps + n_val * self.validation_steps
+        return self.train_steps + self.validation_run_steps
+
+    @property
+    def train_steps(self) -> int:
+        """Simulated steps of the training (sleep) phases: cycles without a validation."""
+        return (self.num_epochs - len(self.validation_cycles)) * self.sleep_steps
+
+    @property
+    def validation_run_steps(self) -> int:
+        """Simulated steps of all validation phases of a run."""
+        return len(self.validation_cycles) * self.validation_steps
 
     @property
     def feedback(self) -> str:

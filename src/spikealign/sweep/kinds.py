@@ -105,10 +105,10 @@ def ssn_seconds(cfg) -> float:
     """Estimated seconds of one SSN run (an :class:`~spikealign.ssn.config.SSNConfig`) on one
     core: its training steps times :data:`SSN_NS_PER_TRAIN_STEP` plus its validation steps
     times :data:`SSN_NS_PER_VALIDATION_STEP`."""
-    n_val = len(cfg.validation_cycles)
-    train = (cfg.num_epochs - n_val) * cfg.sleep_steps
-    val = n_val * cfg.validation_steps
-    return (train * SSN_NS_PER_TRAIN_STEP + val * SSN_NS_PER_VALIDATION_STEP) * 1e-9
+    return (
+        cfg.train_steps * SSN_NS_PER_TRAIN_STEP
+        + cfg.validation_run_steps * SSN_NS_PER_VALIDATION_STEP
+    ) * 1e-9
 
 
 def bm_baseline_seconds(config: dict) -> float:
