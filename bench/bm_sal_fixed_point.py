@@ -4,10 +4,10 @@ SAL moves ``W_AB`` and ``W_BA`` toward each other only if its drift vanishes on 
 ``W_AB = W_BA``. For two units with equal biases it does by symmetry. For unequal biases (a
 hidden unit at ``b = -2`` and a visible unit at ``b = +1``, as in a digit network) it does only
 when the rect PSP's ``tau_syn`` equals the minimum inter-spike interval ``min_isi``. This
-script simulates the two-unit network with the core engine (``spikealign.sim.phase_statistics``) at
-``W_AB = W_BA = w`` and reports the SAL drift ``dW_AB`` (anti-Hebbian triangular window of
-width ``t_ref``, per 1000 steps, mean and standard error over ``--seeds`` chains of ``--steps``
-steps) for
+script simulates the two-unit network with the core engine
+(``spikealign.principle.drift.simulated_sal_drift``) at ``W_AB = W_BA = w`` and reports the
+SAL drift ``dW_AB`` (anti-Hebbian triangular window of width ``t_ref``, per 1000 steps, mean
+and standard error over ``--seeds`` chains of ``--steps`` steps) for
 
 * the Boltzmann-machine convention (``tau_syn = 11``, ``min_isi = t_ref = 10``: the PSP covers
   exactly the on-state, exact sampling),
@@ -26,8 +26,8 @@ import sys
 
 import numpy as np
 
-from spikealign.sim import SimParams, phase_statistics
-from spikealign.stdp import Window
+from spikealign.principle.drift import simulated_sal_drift
+from spikealign.sim import SimParams
 
 CONVENTIONS = {
     "bm_tau11_isi10": (11, 10),
@@ -40,15 +40,8 @@ CONVENTIONS = {
 def drift_on_diagonal(tau_syn, min_isi, w, b=(-2.0, 1.0), *, steps, seeds):
     """SAL dW_AB per 1000 steps at W_AB = W_BA = w: (mean, standard error) over seeds."""
     params = SimParams(t_ref=10, tau_syn=tau_syn, psp="rect", min_isi=min_isi)
-    sal = Window("tri", -1.0, 1.0, 10, 10)
-    W = np.array([[0.0, w], [w, 0.0]])
     vals = [
-        phase_statistics(
-            W, np.asarray(b), steps, params, np.random.default_rng(s), windows=(sal,)
-        ).stdp[0][0, 1]
-        / steps
-        * 1e3
-        for s in range(seeds)
+        simulated_sal_drift(w, b, params, steps, np.random.default_rng(s)) for s in range(seeds)
     ]
     return float(np.mean(vals)), float(np.std(vals, ddof=1) / np.sqrt(seeds))
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spikealign.principle.drift import sal_drift
+from spikealign.principle.drift import sal_drift, simulated_sal_drift
 from spikealign.principle.stdd import stdd
-from spikealign.sim import SimParams, phase_statistics
-from spikealign.stdp import Window, sal_window
+from spikealign.sim import SimParams
+from spikealign.stdp import sal_window
 
 WINDOW = sal_window(10, kind="tri")
 
@@ -43,16 +43,7 @@ def test_analytic_drift_vanishes_on_the_diagonal_iff_t_syn_is_the_minimum_isi(ch
 
 def simulated_drift(tau_syn, min_isi, steps=2_000_000, seed=0):
     params = SimParams(t_ref=10, tau_syn=tau_syn, psp="rect", min_isi=min_isi)
-    W = np.array([[0.0, 0.8], [0.8, 0.0]])
-    st = phase_statistics(
-        W,
-        np.array([-2.0, 1.0]),
-        steps,
-        params,
-        np.random.default_rng(seed),
-        windows=(Window("tri", -1.0, 1.0, 10, 10),),
-    )
-    return st.stdp[0][0, 1] / steps * 1e3
+    return simulated_sal_drift(0.8, (-2.0, 1.0), params, steps, np.random.default_rng(seed))
 
 
 def test_the_boltzmann_machine_convention_leaves_sal_a_drift_on_the_diagonal():

@@ -70,6 +70,28 @@ def sal_drift(dt, p, window: Window):
 # -- phase planes ----------------------------------------------------------------------------
 
 
+def simulated_sal_drift(
+    w: float, biases, params, steps: int, rng, window: Window | None = None
+) -> float:
+    """SAL's drift ``dW_AB`` per 1000 steps, measured in a two-unit network on the diagonal.
+
+    Simulates units A, B with ``W_AB = W_BA = w`` and biases ``(b_A, b_B)`` for ``steps`` steps
+    with the core engine (:func:`spikealign.sim.phase_statistics`, ``params`` a
+    :class:`~spikealign.sim.SimParams`) and returns the summed window ``K(t_A - t_B)`` over every
+    spike pair, scaled to 1000 steps: the simulation counterpart of :func:`sal_drift` on the
+    diagonal. The default window is SAL's anti-Hebbian triangle of half-width ``t_ref``.
+    """
+    from ..sim import phase_statistics  # the engine imports nothing from here; keep it lazy
+
+    if window is None:
+        window = Window("tri", -1.0, 1.0, params.t_ref, params.t_ref)
+    W = np.array([[0.0, float(w)], [float(w), 0.0]])
+    stats = phase_statistics(
+        W, np.asarray(biases, float), int(steps), params, rng, windows=(window,)
+    )
+    return float(stats.stdp[0][0, 1] / steps * 1e3)
+
+
 def _rows_task(args):
     """Worker: drift for rows ``rows`` of a phase plane."""
     rows, w_values, b_a, b_b, spec, ties, k_ab, k_ba = args
