@@ -206,6 +206,28 @@ def test_kp_lr_figure_from_a_sweep(tmp_path):
     assert csv[0].startswith("noise,level,sal_dkl_median") and len(csv) == 1 + len(rows)
 
 
+def test_kp_lr_figure_of_an_unfinished_sweep_draws_what_is_there(tmp_path):
+    # as `sweep run kp_lr_v3 --level 0.8` leaves it: the plasticity column without any
+    # finished run, the synaptic column only at 0.8 and only for the first rates
+    out = tmp_path / "sw"
+    _, specs = build_specs(["kp_lr_v3"], "quick")
+    syn = sorted({s.part for s in specs if s.part.startswith("syn_noise")})
+    skip = {
+        (s.part, s.index)
+        for s in specs
+        if s.part.startswith("plast_noise") or s.params["noise"] == 0.4 or s.part in syn[3:]
+    }
+    fake_sweep(out, "kp_lr_v3", skip=skip)
+    data = kp_lr_data(out)
+    assert data["c1_0.8_n"].sum() == 0 and np.isnan(data["c1_0.8_dkl"]).all()
+    assert data["c0_0.8_n"].tolist() == [20] * 3 + [0] * (len(syn) - 3)
+    assert int(data["c0_0.8_best"]) == 0 and int(data["c0_0.4_best"]) == -1
+    paths = make_figure("kp-lr", out, tmp_path / "figs", False)
+    assert paths[0].stat().st_size > 0
+    rows = paths[3].read_text().splitlines()[1:]
+    assert len(rows) == 4 and all(r.endswith("none,none,none") for r in rows)
+
+
 def test_kp_lr_figure_without_runs_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="kp_lr_v3"):
         kp_lr_data(tmp_path)

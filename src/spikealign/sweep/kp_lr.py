@@ -106,12 +106,16 @@ def draw(data: dict, stem: Path) -> list[Path]:
             ax[0, col].text(0.5, 0.5, "not run", transform=ax[0, col].transAxes, ha="center")
             continue
         rates = data[f"c{col}_rates"]
+        plotted = False  # a column whose parts have no finished run yet gets no log axes
         for lv in data[f"c{col}_levels"]:
             tag = f"c{col}_{lv:g}"
             marker, color, ref_style = LEVEL_STYLE.get(float(lv), ("o", "C2", "--"))
             for row, key in ((0, "asym"), (1, "dkl")):
                 q = data[f"{tag}_{key}"]
                 ok = np.isfinite(q[1])
+                if not ok.any():
+                    continue
+                plotted = True
                 lo = np.where(np.isfinite(q[0]), q[1] - q[0], 0)
                 hi = np.where(np.isfinite(q[2]), q[2] - q[1], 0)
                 ax[row, col].errorbar(
@@ -145,13 +149,19 @@ def draw(data: dict, stem: Path) -> list[Path]:
                     f"{title} {lv:g}: final D_KL infinite in "
                     f"{int(data[f'{tag}_dkl_inf'].sum())} runs"
                 )
-        ax[1, col].set_xscale("log")
-        ax[1, col].set_yscale("log")
+        if plotted:
+            ax[1, col].set_xscale("log")
+            ax[1, col].set_yscale("log")
+        else:
+            ax[0, col].text(
+                0.5, 0.5, "no finished runs", transform=ax[0, col].transAxes, ha="center"
+            )
         ax[1, col].set_xlabel(r"decay rate $\lambda$ (lr.kp)")
         ax[0, col].set_ylabel(r"final $\mathrm{Var}\,(W_{ij} - W_{ji})$")
-        ax[0, col].legend(fontsize=7)
         ax[1, col].set_ylabel(r"final $D_\mathrm{KL}(p^* \| p)$")
-        ax[1, col].legend(fontsize=7)
+        for row in (0, 1):
+            if ax[row, col].get_legend_handles_labels()[0]:
+                ax[row, col].legend(fontsize=7)
     fig.text(
         0.01,
         0.0,
