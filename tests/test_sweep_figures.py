@@ -179,3 +179,59 @@ def test_figure6_from_a_sweep_directory_shared_with_ssn_runs(tmp_path):
     assert any(".sal." in k for k in keys) and any(".bp." in k for k in keys)
     assert not any(".fa." in k for k in keys)
     assert not list(out.glob(".fig6-*"))  # the temporary tree is gone
+
+
+def test_status_rescales_the_time_left_by_what_the_finished_runs_cost(tmp_path):
+    from spikealign.io import read_status
+    from spikealign.sweep import status
+
+    out = tmp_path / "sw"
+    _, specs = build_specs(["fig4"], "quick")
+    by_part: dict = {}
+    for s in specs:
+        by_part.setdefault(s.part, []).append(s)
+    # syn_noise: 3 runs finished at 2x the model; syn_noise_sal: 1 run at 4x; syn_noise_kp: none
+    done = {("syn_noise", s.index): 2.0 for s in by_part["syn_noise"][:3]}
+    done[("syn_noise_sal", by_part["syn_noise_sal"][0].index)] = 4.0
+    fake_sweep(out, "fig4", skip={(s.part, s.index) for s in specs} - set(done))
+    cost = {(s.part, s.index): s.cost for s in specs}
+    for key, factor in done.items():
+        run_dir = out / next(s.rel_dir for s in specs if (s.part, s.index) == key)
+        info = {k: v for k, v in read_status(run_dir).items() if k != "state"}
+        write_status(run_dir, "done", **info, cpu_s=factor * cost[key])
+    summary = status.summarize(out)
+    parts = summary["parts"]
+
+    def left(part):
+        return sum(s.cost for s in by_part[part] if (part, s.index) not in done)
+
+    assert parts["syn_noise"]["cost_factor"] == pytest.approx(2.0)
+    assert parts["syn_noise"]["estimated_remaining_cpu_s"] == pytest.approx(2 * left("syn_noise"))
+    assert parts["syn_noise_sal"]["cost_factor"] == pytest.approx(4.0)
+    # a part without finished runs takes the factor of all finished runs of the sweep
+    measured = sum(f * cost[k] for k, f in done.items())
+    factor = measured / sum(cost[k] for k in done)
+    assert parts["syn_noise_kp"]["cost_factor"] == pytest.approx(factor)
+    kp_left = parts["syn_noise_kp"]["estimated_remaining_cpu_s"]
+    assert kp_left == pytest.approx(factor * left("syn_noise_kp"))
+    assert parts["syn_noise_kp"]["model_remaining_cpu_s"] == pytest.approx(left("syn_noise_kp"))
+    total = summary["total"]
+    assert total["cost_factor"] == pytest.approx(factor)
+    assert total["estimated_remaining_cpu_s"] == pytest.approx(
+        sum(p["estimated_remaining_cpu_s"] for p in parts.values())
+    )
+    text = status.format_summary(summary)
+    assert f"x {factor:.2f}" in text
+
+
+def test_status_of_a_sweep_without_finished_runs_uses_the_plain_cost_model(tmp_path):
+    from spikealign.sweep import status
+
+    out = tmp_path / "sw"
+    _, specs = build_specs(["fig4"], "quick")
+    fake_sweep(out, "fig4", skip={(s.part, s.index) for s in specs})
+    summary = status.summarize(out)
+    assert summary["total"]["cost_factor"] is None
+    model = sum(s.cost for s in specs)
+    assert summary["total"]["estimated_remaining_cpu_s"] == pytest.approx(model)
+    assert "(cost model)" in status.format_summary(summary)

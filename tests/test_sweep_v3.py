@@ -247,3 +247,17 @@ def test_figure_out_that_is_a_file_is_refused_with_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("error: --out") and "Traceback" not in err
     assert f.read_text() == "mine"
+
+
+@pytest.mark.parametrize("fig_id", ["4", "5", "kp-lr", "6"])
+def test_figure_source_that_is_a_file_is_refused_without_a_wrong_hint(fig_id, tmp_path, capsys):
+    from spikealign.cli import main
+
+    f = tmp_path / "notes.txt"
+    f.write_text("mine")
+    with pytest.raises(SystemExit) as exc:
+        main(["figure", fig_id, str(f), "--out", str(tmp_path / "figs")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "sweep run" not in err and "Traceback" not in err
+    assert f.read_text() == "mine" and not (tmp_path / "figs").exists()

@@ -112,6 +112,11 @@ def make_figure(fig_id: str, source: Path | None, out: Path, quick: bool) -> lis
     module, func, needs_source, _ = FIGURES[fig_id]
     if needs_source and source is None:
         raise ValueError(f"figure {fig_id}: give the directory of runs to draw from")
+    if needs_source and Path(source).exists() and not Path(source).is_dir():
+        # a file is never a sweep: say so, rather than "no runs; run sweep run --out FILE"
+        raise ValueError(
+            f"figure {fig_id}: {source} is a file, not a directory of runs to draw from"
+        )
     from .rundir import check_out
 
     out = check_out(out)  # a file, or a path under one: one line before any work

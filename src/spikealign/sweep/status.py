@@ -2,6 +2,14 @@
 
 Every finished run's result files are verified against their checksums
 (:func:`spikealign.rundir.inspect`); a damaged one counts as failed and is listed by its path.
+
+The time left is the cost model's estimate (:mod:`spikealign.sweep.kinds`, the seconds each
+run's manifest entry records) rescaled by what the finished runs of this sweep actually cost:
+per part, ``factor = sum(measured CPU s) / sum(model s)`` over its finished runs (a part with
+none takes the factor of all finished runs of the sweep; none at all: factor 1). The CPU time
+of one run differs by up to a quarter between hosts and load (the same paper-scale
+``plast_noise`` run measured 171 s and 213 s in two sessions here), which a fixed model cannot
+know, the runs of the sweep itself do.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ def summarize(out) -> dict:
         counts = dict.fromkeys(STATES, 0)
         cpu_s = 0.0
         remaining_s = 0.0
+        done_model_s = done_measured_s = 0.0
         failed = []
         for r in entry["runs"]:
             run_dir = out / name / r["dir"]
@@ -43,7 +52,11 @@ def summarize(out) -> dict:
             counts[state] += 1
             if state == "done":
                 st = read_status(run_dir) or {}
-                cpu_s += st.get("cpu_s") or _metric(run_dir, "runtime_s") or 0.0
+                measured = st.get("cpu_s") or _metric(run_dir, "runtime_s") or 0.0
+                cpu_s += measured
+                if measured > 0 and r.get("cost_s", 0.0) > 0:
+                    done_model_s += r["cost_s"]
+                    done_measured_s += measured
             else:
                 remaining_s += r.get("cost_s", 0.0)
             if state == "failed":
@@ -54,18 +67,37 @@ def summarize(out) -> dict:
             "runs": len(entry["runs"]),
             **counts,
             "cpu_s": cpu_s,
-            "estimated_remaining_cpu_s": remaining_s,
+            "model_remaining_cpu_s": remaining_s,
+            "_done_model_s": done_model_s,
+            "_done_measured_s": done_measured_s,
             "failed_runs": failed,
             "scale": entry.get("scale"),
             "figure": entry.get("figure"),
             "overrides": entry.get("overrides") or {},
         }
+    _calibrate(parts)
     total = {
         k: sum(p[k] for p in parts.values())
-        for k in ("runs", *STATES, "cpu_s", "estimated_remaining_cpu_s")
+        for k in ("runs", *STATES, "cpu_s", "model_remaining_cpu_s", "estimated_remaining_cpu_s")
     }
+    model_done = sum(p.pop("_done_model_s") for p in parts.values())
+    measured_done = sum(p.pop("_done_measured_s") for p in parts.values())
+    total["cost_factor"] = measured_done / model_done if model_done > 0 else None
     last = (man.get("history") or [{}])[-1]
     return {"dir": str(out), "parts": parts, "total": total, "last_command": last}
+
+
+def _calibrate(parts: dict) -> None:
+    """Set each part's ``cost_factor`` (measured / model CPU of its finished runs, or of all
+    finished runs of the sweep where the part has none, else ``None``) and
+    ``estimated_remaining_cpu_s`` (the model's remaining seconds times that factor)."""
+    model_all = sum(p["_done_model_s"] for p in parts.values())
+    measured_all = sum(p["_done_measured_s"] for p in parts.values())
+    sweep_factor = measured_all / model_all if model_all > 0 else None
+    for p in parts.values():
+        own = p["_done_measured_s"] / p["_done_model_s"] if p["_done_model_s"] > 0 else None
+        p["cost_factor"] = own if own is not None else sweep_factor
+        p["estimated_remaining_cpu_s"] = p["model_remaining_cpu_s"] * (p["cost_factor"] or 1.0)
 
 
 def _flat(d: dict, prefix: str = "") -> list[str]:
@@ -126,9 +158,15 @@ def format_summary(summary: dict, max_failed: int = 10) -> str:
     todo = t["failed"] + t["interrupted"] + t["missing"]
     if todo:
         eta = format_duration(t["estimated_remaining_cpu_s"])
+        f = t.get("cost_factor")
+        basis = (
+            "cost model"
+            if f is None
+            else f"cost model x {f:.2f}, the measured / modelled CPU time of the finished runs"
+        )
         lines.append(
-            f"{todo} runs to (re)run, about {eta} "
-            "on one core: " + "; ".join(f"`{c}`" for c in rerun_commands(summary))
+            f"{todo} runs to (re)run, about {eta} on one core ({basis}): "
+            + "; ".join(f"`{c}`" for c in rerun_commands(summary))
         )
     elif t["running"] == 0:
         lines.append("all runs done")
