@@ -57,15 +57,22 @@ def test_paper_scale_is_the_ssn_preset_with_the_swept_keys(fig45_paper):
 
     feedback = {x.part: validate(SSNConfig, x.config).feedback for x in specs}
     assert feedback == {"syn_noise": "none", "syn_noise_sal": "sal", "syn_noise_kp": "kp"}
-    # measured cost model: 13.7 ns per training step, 19.2 ns per validation step; paper runs
-    # measured here: syn_noise(_sal) 53 s, its KP twin 17.6 s (CPU time through sweep run)
-    sal = next(x for x in specs if x.part == "syn_noise_sal")
-    kp = next(x for x in specs if x.part == "syn_noise_kp")
-    assert sal.cost == pytest.approx(53, rel=0.05)
-    assert kp.cost == pytest.approx(17.6, rel=0.05)
+    # measured cost model (16.2 ns per training step, 18.5 ns per validation step): every run
+    # measured here in three sessions (CPU time through sweep run) within 20 %, the run's
+    # steps taken from the preset itself (not from the table)
+    from spikealign.sweep.kinds import SSN_MEASURED_RUNS
+
     _, fig5 = build_specs(["fig5"], "paper")
-    plast = next(x for x in fig5 if x.part == "plast_noise")
-    assert plast.cost == pytest.approx(171, rel=0.05)
+    _, v3 = build_specs(["fig5_v3"], "paper")
+    first = {}
+    for x in specs + fig5 + v3:
+        first.setdefault(x.part, x)
+    for session, part, train, val, seconds in SSN_MEASURED_RUNS:
+        cfg = validate(SSNConfig, first[part].config)
+        assert (cfg.train_steps, cfg.validation_run_steps) == pytest.approx((train, val), rel=1e-3)
+        assert first[part].cost == pytest.approx(seconds, rel=0.2), (session, part)
+    assert first["syn_noise_sal"].cost == pytest.approx(54, rel=0.05)
+    assert first["plast_noise"].cost == pytest.approx(192, rel=0.05)
 
 
 def test_quick_scale_shortens_runs_on_the_same_grid():
@@ -84,9 +91,9 @@ def test_quick_scale_shortens_runs_on_the_same_grid():
     assert by["plast_noise_kp", 0]["num_epochs"] == 20001  # the KP twin keeps its cycles
     assert by["plast_noise_kp", 0]["lr"]["kp"] == 4e-5
     assert [s.params for s in quick4] == [s.params for s in build_specs(["fig4"], "paper")[1]]
-    # total quick cost of figure 4 (one core, measured cost model): about 25 minutes
-    # measured here: 28 min of worker CPU for the 360 quick runs of figure 4 (docs/sweeps.md)
-    assert sum(s.cost for s in quick4) / 60 == pytest.approx(28, rel=0.1)
+    # total quick cost of figure 4 (one core, measured cost model): measured here, 28 min of
+    # worker CPU for its 360 quick runs (docs/sweeps.md); the model's promise is 20 %
+    assert sum(s.cost for s in quick4) / 60 == pytest.approx(28, rel=0.2)
 
 
 def test_presets_parts_overrides_and_errors():

@@ -18,6 +18,7 @@ def list_cmd():
     """Presets with their run counts and the time they take (measured on a 2-core machine)."""
     from ..config import ConfigError
     from .engine import usable_cores
+    from .kinds import SSN_MEASURED_RUNS, SSN_NS_PER_TRAIN_STEP, SSN_NS_PER_VALIDATION_STEP
     from .presets import PRESETS, SCALES, build_specs
 
     cores = usable_cores()
@@ -41,10 +42,13 @@ def list_cmd():
         )
     typer.echo(
         "Times: a cost model fitted to CPU times measured on one core here "
-        "(spikealign.sweep.kinds; SSN: 13.7 ns per training step, 19.2 ns per validation "
-        "step; paper runs measured: 53 s syn_noise(_sal), 171 s plast_noise(_sal), 17.6 s "
-        f"KP twin); the {cores}-core column assumes all cores busy. n/a: family not in this "
-        "build."
+        f"(spikealign.sweep.kinds; SSN: {SSN_NS_PER_TRAIN_STEP} ns per training step, "
+        f"{SSN_NS_PER_VALIDATION_STEP} ns per validation step, fitted to "
+        f"{len(SSN_MEASURED_RUNS)} measured paper-scale parts, e.g. 53-55 s per "
+        "syn_noise(_sal) run, 171-219 s per plast_noise(_sal) run, 18-22 s per KP twin); the "
+        f"{cores}-core column assumes all cores busy. The same run costs up to a quarter more "
+        "or less between hosts and sessions; `sweep status DIR` rescales by the finished runs. "
+        "n/a: family not in this build."
     )
 
 

@@ -8,12 +8,13 @@ the run done afterwards if it did not. Runners are referenced by import path, so
 importable function works, also on remote Dask workers.
 
 Measured cost here (2-core box, event-driven engine, one core per run, CPU time through
-``sweep run``): an SSN run costs 13.7 ns per training step (sleep phase with plasticity) and
-19.2 ns per validation step (free sampling with the state histogram), :func:`ssn_seconds`.
-The two coefficients solve the paper-scale ``syn_noise`` run (1.0e9 training + 2.05e9
-validation steps: 53 s) and its KP twin (1.0e9 + 0.2e9: 17.6 s); they predict the other
-measured runs within 5 %: ``plast_noise`` (7.5e9 + 3.8e9: 171 s measured, 176 s predicted), a
-v3 plasticity run (16 s, 15.7 s) and a quick ``fig4`` run (4.8 s, 4.8 s).
+``sweep run``): an SSN run costs 16.2 ns per training step (sleep phase with plasticity) and
+18.5 ns per validation step (free sampling with the state histogram), :func:`ssn_seconds`.
+The two coefficients are a least-squares fit (of the log ratio) to the per-run CPU times of
+:data:`SSN_MEASURED_RUNS`: ten paper-scale parts measured in three sessions, which the fit
+predicts within 14 % each. The same configuration cost up to 26 % more in one session than in
+another (``plast_noise``: 171 s and 204 s per run), so no fixed model does much better;
+``sweep status`` rescales its estimate by the finished runs of the sweep it reports on.
 """
 
 from __future__ import annotations
@@ -31,10 +32,27 @@ RUNNERS: dict[str, str] = {
     "bm_baselines": "spikealign.sweep.kinds:run_bm_baselines",
 }
 
-#: measured seconds per simulated SSN step on one core of this machine (see module docstring)
-SSN_NS_PER_TRAIN_STEP = 13.7
+#: measured nanoseconds per simulated SSN training step on one core of this machine (see the
+#: module docstring and :data:`SSN_MEASURED_RUNS`)
+SSN_NS_PER_TRAIN_STEP = 16.2
 #: the same per validation step (free sampling, state histogram)
-SSN_NS_PER_VALIDATION_STEP = 19.2
+SSN_NS_PER_VALIDATION_STEP = 18.5
+#: the measurements the two coefficients are fitted to: ``(session, part, training steps,
+#: validation steps, CPU seconds per run)``, CPU time per paper-scale run through ``sweep run``
+#: on this machine, in three work sessions (2 and 3: the mean over every run of the part in
+#: one sweep, ``docs/sweeps.md``, "Timings").
+SSN_MEASURED_RUNS: tuple[tuple[int, str, float, float, float], ...] = (
+    (1, "syn_noise", 0.998e9, 2.05e9, 53.0),
+    (1, "syn_noise_kp", 0.998e9, 0.205e9, 17.6),
+    (1, "plast_noise", 7.496e9, 3.8e9, 171.0),
+    (1, "plast_noise_v3", 0.999e9, 0.105e9, 16.0),
+    (2, "syn_noise", 0.998e9, 2.05e9, 52.6),
+    (2, "syn_noise_sal", 0.998e9, 2.05e9, 55.0),
+    (2, "syn_noise_kp", 0.998e9, 0.205e9, 21.6),
+    (3, "plast_noise", 7.496e9, 3.8e9, 204.0),
+    (3, "plast_noise_sal", 7.496e9, 3.8e9, 219.0),
+    (3, "plast_noise_kp", 0.999e9, 0.105e9, 20.3),
+)
 #: the same for the 1-1-1 microcircuit (measured with ``sweep run fig6``: 8.4 s of CPU time per
 #: paper run of 98.8e6 steps, teacher and free validation included)
 MC_NS_PER_STEP = 85.0

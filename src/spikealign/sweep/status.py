@@ -8,8 +8,8 @@ run's manifest entry records) rescaled by what the finished runs of this sweep a
 per part, ``factor = sum(measured CPU s) / sum(model s)`` over its finished runs (a part with
 none takes the factor of all finished runs of the sweep; none at all: factor 1). The CPU time
 of one run differs by up to a quarter between hosts and load (the same paper-scale
-``plast_noise`` run measured 171 s and 213 s in two sessions here), which a fixed model cannot
-know, the runs of the sweep itself do.
+``plast_noise`` run measured 171 s and 204 s of CPU on average in two sessions here), which a
+fixed model cannot know and the runs of the sweep itself do.
 """
 
 from __future__ import annotations
