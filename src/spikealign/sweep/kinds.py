@@ -8,12 +8,13 @@ the run done afterwards if it did not. Runners are referenced by import path, so
 importable function works, also on remote Dask workers.
 
 Measured cost here (2-core box, event-driven engine, one core per run, CPU time through
-``sweep run``): an SSN run costs 16.2 ns per training step (sleep phase with plasticity) and
-18.5 ns per validation step (free sampling with the state histogram), :func:`ssn_seconds`.
-The two coefficients are a least-squares fit (of the log ratio) to the per-run CPU times of
-:data:`SSN_MEASURED_RUNS`: ten paper-scale parts measured in three sessions, which the fit
-predicts within 14 % each. The same configuration cost up to 26 % more in one session than in
-another (``plast_noise``: 171 s and 204 s per run), so no fixed model does much better;
+``sweep run``): an SSN run costs 16.8 ns per training step (sleep phase with plasticity) and
+19.1 ns per validation step (free sampling with the state histogram), :func:`ssn_seconds`.
+The two coefficients minimise the largest relative error over :data:`SSN_MEASURED_RUNS` (ten
+paper-scale parts measured in three sessions: each within 18 %) and
+:data:`SSN_MEASURED_SWEEPS` (the wall times of seven whole sweeps: each within 15 %). The
+same configuration cost up to 23 % more in one session than in another (KP twin: 17.6 s and
+21.6 s per run; ``plast_noise``: 171 s and 204 s), so no fixed model does much better;
 ``sweep status`` rescales its estimate by the finished runs of the sweep it reports on.
 """
 
@@ -34,9 +35,9 @@ RUNNERS: dict[str, str] = {
 
 #: measured nanoseconds per simulated SSN training step on one core of this machine (see the
 #: module docstring and :data:`SSN_MEASURED_RUNS`)
-SSN_NS_PER_TRAIN_STEP = 16.2
+SSN_NS_PER_TRAIN_STEP = 16.8
 #: the same per validation step (free sampling, state histogram)
-SSN_NS_PER_VALIDATION_STEP = 18.5
+SSN_NS_PER_VALIDATION_STEP = 19.1
 #: the measurements the two coefficients are fitted to: ``(session, part, training steps,
 #: validation steps, CPU seconds per run)``, CPU time per paper-scale run through ``sweep run``
 #: on this machine, in three work sessions (2 and 3: the mean over every run of the part in
@@ -52,6 +53,18 @@ SSN_MEASURED_RUNS: tuple[tuple[int, str, float, float, float], ...] = (
     (3, "plast_noise", 7.496e9, 3.8e9, 204.0),
     (3, "plast_noise_sal", 7.496e9, 3.8e9, 219.0),
     (3, "plast_noise_kp", 0.999e9, 0.105e9, 20.3),
+)
+#: wall times of whole sweeps on this machine's 2 local workers, with nothing else running:
+#: ``(session, presets, scale, noise level or None for all, runs executed, wall minutes)``.
+#: ``sweep list``'s 2-core column (the model's CPU time over 2) is checked against each.
+SSN_MEASURED_SWEEPS: tuple[tuple[int, tuple[str, ...], str, float | None, int, float], ...] = (
+    (1, ("fig4",), "quick", None, 360, 14.6),
+    (1, ("fig5",), "quick", None, 360, 12.0),
+    (2, ("syn_noise", "syn_noise_sal"), "paper", None, 170, 76.9),
+    (2, ("syn_noise_kp",), "paper", None, 120, 22.0),
+    (2, ("kp_lr_v3", "syn_noise_sal_v3", "plast_noise_sal_v3"), "paper", 0.8, 400, 67.9),
+    (3, ("fig5",), "paper", 0.05, 60, 78.0),
+    (3, ("kp_lr_v3", "syn_noise_sal_v3", "plast_noise_sal_v3"), "paper", 0.4, 400, 77.7),
 )
 #: the same for the 1-1-1 microcircuit (measured with ``sweep run fig6``: 8.4 s of CPU time per
 #: paper run of 98.8e6 steps, teacher and free validation included)
