@@ -235,3 +235,21 @@ def test_status_of_a_sweep_without_finished_runs_uses_the_plain_cost_model(tmp_p
     model = sum(s.cost for s in specs)
     assert summary["total"]["estimated_remaining_cpu_s"] == pytest.approx(model)
     assert "(cost model)" in status.format_summary(summary)
+
+
+@pytest.mark.parametrize("bad", ["abc", None, -5.0, float("nan"), [1]])
+def test_status_ignores_a_recorded_cpu_time_that_is_not_a_number(bad, tmp_path):
+    from spikealign.io import read_status
+    from spikealign.sweep import status
+
+    out = tmp_path / "sw"
+    _, specs = build_specs(["fig4"], "quick")
+    first = specs[0]
+    fake_sweep(out, "fig4", skip={(s.part, s.index) for s in specs[1:]})
+    run_dir = out / first.rel_dir
+    info = {k: v for k, v in read_status(run_dir).items() if k != "state"}
+    write_status(run_dir, "done", **info, cpu_s=bad)
+    summary = status.summarize(out)
+    assert summary["total"]["done"] == 1 and summary["total"]["cpu_s"] == 0.0
+    assert summary["total"]["cost_factor"] is None
+    assert "runs to (re)run" in status.format_summary(summary)

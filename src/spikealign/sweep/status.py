@@ -15,6 +15,7 @@ fixed model cannot know and the runs of the sweep itself do.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 from pathlib import Path
 
@@ -27,6 +28,14 @@ STATES = ("done", "failed", "running", "interrupted", "missing")
 
 def _metric(run_dir: Path, key: str):
     return (read_json(run_dir / "metrics.json") or {}).get(key)
+
+
+def _seconds(value) -> float:
+    """A recorded time in seconds, or 0 where it is missing or not a finite number >= 0 (a
+    hand-edited or foreign status file must not break the summary)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    return float(value) if math.isfinite(value) and value >= 0 else 0.0
 
 
 def summarize(out) -> dict:
@@ -52,7 +61,7 @@ def summarize(out) -> dict:
             counts[state] += 1
             if state == "done":
                 st = read_status(run_dir) or {}
-                measured = st.get("cpu_s") or _metric(run_dir, "runtime_s") or 0.0
+                measured = _seconds(st.get("cpu_s")) or _seconds(_metric(run_dir, "runtime_s"))
                 cpu_s += measured
                 if measured > 0 and r.get("cost_s", 0.0) > 0:
                     done_model_s += r["cost_s"]
