@@ -84,22 +84,21 @@ def summarize(out) -> dict:
             "figure": entry.get("figure"),
             "overrides": entry.get("overrides") or {},
         }
-    _calibrate(parts)
+    sweep_factor = _calibrate(parts)
     total = {
         k: sum(p[k] for p in parts.values())
         for k in ("runs", *STATES, "cpu_s", "model_remaining_cpu_s", "estimated_remaining_cpu_s")
     }
-    model_done = sum(p.pop("_done_model_s") for p in parts.values())
-    measured_done = sum(p.pop("_done_measured_s") for p in parts.values())
-    total["cost_factor"] = measured_done / model_done if model_done > 0 else None
+    total["cost_factor"] = sweep_factor
     last = (man.get("history") or [{}])[-1]
     return {"dir": str(out), "parts": parts, "total": total, "last_command": last}
 
 
-def _calibrate(parts: dict) -> None:
+def _calibrate(parts: dict) -> float | None:
     """Set each part's ``cost_factor`` (measured / model CPU of its finished runs, or of all
     finished runs of the sweep where the part has none, else ``None``) and
-    ``estimated_remaining_cpu_s`` (the model's remaining seconds times that factor)."""
+    ``estimated_remaining_cpu_s`` (the model's remaining seconds times that factor); return
+    the factor of the whole sweep."""
     model_all = sum(p["_done_model_s"] for p in parts.values())
     measured_all = sum(p["_done_measured_s"] for p in parts.values())
     sweep_factor = measured_all / model_all if model_all > 0 else None
@@ -107,6 +106,8 @@ def _calibrate(parts: dict) -> None:
         own = p["_done_measured_s"] / p["_done_model_s"] if p["_done_model_s"] > 0 else None
         p["cost_factor"] = own if own is not None else sweep_factor
         p["estimated_remaining_cpu_s"] = p["model_remaining_cpu_s"] * (p["cost_factor"] or 1.0)
+        del p["_done_model_s"], p["_done_measured_s"]
+    return sweep_factor
 
 
 def _flat(d: dict, prefix: str = "") -> list[str]:
